@@ -1,0 +1,31 @@
+// Package deps pins the modules minipod's packages use while they are being written.
+package deps
+
+import (
+	_ "github.com/containerd/containerd/v2/client"
+	_ "github.com/containerd/containerd/v2/core/images/archive"
+	_ "github.com/containerd/containerd/v2/pkg/cio"
+	_ "github.com/containerd/containerd/v2/pkg/namespaces"
+	_ "github.com/containerd/containerd/v2/pkg/oci"
+	_ "github.com/containerd/containerd/v2/core/remotes/docker"
+	_ "github.com/containerd/containerd/v2/core/remotes/docker/config"
+	_ "github.com/containerd/errdefs"
+	_ "github.com/containernetworking/cni/libcni"
+	_ "github.com/google/go-containerregistry/pkg/v1/mutate"
+	_ "github.com/google/go-containerregistry/pkg/v1/layout"
+	_ "github.com/google/go-containerregistry/pkg/v1/tarball"
+	_ "github.com/google/go-containerregistry/pkg/v1/empty"
+	_ "github.com/opencontainers/runtime-spec/specs-go"
+	_ "github.com/spf13/cobra"
+	_ "github.com/vishvananda/netlink"
+	_ "github.com/vishvananda/netns"
+	_ "golang.org/x/sys/unix"
+	_ "golang.org/x/term"
+	_ "k8s.io/api/core/v1"
+	_ "k8s.io/apimachinery/pkg/api/resource"
+	_ "k8s.io/apimachinery/pkg/api/validation"
+	_ "k8s.io/apimachinery/pkg/util/validation"
+	_ "k8s.io/apimachinery/pkg/apis/meta/v1"
+	_ "sigs.k8s.io/yaml"
+	_ "github.com/google/uuid"
+)
