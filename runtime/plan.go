@@ -1,10 +1,17 @@
 // Package runtime is minipod's pod lifecycle: a pure plan of what a pod
 // needs on the host, then apply and teardown of that plan on containerd.
+//
+// The package name shadows Go's own runtime package, as apimachinery's does;
+// import the standard one as goruntime where both are needed.
 package runtime
 
 import (
-	"errors"
-	"io"
+	"encoding/json"
+	"fmt"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 )
@@ -23,8 +30,11 @@ type ImageConfig struct {
 type PlanOptions struct {
 	// StateRoot is the daemon's state root (default /var/lib/minipod).
 	StateRoot string
-	// Network is the CNI network name.
+	// Network is the CNI network name (default "minipod").
 	Network string
+	// NetNSDir is where named network namespaces are pinned (default
+	// /run/netns, as ip-netns keeps them).
+	NetNSDir string
 	// Images holds the configs of the images known so far, by the image
 	// reference as the pod writes it. A missing entry means unknown.
 	Images map[string]*ImageConfig
@@ -33,13 +43,654 @@ type PlanOptions struct {
 	Secrets    []*corev1.Secret
 }
 
-// PodPlan is everything apply will create for one pod, in order.
-type PodPlan struct{}
+// Defaults of PlanOptions.
+const (
+	DefaultStateRoot = "/var/lib/minipod"
+	DefaultNetwork   = "minipod"
+	DefaultNetNSDir  = "/run/netns"
+	// NetNSPrefix starts the name of every pod network namespace.
+	NetNSPrefix = "minipod-"
+	// unknownUID stands for the UID in a plan made before the pod exists.
+	unknownUID = "<uid>"
+)
 
-// Plan turns a validated, defaulted pod into its plan. It is pure.
-func Plan(pod *corev1.Pod, opts PlanOptions) (*PodPlan, error) {
-	return nil, errors.New("not implemented")
+// PodPlan is everything apply will create for one pod, in order.
+type PodPlan struct {
+	Namespace     string            `json:"namespace"`
+	Name          string            `json:"name"`
+	UID           string            `json:"uid"`
+	PodDir        string            `json:"podDir"`
+	LogDir        string            `json:"logDir"`
+	RestartPolicy string            `json:"restartPolicy"`
+	GracePeriod   int64             `json:"terminationGracePeriodSeconds"`
+	Images        []ImagePlan       `json:"images"`
+	Sandbox       SandboxPlan       `json:"sandbox"`
+	Volumes       []VolumePlan      `json:"volumes,omitempty"`
+	Init          []ContainerPlan   `json:"initContainers,omitempty"`
+	Containers    []ContainerPlan   `json:"containers"`
+	Labels        map[string]string `json:"labels,omitempty"`
 }
 
-// WriteText prints the plan for a person, one step per line.
-func (p *PodPlan) WriteText(w io.Writer) error { return errors.New("not implemented") }
+// ImagePlan says how one image is made present before anything is created.
+type ImagePlan struct {
+	Ref        string `json:"ref"`
+	PullPolicy string `json:"pullPolicy"`
+	// ConfigKnown is false when the image's config was not known to Plan.
+	ConfigKnown bool `json:"configKnown"`
+}
+
+// SandboxPlan is what all of the pod's containers share: the network, IPC
+// and UTS namespaces, and the pod's /etc files.
+type SandboxPlan struct {
+	NetNSName    string            `json:"netnsName"`
+	NetNSPath    string            `json:"netnsPath"`
+	Network      string            `json:"network"`
+	Interface    string            `json:"interface"`
+	CNIArgs      map[string]string `json:"cniArgs"`
+	PortMappings []PortMapping     `json:"portMappings,omitempty"`
+	// NamespaceDir holds the pinned IPC and UTS namespaces of the pod.
+	NamespaceDir string    `json:"namespaceDir"`
+	Hostname     string    `json:"hostname"`
+	Files        []PodFile `json:"files"`
+}
+
+// PortMapping is a hostPort of a container, handed to CNI's portmap.
+type PortMapping struct {
+	Container     string `json:"container"`
+	HostPort      int32  `json:"hostPort"`
+	ContainerPort int32  `json:"containerPort"`
+	Protocol      string `json:"protocol"`
+	HostIP        string `json:"hostIP,omitempty"`
+}
+
+// PodFile is one of the pod's generated /etc files.
+type PodFile struct {
+	HostPath      string `json:"hostPath"`
+	ContainerPath string `json:"containerPath"`
+	Content       string `json:"content"`
+}
+
+// VolumePlan is one pod volume: where it lives on the host and who mounts it.
+type VolumePlan struct {
+	Name         string       `json:"name"`
+	Kind         string       `json:"kind"`
+	HostPath     string       `json:"hostPath"`
+	Medium       string       `json:"medium,omitempty"`
+	SizeLimit    int64        `json:"sizeLimitBytes,omitempty"`
+	HostPathType string       `json:"hostPathType,omitempty"`
+	Source       string       `json:"source,omitempty"`
+	Files        []VolumeFile `json:"files,omitempty"`
+	MountedBy    []VolumeUse  `json:"mountedBy,omitempty"`
+}
+
+// VolumeFile is a file a configMap or secret volume projects.
+type VolumeFile struct {
+	Path string `json:"path"`
+	Key  string `json:"key"`
+	Mode int32  `json:"mode"`
+	Data []byte `json:"-"`
+}
+
+// VolumeUse is one container's mount of a volume.
+type VolumeUse struct {
+	Container string `json:"container"`
+	MountPath string `json:"mountPath"`
+	ReadOnly  bool   `json:"readOnly"`
+	SubPath   string `json:"subPath,omitempty"`
+}
+
+// ContainerPlan is one container's process and mounts.
+type ContainerPlan struct {
+	Name       string `json:"name"`
+	Init       bool   `json:"init,omitempty"`
+	Image      string `json:"image"`
+	PullPolicy string `json:"pullPolicy"`
+	// Argv is the process to run; ArgvKnown is false when it depends on an
+	// image config Plan did not have, and ArgvFrom says where it came from.
+	Argv       []string      `json:"argv"`
+	ArgvKnown  bool          `json:"argvKnown"`
+	ArgvFrom   string        `json:"argvFrom"`
+	Env        []EnvVar      `json:"env,omitempty"`
+	WorkingDir string        `json:"workingDir,omitempty"`
+	Mounts     []MountPlan   `json:"mounts"`
+	Ports      []PortMapping `json:"ports,omitempty"`
+	StopSignal string        `json:"stopSignal,omitempty"`
+	LogPath    string        `json:"logPath"`
+	// Namespaces the container joins, by type: the pod's network namespace
+	// and its pinned IPC and UTS namespaces.
+	Namespaces []NamespacePlan `json:"namespaces"`
+	// TerminationMessagePath is where the container may leave its last words.
+	TerminationMessagePath string `json:"terminationMessagePath,omitempty"`
+}
+
+// EnvVar is one environment variable of a container. Value is final unless
+// Deferred, in which case apply fills it in (status.podIP and the like).
+type EnvVar struct {
+	Name     string `json:"name"`
+	Value    string `json:"-"`
+	From     string `json:"from,omitempty"`
+	Secret   bool   `json:"secret,omitempty"`
+	Deferred string `json:"deferred,omitempty"`
+}
+
+// MarshalJSON shows the value unless it is secret.
+func (e EnvVar) MarshalJSON() ([]byte, error) {
+	type plain EnvVar
+	out := struct {
+		plain
+		Value string `json:"value,omitempty"`
+	}{plain: plain(e), Value: e.Value}
+	if e.Secret {
+		out.Value = "(secret)"
+	}
+	return json.Marshal(out)
+}
+
+// MountPlan is one OCI bind mount of a container.
+type MountPlan struct {
+	Volume        string `json:"volume,omitempty"`
+	HostPath      string `json:"hostPath"`
+	ContainerPath string `json:"containerPath"`
+	ReadOnly      bool   `json:"readOnly"`
+	SubPath       string `json:"subPath,omitempty"`
+}
+
+// NamespacePlan names a Linux namespace a container joins.
+type NamespacePlan struct {
+	Type string `json:"type"`
+	Path string `json:"path"`
+}
+
+// Plan turns a validated, defaulted pod into its plan. It is pure: no I/O,
+// no root, no containerd. Values that only exist once the pod does (its IP,
+// the host's name) are marked Deferred.
+func Plan(pod *corev1.Pod, opts PlanOptions) (*PodPlan, error) {
+	if pod == nil {
+		return nil, fmt.Errorf("failed to plan pod: no pod")
+	}
+	if opts.StateRoot == "" {
+		opts.StateRoot = DefaultStateRoot
+	}
+	if opts.Network == "" {
+		opts.Network = DefaultNetwork
+	}
+	if opts.NetNSDir == "" {
+		opts.NetNSDir = DefaultNetNSDir
+	}
+	uid := string(pod.UID)
+	if uid == "" {
+		uid = unknownUID
+	}
+	ns := pod.Namespace
+	if ns == "" {
+		ns = "default"
+	}
+	podDir := filepath.Join(opts.StateRoot, "pods", uid)
+	p := &PodPlan{
+		Namespace:     ns,
+		Name:          pod.Name,
+		UID:           uid,
+		PodDir:        podDir,
+		LogDir:        filepath.Join(opts.StateRoot, "logs", ns+"_"+pod.Name+"_"+uid),
+		RestartPolicy: string(pod.Spec.RestartPolicy),
+		GracePeriod:   30,
+		Labels:        pod.Labels,
+	}
+	if g := pod.Spec.TerminationGracePeriodSeconds; g != nil {
+		p.GracePeriod = *g
+	}
+
+	// Images, in the order the pod names them, once each.
+	seen := map[string]bool{}
+	for _, c := range allContainers(pod) {
+		if seen[c.Image] {
+			continue
+		}
+		seen[c.Image] = true
+		_, known := opts.Images[c.Image]
+		p.Images = append(p.Images, ImagePlan{Ref: c.Image, PullPolicy: string(c.ImagePullPolicy), ConfigKnown: known})
+	}
+
+	p.Sandbox = planSandbox(pod, uid, podDir, opts)
+
+	refs := indexRefs(ns, opts)
+	vols, err := planVolumes(pod, podDir, refs)
+	if err != nil {
+		return nil, err
+	}
+	p.Volumes = vols
+
+	for i := range pod.Spec.InitContainers {
+		c, err := planContainer(pod, &pod.Spec.InitContainers[i], true, p, refs, opts)
+		if err != nil {
+			return nil, err
+		}
+		p.Init = append(p.Init, c)
+	}
+	for i := range pod.Spec.Containers {
+		c, err := planContainer(pod, &pod.Spec.Containers[i], false, p, refs, opts)
+		if err != nil {
+			return nil, err
+		}
+		p.Containers = append(p.Containers, c)
+	}
+	return p, nil
+}
+
+func allContainers(pod *corev1.Pod) []corev1.Container {
+	out := make([]corev1.Container, 0, len(pod.Spec.InitContainers)+len(pod.Spec.Containers))
+	out = append(out, pod.Spec.InitContainers...)
+	return append(out, pod.Spec.Containers...)
+}
+
+func planSandbox(pod *corev1.Pod, uid, podDir string, opts PlanOptions) SandboxPlan {
+	name := NetNSPrefix + uid
+	hostname := pod.Name
+	if pod.Spec.Hostname != "" {
+		hostname = pod.Spec.Hostname
+	}
+	// A hostname is at most 63 characters, as the kubelet truncates it.
+	if len(hostname) > 63 {
+		hostname = strings.TrimRight(hostname[:63], "-.")
+	}
+	s := SandboxPlan{
+		NetNSName:    name,
+		NetNSPath:    filepath.Join(opts.NetNSDir, name),
+		Network:      opts.Network,
+		Interface:    "eth0",
+		NamespaceDir: filepath.Join(podDir, "ns"),
+		Hostname:     hostname,
+		CNIArgs: map[string]string{
+			"IgnoreUnknown":     "1",
+			"K8S_POD_NAMESPACE": pod.Namespace,
+			"K8S_POD_NAME":      pod.Name,
+			"K8S_POD_UID":       uid,
+		},
+	}
+	for _, c := range pod.Spec.Containers {
+		for _, port := range c.Ports {
+			if port.HostPort == 0 {
+				continue
+			}
+			s.PortMappings = append(s.PortMappings, PortMapping{
+				Container:     c.Name,
+				HostPort:      port.HostPort,
+				ContainerPort: port.ContainerPort,
+				Protocol:      strings.ToLower(string(port.Protocol)),
+				HostIP:        port.HostIP,
+			})
+		}
+	}
+	etc := filepath.Join(podDir, "etc")
+	s.Files = []PodFile{
+		{HostPath: filepath.Join(etc, "hosts"), ContainerPath: "/etc/hosts",
+			Content: "127.0.0.1 localhost, ::1 localhost ip6-localhost ip6-loopback, <pod IP> " + hostname},
+		{HostPath: filepath.Join(etc, "hostname"), ContainerPath: "/etc/hostname", Content: hostname},
+		{HostPath: filepath.Join(etc, "resolv.conf"), ContainerPath: "/etc/resolv.conf",
+			Content: "the host's /etc/resolv.conf without loopback nameservers (dnsPolicy " + string(pod.Spec.DNSPolicy) + ")"},
+	}
+	return s
+}
+
+type refIndex struct {
+	configMaps map[string]*corev1.ConfigMap
+	secrets    map[string]*corev1.Secret
+}
+
+func indexRefs(ns string, opts PlanOptions) refIndex {
+	r := refIndex{configMaps: map[string]*corev1.ConfigMap{}, secrets: map[string]*corev1.Secret{}}
+	for _, cm := range opts.ConfigMaps {
+		if cm.Namespace == "" || cm.Namespace == ns {
+			r.configMaps[cm.Name] = cm
+		}
+	}
+	for _, s := range opts.Secrets {
+		if s.Namespace == "" || s.Namespace == ns {
+			r.secrets[s.Name] = s
+		}
+	}
+	return r
+}
+
+func planVolumes(pod *corev1.Pod, podDir string, refs refIndex) ([]VolumePlan, error) {
+	var out []VolumePlan
+	for _, v := range pod.Spec.Volumes {
+		vp := VolumePlan{Name: v.Name}
+		switch {
+		case v.EmptyDir != nil:
+			vp.Kind = "emptyDir"
+			vp.HostPath = filepath.Join(podDir, "volumes", "empty-dir", v.Name)
+			vp.Medium = string(v.EmptyDir.Medium)
+			if v.EmptyDir.SizeLimit != nil {
+				vp.SizeLimit = v.EmptyDir.SizeLimit.Value()
+			}
+		case v.HostPath != nil:
+			vp.Kind = "hostPath"
+			vp.HostPath = filepath.Clean(v.HostPath.Path)
+			if v.HostPath.Type != nil {
+				vp.HostPathType = string(*v.HostPath.Type)
+			}
+		case v.ConfigMap != nil:
+			vp.Kind = "configMap"
+			vp.HostPath = filepath.Join(podDir, "volumes", "configmap", v.Name)
+			vp.Source = v.ConfigMap.Name
+			cm := refs.configMaps[v.ConfigMap.Name]
+			data := map[string][]byte{}
+			if cm != nil {
+				for k, s := range cm.Data {
+					data[k] = []byte(s)
+				}
+				for k, b := range cm.BinaryData {
+					data[k] = b
+				}
+			} else if !isTrue(v.ConfigMap.Optional) {
+				return nil, fmt.Errorf("failed to plan volume %q: configMap %q not found", v.Name, v.ConfigMap.Name)
+			}
+			files, err := projectFiles(v.Name, data, v.ConfigMap.Items, v.ConfigMap.DefaultMode, isTrue(v.ConfigMap.Optional))
+			if err != nil {
+				return nil, err
+			}
+			vp.Files = files
+		case v.Secret != nil:
+			vp.Kind = "secret"
+			vp.HostPath = filepath.Join(podDir, "volumes", "secret", v.Name)
+			vp.Medium = "Memory"
+			vp.Source = v.Secret.SecretName
+			s := refs.secrets[v.Secret.SecretName]
+			data := map[string][]byte{}
+			if s != nil {
+				for k, b := range s.Data {
+					data[k] = b
+				}
+				for k, str := range s.StringData {
+					data[k] = []byte(str)
+				}
+			} else if !isTrue(v.Secret.Optional) {
+				return nil, fmt.Errorf("failed to plan volume %q: secret %q not found", v.Name, v.Secret.SecretName)
+			}
+			files, err := projectFiles(v.Name, data, v.Secret.Items, v.Secret.DefaultMode, isTrue(v.Secret.Optional))
+			if err != nil {
+				return nil, err
+			}
+			vp.Files = files
+		default:
+			return nil, fmt.Errorf("failed to plan volume %q: no supported volume source", v.Name)
+		}
+		for _, c := range allContainers(pod) {
+			for _, m := range c.VolumeMounts {
+				if m.Name == v.Name {
+					vp.MountedBy = append(vp.MountedBy, VolumeUse{Container: c.Name, MountPath: m.MountPath, ReadOnly: m.ReadOnly, SubPath: m.SubPath})
+				}
+			}
+		}
+		out = append(out, vp)
+	}
+	return out, nil
+}
+
+// projectFiles lays out a configMap or secret volume as the kubelet does:
+// every key as a file, or only the listed items at their paths.
+func projectFiles(volume string, data map[string][]byte, items []corev1.KeyToPath, defaultMode *int32, optional bool) ([]VolumeFile, error) {
+	mode := int32(0o644)
+	if defaultMode != nil {
+		mode = *defaultMode
+	}
+	var out []VolumeFile
+	if len(items) == 0 {
+		for k, b := range data {
+			out = append(out, VolumeFile{Path: k, Key: k, Mode: mode, Data: b})
+		}
+		sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+		return out, nil
+	}
+	for _, it := range items {
+		b, ok := data[it.Key]
+		if !ok {
+			if optional {
+				continue
+			}
+			return nil, fmt.Errorf("failed to plan volume %q: key %q not found", volume, it.Key)
+		}
+		m := mode
+		if it.Mode != nil {
+			m = *it.Mode
+		}
+		out = append(out, VolumeFile{Path: path.Clean(it.Path), Key: it.Key, Mode: m, Data: b})
+	}
+	return out, nil
+}
+
+func planContainer(pod *corev1.Pod, c *corev1.Container, init bool, p *PodPlan, refs refIndex, opts PlanOptions) (ContainerPlan, error) {
+	img := opts.Images[c.Image]
+	cp := ContainerPlan{
+		Name:                   c.Name,
+		Init:                   init,
+		Image:                  c.Image,
+		PullPolicy:             string(c.ImagePullPolicy),
+		WorkingDir:             c.WorkingDir,
+		LogPath:                filepath.Join(p.LogDir, c.Name, "0.log"),
+		TerminationMessagePath: c.TerminationMessagePath,
+	}
+	cp.Argv, cp.ArgvKnown, cp.ArgvFrom = mergeArgv(c.Command, c.Args, img)
+	if img != nil {
+		if cp.WorkingDir == "" {
+			cp.WorkingDir = img.WorkingDir
+		}
+		cp.StopSignal = img.StopSignal
+	}
+	env, err := planEnv(pod, c, refs)
+	if err != nil {
+		return cp, err
+	}
+	if img != nil {
+		env = mergeImageEnv(img.Env, env)
+	}
+	cp.Env = env
+
+	cp.Namespaces = []NamespacePlan{
+		{Type: "network", Path: p.Sandbox.NetNSPath},
+		{Type: "ipc", Path: filepath.Join(p.Sandbox.NamespaceDir, "ipc")},
+		{Type: "uts", Path: filepath.Join(p.Sandbox.NamespaceDir, "uts")},
+	}
+	for _, f := range p.Sandbox.Files {
+		cp.Mounts = append(cp.Mounts, MountPlan{HostPath: f.HostPath, ContainerPath: f.ContainerPath})
+	}
+	for _, m := range c.VolumeMounts {
+		var host string
+		for _, v := range p.Volumes {
+			if v.Name == m.Name {
+				host = v.HostPath
+			}
+		}
+		if host == "" {
+			return cp, fmt.Errorf("failed to plan container %q: volumeMount %q names no volume", c.Name, m.Name)
+		}
+		if m.SubPath != "" {
+			host = filepath.Join(host, m.SubPath)
+		}
+		cp.Mounts = append(cp.Mounts, MountPlan{Volume: m.Name, HostPath: host, ContainerPath: m.MountPath, ReadOnly: m.ReadOnly, SubPath: m.SubPath})
+	}
+	for _, port := range c.Ports {
+		cp.Ports = append(cp.Ports, PortMapping{Container: c.Name, HostPort: port.HostPort, ContainerPort: port.ContainerPort,
+			Protocol: strings.ToLower(string(port.Protocol)), HostIP: port.HostIP})
+	}
+	return cp, nil
+}
+
+// mergeArgv applies Kubernetes' rules for command and args over the image's
+// ENTRYPOINT and CMD:
+//
+//	no command, no args -> ENTRYPOINT + CMD
+//	command only        -> command
+//	args only           -> ENTRYPOINT + args
+//	command and args    -> command + args
+func mergeArgv(command, args []string, img *ImageConfig) ([]string, bool, string) {
+	switch {
+	case len(command) > 0:
+		argv := append(append([]string{}, command...), args...)
+		if len(args) > 0 {
+			return argv, true, "command and args of the pod"
+		}
+		return argv, true, "command of the pod (the image's ENTRYPOINT and CMD are not used)"
+	case img == nil && len(args) > 0:
+		return append([]string{}, args...), false, "the image's ENTRYPOINT (unknown until the image is present) + args of the pod"
+	case img == nil:
+		return nil, false, "the image's ENTRYPOINT + CMD (unknown until the image is present)"
+	case len(args) > 0:
+		return append(append([]string{}, img.Entrypoint...), args...), true, "the image's ENTRYPOINT + args of the pod"
+	default:
+		return append(append([]string{}, img.Entrypoint...), img.Cmd...), true, "the image's ENTRYPOINT + CMD"
+	}
+}
+
+func planEnv(pod *corev1.Pod, c *corev1.Container, refs refIndex) ([]EnvVar, error) {
+	var out []EnvVar
+	set := func(e EnvVar) {
+		for i := range out {
+			if out[i].Name == e.Name {
+				out[i] = e
+				return
+			}
+		}
+		out = append(out, e)
+	}
+	for _, ef := range c.EnvFrom {
+		switch {
+		case ef.ConfigMapRef != nil:
+			cm := refs.configMaps[ef.ConfigMapRef.Name]
+			if cm == nil {
+				if isTrue(ef.ConfigMapRef.Optional) {
+					continue
+				}
+				return nil, fmt.Errorf("failed to plan container %q: configMap %q not found", c.Name, ef.ConfigMapRef.Name)
+			}
+			for _, k := range sortedKeys(cm.Data) {
+				set(EnvVar{Name: ef.Prefix + k, Value: cm.Data[k], From: "configMap " + cm.Name})
+			}
+		case ef.SecretRef != nil:
+			s := refs.secrets[ef.SecretRef.Name]
+			if s == nil {
+				if isTrue(ef.SecretRef.Optional) {
+					continue
+				}
+				return nil, fmt.Errorf("failed to plan container %q: secret %q not found", c.Name, ef.SecretRef.Name)
+			}
+			keys := make([]string, 0, len(s.Data))
+			for k := range s.Data {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				set(EnvVar{Name: ef.Prefix + k, Value: string(s.Data[k]), From: "secret " + s.Name, Secret: true})
+			}
+		}
+	}
+	for _, e := range c.Env {
+		v := EnvVar{Name: e.Name, Value: e.Value}
+		if src := e.ValueFrom; src != nil {
+			switch {
+			case src.ConfigMapKeyRef != nil:
+				ref := src.ConfigMapKeyRef
+				v.From = fmt.Sprintf("configMap %s key %s", ref.Name, ref.Key)
+				cm := refs.configMaps[ref.Name]
+				val, ok := "", false
+				if cm != nil {
+					val, ok = cm.Data[ref.Key]
+				}
+				if !ok {
+					if isTrue(ref.Optional) {
+						continue
+					}
+					return nil, fmt.Errorf("failed to plan container %q: env %q: key %q of configMap %q not found", c.Name, e.Name, ref.Key, ref.Name)
+				}
+				v.Value = val
+			case src.SecretKeyRef != nil:
+				ref := src.SecretKeyRef
+				v.From = fmt.Sprintf("secret %s key %s", ref.Name, ref.Key)
+				v.Secret = true
+				s := refs.secrets[ref.Name]
+				var val []byte
+				ok := false
+				if s != nil {
+					val, ok = s.Data[ref.Key]
+				}
+				if !ok {
+					if isTrue(ref.Optional) {
+						continue
+					}
+					return nil, fmt.Errorf("failed to plan container %q: env %q: key %q of secret %q not found", c.Name, e.Name, ref.Key, ref.Name)
+				}
+				v.Value = string(val)
+			case src.FieldRef != nil:
+				fp := src.FieldRef.FieldPath
+				v.From = "fieldRef " + fp
+				val, deferred, err := fieldValue(pod, fp)
+				if err != nil {
+					return nil, fmt.Errorf("failed to plan container %q: env %q: %w", c.Name, e.Name, err)
+				}
+				v.Value, v.Deferred = val, deferred
+			default:
+				return nil, fmt.Errorf("failed to plan container %q: env %q: valueFrom is not supported by minipod", c.Name, e.Name)
+			}
+		}
+		set(v)
+	}
+	return out, nil
+}
+
+// fieldValue resolves a downward-API field path. Fields known only once the
+// pod exists come back as deferred, named by their path.
+func fieldValue(pod *corev1.Pod, fp string) (string, string, error) {
+	switch fp {
+	case "metadata.name":
+		return pod.Name, "", nil
+	case "metadata.namespace":
+		return pod.Namespace, "", nil
+	case "metadata.uid":
+		if pod.UID == "" {
+			return "", fp, nil
+		}
+		return string(pod.UID), "", nil
+	case "status.podIP", "status.hostIP", "spec.nodeName":
+		return "", fp, nil
+	}
+	for _, pre := range []struct {
+		prefix string
+		m      map[string]string
+	}{{"metadata.labels", pod.Labels}, {"metadata.annotations", pod.Annotations}} {
+		if strings.HasPrefix(fp, pre.prefix+"['") && strings.HasSuffix(fp, "']") {
+			return pre.m[fp[len(pre.prefix)+2:len(fp)-2]], "", nil
+		}
+	}
+	return "", "", fmt.Errorf("fieldRef %q is not supported by minipod", fp)
+}
+
+// mergeImageEnv puts the image's environment first; the pod's variables
+// override those of the same name, as containerd's CRI plugin does.
+func mergeImageEnv(image []string, pod []EnvVar) []EnvVar {
+	var out []EnvVar
+	for _, kv := range image {
+		name, val, _ := strings.Cut(kv, "=")
+		overridden := false
+		for _, e := range pod {
+			if e.Name == name {
+				overridden = true
+			}
+		}
+		if !overridden {
+			out = append(out, EnvVar{Name: name, Value: val, From: "image"})
+		}
+	}
+	return append(out, pod...)
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func isTrue(b *bool) bool { return b != nil && *b }

@@ -1,0 +1,190 @@
+package runtime
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+)
+
+// WriteText prints the plan for a person, one step per line, each saying
+// what it creates and why: `minipod run --dry-run` is a teaching aid.
+func (p *PodPlan) WriteText(w io.Writer) error {
+	bw := bufio.NewWriter(w)
+	n := 0
+	step := func(what, why string) {
+		n++
+		fmt.Fprintf(bw, "%2d. %s\n      why: %s\n", n, what, why)
+	}
+	detail := func(format string, args ...any) {
+		fmt.Fprintf(bw, "      - "+format+"\n", args...)
+	}
+	uid := p.UID
+	if uid == unknownUID {
+		uid += " (assigned when the pod is created)"
+	}
+	fmt.Fprintf(bw, "Pod %s/%s  uid %s\n", p.Namespace, p.Name, uid)
+
+	var imgs []string
+	for _, im := range p.Images {
+		s := fmt.Sprintf("%s (pull %s)", im.Ref, im.PullPolicy)
+		if !im.ConfigKnown {
+			s += " [config not known yet]"
+		}
+		imgs = append(imgs, s)
+	}
+	step("make images present: "+strings.Join(imgs, ", "),
+		"a missing image fails the run before anything is created")
+	step("save the pod record and create the pod directory "+p.PodDir,
+		"the record exists before any host resource, so a crashed daemon can find and remove what follows")
+	step(fmt.Sprintf("create network namespace %s, pinned at %s, loopback up; pin the pod's IPC and UTS namespaces in %s (hostname %q)",
+		p.Sandbox.NetNSName, p.Sandbox.NetNSPath, p.Sandbox.NamespaceDir, p.Sandbox.Hostname),
+		"every container of the pod joins these: they share one IP, reach each other on localhost, share IPC and the hostname")
+	args := make([]string, 0, len(p.Sandbox.CNIArgs))
+	for k, v := range p.Sandbox.CNIArgs {
+		args = append(args, k+"="+v)
+	}
+	sort.Strings(args)
+	step(fmt.Sprintf("CNI ADD on network %q, interface %s, args %s", p.Sandbox.Network, p.Sandbox.Interface, strings.Join(args, ";")),
+		"gives the pod its IP on the bridge; CNI DEL is registered first, so the IP is freed even if ADD fails")
+	for _, pm := range p.Sandbox.PortMappings {
+		host := pm.HostIP
+		if host == "" {
+			host = "0.0.0.0"
+		}
+		detail("hostPort %s:%d/%s -> container %s port %d", host, pm.HostPort, pm.Protocol, pm.Container, pm.ContainerPort)
+	}
+	if len(p.Volumes) == 0 {
+		step("no volumes", "the pod declares none")
+	}
+	for _, v := range p.Volumes {
+		step(volumeText(v), volumeWhy(v))
+		for _, f := range v.Files {
+			detail("file %s (key %s, mode %#o)", f.Path, f.Key, f.Mode)
+		}
+		for _, u := range v.MountedBy {
+			mode := "read-write"
+			if u.ReadOnly {
+				mode = "read-only"
+			}
+			sub := ""
+			if u.SubPath != "" {
+				sub = " (subPath " + u.SubPath + ")"
+			}
+			detail("mounted by %s at %s%s, %s", u.Container, u.MountPath, sub, mode)
+		}
+	}
+	for _, f := range p.Sandbox.Files {
+		step(fmt.Sprintf("write %s, mounted at %s in every container: %s", f.HostPath, f.ContainerPath, f.Content),
+			"the pod's own name resolution and hostname, the same for all its containers")
+	}
+	for _, c := range p.Init {
+		step(fmt.Sprintf("run init container %s to completion", c.Name),
+			"init containers run one at a time, in order, each must exit 0 before the next starts")
+		containerDetails(c, detail)
+	}
+	names := make([]string, 0, len(p.Containers))
+	for _, c := range p.Containers {
+		names = append(names, c.Name)
+	}
+	step("create app containers "+strings.Join(names, ", ")+", then start them all at once",
+		"they are created together and destroyed together: one pod, one lifecycle")
+	for _, c := range p.Containers {
+		detail("container %s", c.Name)
+		containerDetails(c, func(format string, args ...any) { detail("  "+format, args...) })
+	}
+	fmt.Fprintf(bw, "On delete: the same steps backwards; containers get SIGTERM, %ds grace, then SIGKILL.\n", p.GracePeriod)
+	return bw.Flush()
+}
+
+func containerDetails(c ContainerPlan, detail func(string, ...any)) {
+	detail("image %s", c.Image)
+	if c.ArgvKnown {
+		detail("runs %s  (from %s)", quoteArgv(c.Argv), c.ArgvFrom)
+	} else if len(c.Argv) > 0 {
+		detail("runs <ENTRYPOINT> %s  (from %s)", quoteArgv(c.Argv), c.ArgvFrom)
+	} else {
+		detail("runs %s", c.ArgvFrom)
+	}
+	if c.WorkingDir != "" {
+		detail("working dir %s", c.WorkingDir)
+	}
+	for _, e := range c.Env {
+		switch {
+		case e.Secret:
+			detail("env %s=(secret, from %s)", e.Name, e.From)
+		case e.Deferred != "":
+			detail("env %s=<%s, known once the pod exists>", e.Name, e.Deferred)
+		case e.From != "":
+			detail("env %s=%q (from %s)", e.Name, e.Value, e.From)
+		default:
+			detail("env %s=%q", e.Name, e.Value)
+		}
+	}
+	for _, m := range c.Mounts {
+		if m.Volume == "" {
+			continue
+		}
+		ro := "rw"
+		if m.ReadOnly {
+			ro = "ro"
+		}
+		detail("mount %s <- volume %s (%s) %s", m.ContainerPath, m.Volume, m.HostPath, ro)
+	}
+	ns := make([]string, 0, len(c.Namespaces))
+	for _, n := range c.Namespaces {
+		ns = append(ns, n.Type+"="+n.Path)
+	}
+	detail("joins %s", strings.Join(ns, ", "))
+	detail("log %s", c.LogPath)
+}
+
+func volumeText(v VolumePlan) string {
+	switch v.Kind {
+	case "emptyDir":
+		if v.Medium == "Memory" {
+			size := "half of RAM (tmpfs default)"
+			if v.SizeLimit > 0 {
+				size = fmt.Sprintf("%d bytes", v.SizeLimit)
+			}
+			return fmt.Sprintf("volume %s: emptyDir as one tmpfs at %s, size %s", v.Name, v.HostPath, size)
+		}
+		return fmt.Sprintf("volume %s: emptyDir directory %s", v.Name, v.HostPath)
+	case "hostPath":
+		t := v.HostPathType
+		if t == "" {
+			t = "unset: no check"
+		}
+		return fmt.Sprintf("volume %s: hostPath %s (type %s)", v.Name, v.HostPath, t)
+	case "configMap":
+		return fmt.Sprintf("volume %s: configMap %s written to %s", v.Name, v.Source, v.HostPath)
+	case "secret":
+		return fmt.Sprintf("volume %s: secret %s written to a tmpfs at %s", v.Name, v.Source, v.HostPath)
+	}
+	return fmt.Sprintf("volume %s: %s at %s", v.Name, v.Kind, v.HostPath)
+}
+
+func volumeWhy(v VolumePlan) string {
+	switch v.Kind {
+	case "emptyDir":
+		return "shared by the containers that mount it, it lives and dies with the pod"
+	case "hostPath":
+		return "a host file or directory the pod uses; minipod never deletes it"
+	case "secret":
+		return "secret data stays in memory, never on disk"
+	}
+	return "the object's keys become files the containers read"
+}
+
+func quoteArgv(argv []string) string {
+	q := make([]string, len(argv))
+	for i, a := range argv {
+		if a == "" || strings.ContainsAny(a, " \t\n\"'$\\|&;<>()*?") {
+			q[i] = fmt.Sprintf("%q", a)
+		} else {
+			q[i] = a
+		}
+	}
+	return strings.Join(q, " ")
+}
