@@ -1,0 +1,24 @@
+//go:build !linux
+
+package netns
+
+import (
+	"fmt"
+
+	"github.com/containerd/errdefs"
+)
+
+// New is implemented on Linux only.
+func New(name string) (*NetNS, error) {
+	return nil, fmt.Errorf("failed to create network namespace %q: %w", name, errdefs.ErrNotImplemented)
+}
+
+// Load is implemented on Linux only.
+func Load(name string) (*NetNS, error) {
+	return nil, fmt.Errorf("failed to load network namespace %q: %w", name, errdefs.ErrNotImplemented)
+}
+
+// Remove is implemented on Linux only.
+func (n *NetNS) Remove() error {
+	return fmt.Errorf("failed to remove network namespace %q: %w", n.name, errdefs.ErrNotImplemented)
+}
