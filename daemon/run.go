@@ -1,0 +1,73 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/pprof"
+
+	"github.com/minipod/minipod/runtime"
+)
+
+// DefaultSocket is where the daemon listens unless told otherwise.
+const DefaultSocket = "/run/minipod/minipod.sock"
+
+// Config configures the daemon.
+type Config struct {
+	// Socket is the unix socket of the API (default DefaultSocket).
+	Socket string
+	// SocketGroup may use the socket besides root ("" = root only).
+	SocketGroup string
+	// Runtime configures the pod runtime.
+	Runtime runtime.Config
+	// Pprof serves net/http/pprof under /debug/pprof/ on the socket.
+	Pprof bool
+	// Log receives the daemon's log (nil = slog.Default()).
+	Log *slog.Logger
+}
+
+// Run listens on cfg.Socket, starts the runtime (connecting to or starting
+// containerd), and serves the API until ctx ends. Then it stops serving and
+// closes the runtime; pods keep running, and a later Run adopts them.
+func Run(ctx context.Context, cfg Config) (err error) {
+	log := cfg.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	socket := cfg.Socket
+	if socket == "" {
+		socket = DefaultSocket
+	}
+	// Listen first: a daemon that already runs is found before containerd
+	// is touched.
+	l, err := Listen(socket, cfg.SocketGroup)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	rt, err := runtime.New(ctx, cfg.Runtime)
+	if err != nil {
+		return fmt.Errorf("failed to start the pod runtime: %w", err)
+	}
+	defer func() {
+		if cerr := rt.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("failed to close the pod runtime: %w", cerr))
+		}
+	}()
+	var extra func(*http.ServeMux)
+	if cfg.Pprof {
+		extra = func(mux *http.ServeMux) {
+			mux.HandleFunc("/debug/pprof/", pprof.Index)
+			mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+			mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+			mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+			mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		}
+	}
+	log.Info("minipod daemon serving", "socket", socket, "root", cfg.Runtime.Root)
+	err = serve(ctx, l, rt, log, extra)
+	log.Info("minipod daemon stopped; pods keep running")
+	return err
+}
