@@ -173,7 +173,9 @@ func resolveOpenat2(root, rel string, mode os.FileMode) (string, error) {
 			}
 			fd, err = openBeneath(rootFd, prefix, unix.O_RDONLY|unix.O_DIRECTORY)
 			if err == nil && merr == nil {
-				err = unix.Fchmod(fd, uint32(mode))
+				if err = unix.Fchmod(fd, uint32(mode)); err != nil {
+					unix.Close(fd)
+				}
 			}
 		}
 		switch {
@@ -199,10 +201,15 @@ func resolveOpenat2(root, rel string, mode os.FileMode) (string, error) {
 func resolveWalk(root, rel string, mode os.FileMode) (string, error) {
 	var done []string // resolved components below root, none of them a link
 	todo := strings.Split(rel, "/")
+	// The last own entries of todo come from rel itself; the ones before
+	// them from link targets. A link target that names something missing
+	// is a dangling link, which the kernel would not create through either.
+	own := len(todo)
 	links := 0
 	for len(todo) > 0 {
 		c := todo[0]
 		todo = todo[1:]
+		fromLink := len(todo) >= own
 		switch c {
 		case "", ".":
 			continue
@@ -216,6 +223,9 @@ func resolveWalk(root, rel string, mode os.FileMode) (string, error) {
 		p := filepath.Join(root, filepath.Join(done...), c)
 		fi, err := os.Lstat(p)
 		if errors.Is(err, os.ErrNotExist) {
+			if fromLink {
+				return "", classf(errdefs.ErrNotFound, "subPath %q goes through a link to nothing; fix or remove the link", rel)
+			}
 			return createWalk(root, rel, done, append([]string{c}, todo...), mode)
 		}
 		if err != nil {
@@ -232,6 +242,7 @@ func resolveWalk(root, rel string, mode os.FileMode) (string, error) {
 			if filepath.IsAbs(t) {
 				return "", escapeError(rel)
 			}
+			own = min(own, len(todo))
 			todo = append(strings.Split(t, "/"), todo...)
 			continue
 		}
