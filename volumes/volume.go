@@ -86,9 +86,16 @@ type Volume struct {
 //   - hostPath: the type check of HostPathType, creating the directory (0755)
 //     or empty file (0644) for the OrCreate types. As in Kubernetes,
 //     FileOrCreate does not create missing parent directories.
-//   - configMap: Files written under Path (see writeFiles for the layout).
-//   - secret: a tmpfs mounted at Path first, so secret data never touches a
-//     disk, then Files written on it.
+//   - configMap: Files written under Path with the kubelet's atomic-writer
+//     layout: the files go into a timestamped directory ..<time>.<n>, a
+//     ..data link points to it, and each top-level name is a link
+//     <name> -> ..data/<name>. Modes are set exactly, nested paths get 0755
+//     directories, files are created O_EXCL|O_NOFOLLOW in a directory this
+//     call just made, and a path that is absolute, has "..", or starts with
+//     ".." is refused.
+//   - secret: a tmpfs (mode=0755, size 4 MiB plus twice the data) mounted at
+//     Path first, so secret data never touches a disk, then Files written
+//     on it as for a configMap. A later Setup does not grow the tmpfs.
 //
 // Setup may be called again on a volume already set up: it converges (a
 // configMap or secret gets its Files swapped in atomically). When it fails it
@@ -117,14 +124,14 @@ func Setup(ctx context.Context, v Volume) error {
 }
 
 // Teardown removes what Setup made: it unmounts every mount at or under
-// Path (MNT_DETACH) and removes the directory tree of an emptyDir, configMap
-// or secret volume. A hostPath volume's data is never touched. Teardown of a
-// volume that is half set up or already gone succeeds. It refuses to remove
-// a tree that still has something mounted in it.
+// Path (MNT_DETACH, deepest first) and removes the directory tree of an
+// emptyDir, configMap or secret volume. A hostPath volume's data is never
+// touched. Teardown of a volume that is half set up or already gone
+// succeeds. It refuses to remove a tree that still has something mounted in
+// it, so it never deletes through a mount. It does not stop for a cancelled
+// ctx.
 func Teardown(ctx context.Context, v Volume) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("failed to tear down volume %q: %w", v.Name, err)
-	}
+	_ = ctx // Teardown is local and bounded: it finishes even when ctx is done, so a rollback cannot be cut short.
 	var err error
 	switch v.Kind {
 	case HostPath:

@@ -264,4 +264,15 @@ func TestManagedPathChecks(t *testing.T) {
 	if err := Setup(ctx, Volume{Name: "v", Kind: EmptyDir, Path: filepath.Join(t.TempDir(), "x")}); !errors.Is(err, context.Canceled) {
 		t.Errorf("Setup with a cancelled context: %v", err)
 	}
+	// Teardown runs to the end even then: a rollback must not be cut short.
+	dir := filepath.Join(t.TempDir(), "x")
+	if err := Setup(context.Background(), Volume{Name: "v", Kind: EmptyDir, Path: dir}); err != nil {
+		t.Fatal(err)
+	}
+	if err := Teardown(ctx, Volume{Name: "v", Kind: EmptyDir, Path: dir}); err != nil {
+		t.Errorf("Teardown with a cancelled context: %v", err)
+	}
+	if _, err := os.Lstat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Teardown with a cancelled context left %q", dir)
+	}
 }
