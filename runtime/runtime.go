@@ -2,7 +2,17 @@ package runtime
 
 import (
 	"context"
-	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/pkg/namespaces"
+
+	"github.com/minipod/minipod/netns"
 )
 
 // Config configures a Runtime: where its state lives, which containerd it
@@ -15,6 +25,9 @@ type Config struct {
 	// system one (/run/containerd/containerd.sock) is used if it answers;
 	// otherwise minipod starts its own containerd under Root.
 	ContainerdAddress string
+	// EmbeddedContainerd makes minipod use its own containerd under Root
+	// even when the system one answers (tests use it to stay apart).
+	EmbeddedContainerd bool
 	// ContainerdNamespace is the containerd namespace of minipod's
 	// containers and images (default "minipod").
 	ContainerdNamespace string
@@ -29,18 +42,165 @@ type Config struct {
 	// InsecureRegistries may be pulled from over plain HTTP, besides
 	// localhost and 127.0.0.1.
 	InsecureRegistries []string
+	// LogBinary is the program containerd's shim runs to write a
+	// container's output to its CRI log file: `LogBinary log-driver PATH`.
+	// Default: this executable.
+	LogBinary string
+	// Network replaces the CNI network (tests inject failures with it).
+	Network netns.Network
+	// Logger receives the runtime's logs (default slog.Default()).
+	Logger *slog.Logger
 }
+
+// SystemContainerdAddress is where a host's own containerd listens.
+const SystemContainerdAddress = "/run/containerd/containerd.sock"
 
 // Runtime runs pods on one host. It implements daemon.Backend.
 type Runtime struct {
-	cfg Config
+	cfg     Config
+	client  *containerd.Client
+	network netns.Network
+	records *recordStore
+	objects *objectStore
+	log     *slog.Logger
+	// embedded is the pid file of the containerd minipod started, if any.
+	embedded string
+
+	mu   sync.Mutex
+	pods map[string]*podState // by namespace/name
 }
 
-// New connects to (or starts) containerd, loads the CNI configuration and
-// reconciles the pod records found under cfg.Root.
+// New connects to (or starts) containerd, loads the CNI configuration once
+// and reconciles the pod records found under cfg.Root.
 func New(ctx context.Context, cfg Config) (*Runtime, error) {
-	return nil, errors.New("not implemented")
+	if cfg.Root == "" {
+		cfg.Root = DefaultStateRoot
+	}
+	if cfg.ContainerdNamespace == "" {
+		cfg.ContainerdNamespace = "minipod"
+	}
+	if cfg.NetworkName == "" {
+		cfg.NetworkName = DefaultNetwork
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.LogBinary == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("failed to find the minipod executable for container logs: %w", err)
+		}
+		cfg.LogBinary = exe
+	}
+	root, err := filepath.Abs(cfg.Root)
+	if err != nil {
+		return nil, fmt.Errorf("failed to resolve state root %q: %w", cfg.Root, err)
+	}
+	cfg.Root = root
+	for _, d := range []string{cfg.Root, filepath.Join(cfg.Root, "pods"), filepath.Join(cfg.Root, "logs")} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("failed to create state directory %q: %w", d, err)
+		}
+	}
+	r := &Runtime{
+		cfg:     cfg,
+		records: &recordStore{dir: filepath.Join(cfg.Root, "pods")},
+		objects: &objectStore{dir: filepath.Join(cfg.Root, "objects"), secretDir: filepath.Join(secretRunDir, sanitizeForPath(cfg.Root))},
+		log:     cfg.Logger,
+		pods:    map[string]*podState{},
+	}
+	r.network = cfg.Network
+	if r.network == nil {
+		r.network, err = netns.NewCNI(netns.CNIConfig{
+			PluginDirs: cfg.PluginDirs,
+			ConfList:   cfg.ConfList,
+			Name:       cfg.NetworkName,
+			Bridge:     cfg.Bridge,
+			Subnet:     cfg.Subnet,
+			DataDir:    filepath.Join(cfg.Root, "cni", "networks"),
+			CacheDir:   filepath.Join(cfg.Root, "cni", "cache"),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("failed to load the CNI network: %w", err)
+		}
+	}
+	if err := r.connect(ctx); err != nil {
+		return nil, err
+	}
+	if err := r.reconcile(ctx); err != nil {
+		r.client.Close()
+		return nil, err
+	}
+	return r, nil
 }
 
-// Close releases the runtime's connections. Pods keep running.
-func (r *Runtime) Close() error { return nil }
+// connect picks the containerd to use: the configured address, the
+// system's when it answers, or minipod's own under Root.
+func (r *Runtime) connect(ctx context.Context) error {
+	addr := r.cfg.ContainerdAddress
+	if addr == "" && !r.cfg.EmbeddedContainerd {
+		if c, err := dial(ctx, SystemContainerdAddress, r.cfg.ContainerdNamespace, 2*time.Second); err == nil {
+			r.client = c
+			r.log.Info("using the system containerd", "address", SystemContainerdAddress)
+			return nil
+		}
+	}
+	if addr == "" {
+		c, pidFile, err := startEmbeddedContainerd(ctx, r.cfg.Root, r.cfg.ContainerdNamespace)
+		if err != nil {
+			return err
+		}
+		r.client, r.embedded = c, pidFile
+		r.log.Info("using minipod's own containerd", "address", embeddedSocket(r.cfg.Root), "pidfile", pidFile)
+		return nil
+	}
+	c, err := dial(ctx, addr, r.cfg.ContainerdNamespace, 10*time.Second)
+	if err != nil {
+		return fmt.Errorf("failed to connect to containerd at %q: %w; is it running?", addr, err)
+	}
+	r.client = c
+	return nil
+}
+
+func dial(ctx context.Context, addr, ns string, timeout time.Duration) (*containerd.Client, error) {
+	if _, err := os.Stat(addr); err != nil {
+		return nil, err
+	}
+	c, err := containerd.New(addr, containerd.WithDefaultNamespace(ns), containerd.WithTimeout(timeout))
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if ok, err := c.IsServing(ctx); err != nil || !ok {
+		c.Close()
+		if err == nil {
+			err = fmt.Errorf("containerd at %q is not serving", addr)
+		}
+		return nil, err
+	}
+	return c, nil
+}
+
+// ctx returns ctx carrying minipod's containerd namespace.
+func (r *Runtime) nsctx(ctx context.Context) context.Context {
+	return namespaces.WithNamespace(ctx, r.cfg.ContainerdNamespace)
+}
+
+// Close releases the runtime's connections. Pods keep running, and so does
+// an embedded containerd.
+func (r *Runtime) Close() error {
+	r.mu.Lock()
+	for _, p := range r.pods {
+		p.stopWatchers()
+	}
+	r.mu.Unlock()
+	if r.client != nil {
+		return r.client.Close()
+	}
+	return nil
+}
+
+// EmbeddedContainerdPIDFile returns the pid file of the containerd that
+// minipod started, or "" when it uses another one.
+func (r *Runtime) EmbeddedContainerdPIDFile() string { return r.embedded }

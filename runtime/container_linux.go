@@ -1,0 +1,237 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/pkg/cio"
+	"github.com/containerd/containerd/v2/pkg/oci"
+	"github.com/containerd/errdefs"
+	"github.com/moby/sys/signal"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/minipod/minipod/volumes"
+)
+
+// Labels on every containerd container of a pod: the daemon finds a pod's
+// containers by them after a crash.
+const (
+	LabelPodNamespace = "minipod.dev/pod-namespace"
+	LabelPodName      = "minipod.dev/pod-name"
+	LabelPodUID       = "minipod.dev/pod-uid"
+	LabelContainer    = "minipod.dev/container"
+	// shimGroupAnnotation makes the runc v2 shim serve every container of a
+	// pod from one shim process, as containerd's CRI plugin does for a sandbox.
+	shimGroupAnnotation = "io.containerd.runc.v2.group"
+)
+
+// containerID names a pod's container in containerd: a UID prefix and the
+// container name, within containerd's 76-character limit.
+func containerID(uid, name string) string {
+	id := strings.ReplaceAll(uid, "-", "")
+	if len(id) > 12 {
+		id = id[:12]
+	}
+	id += "-" + name
+	if len(id) > 76 {
+		id = id[:76]
+	}
+	return id
+}
+
+// createContainer creates a containerd container for cp, from its image,
+// joining the pod's namespaces, with the pod's mounts and a CRI log file.
+func (r *Runtime) createContainer(ctx context.Context, p *PodPlan, cp *ContainerPlan, img containerd.Image, podIP, hostIP, nodeName string) (containerd.Container, error) {
+	ctx = r.nsctx(ctx)
+	id := containerID(p.UID, cp.Name)
+	var mounts []specs.Mount
+	for _, m := range cp.Mounts {
+		if m.Volume == "" {
+			mounts = append(mounts, specs.Mount{Destination: m.ContainerPath, Type: "bind", Source: m.HostPath, Options: []string{"rbind", "rprivate", "ro"}})
+			continue
+		}
+		v := volumeOf(p, m.Volume)
+		om, err := volumes.OCIMount(v, volumes.Mount{Volume: m.Volume, ContainerPath: m.ContainerPath, ReadOnly: m.ReadOnly, SubPath: m.SubPath})
+		if err != nil {
+			return nil, fmt.Errorf("failed to mount volume %q into container %q: %w", m.Volume, cp.Name, err)
+		}
+		mounts = append(mounts, om)
+	}
+	env := make([]string, 0, len(cp.Env))
+	for _, e := range cp.Env {
+		val := e.Value
+		switch e.Deferred {
+		case "status.podIP":
+			val = podIP
+		case "status.hostIP":
+			val = hostIP
+		case "spec.nodeName":
+			val = nodeName
+		case "metadata.uid":
+			val = p.UID
+		}
+		env = append(env, e.Name+"="+val)
+	}
+	specOpts := []oci.SpecOpts{
+		oci.WithImageConfig(img),
+		oci.WithProcessArgs(cp.Argv...),
+		oci.WithEnv(env),
+		oci.WithHostname(p.Sandbox.Hostname),
+		oci.WithMounts(mounts),
+		oci.WithAnnotations(map[string]string{shimGroupAnnotation: p.UID}),
+	}
+	if cp.WorkingDir != "" {
+		specOpts = append(specOpts, oci.WithProcessCwd(cp.WorkingDir))
+	}
+	for _, n := range cp.Namespaces {
+		specOpts = append(specOpts, oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.LinuxNamespaceType(n.Type), Path: n.Path}))
+	}
+	labels := map[string]string{
+		LabelPodNamespace: p.Namespace,
+		LabelPodName:      p.Name,
+		LabelPodUID:       p.UID,
+		LabelContainer:    cp.Name,
+	}
+	c, err := r.client.NewContainer(ctx, id,
+		containerd.WithImage(img),
+		containerd.WithNewSnapshot(id, img),
+		containerd.WithContainerLabels(labels),
+		containerd.WithNewSpec(specOpts...),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("failed to create container %q: %w", cp.Name, err)
+	}
+	return c, nil
+}
+
+func volumeOf(p *PodPlan, name string) volumes.Volume {
+	for _, v := range p.Volumes {
+		if v.Name == name {
+			return toVolume(v)
+		}
+	}
+	return volumes.Volume{Name: name}
+}
+
+func toVolume(v VolumePlan) volumes.Volume {
+	out := volumes.Volume{
+		Name:         v.Name,
+		Kind:         volumes.Kind(v.Kind),
+		Path:         v.HostPath,
+		Medium:       v.Medium,
+		SizeLimit:    v.SizeLimit,
+		HostPathType: v.HostPathType,
+	}
+	for _, f := range v.Files {
+		out.Files = append(out.Files, volumes.File{Path: f.Path, Data: f.Data, Mode: os.FileMode(f.Mode)})
+	}
+	return out
+}
+
+// newTask creates the container's task with its output going to logPath
+// through the log driver, which the shim runs; output keeps flowing when the
+// daemon restarts.
+func (r *Runtime) newTask(ctx context.Context, c containerd.Container, logPath string) (containerd.Task, error) {
+	ctx = r.nsctx(ctx)
+	if err := os.MkdirAll(filepath.Dir(logPath), 0o700); err != nil {
+		return nil, fmt.Errorf("failed to create log directory: %w", err)
+	}
+	t, err := c.NewTask(ctx, cio.BinaryIO(r.cfg.LogBinary, map[string]string{"log-driver": logPath}))
+	if err != nil {
+		return nil, fmt.Errorf("failed to create task of container %q: %w", c.ID(), err)
+	}
+	return t, nil
+}
+
+// stopContainer sends the stop signal, waits up to grace, then SIGKILLs,
+// and deletes the task. A container without a task is fine.
+func (r *Runtime) stopContainer(ctx context.Context, c containerd.Container, stopSignal string, grace time.Duration) error {
+	ctx = r.nsctx(ctx)
+	t, err := c.Task(ctx, nil)
+	if errdefs.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("failed to load task of %q: %w", c.ID(), err)
+	}
+	st, err := t.Status(ctx)
+	if err == nil && st.Status != containerd.Stopped {
+		exitc, werr := t.Wait(ctx)
+		sig := syscall.SIGTERM
+		if stopSignal != "" {
+			if s, perr := signal.ParseSignal(stopSignal); perr == nil {
+				sig = s
+			}
+		}
+		if grace > 0 && werr == nil {
+			if err := t.Kill(ctx, sig); err != nil && !errdefs.IsNotFound(err) {
+				return fmt.Errorf("failed to signal %q: %w", c.ID(), err)
+			}
+			select {
+			case <-exitc:
+				exitc = nil
+			case <-time.After(grace):
+			}
+		}
+		if exitc != nil || werr != nil {
+			if err := t.Kill(ctx, syscall.SIGKILL, containerd.WithKillAll); err != nil && !errdefs.IsNotFound(err) {
+				return fmt.Errorf("failed to kill %q: %w", c.ID(), err)
+			}
+			if werr == nil {
+				select {
+				case <-exitc:
+				case <-time.After(10 * time.Second):
+					return fmt.Errorf("container %q did not exit after SIGKILL", c.ID())
+				}
+			}
+		}
+	}
+	if _, err := t.Delete(ctx, containerd.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("failed to delete task of %q: %w", c.ID(), err)
+	}
+	return nil
+}
+
+// removeContainer stops and deletes a container and its snapshot by ID;
+// absent is fine.
+func (r *Runtime) removeContainer(ctx context.Context, id, stopSignal string, grace time.Duration) error {
+	ctx = r.nsctx(ctx)
+	c, err := r.client.LoadContainer(ctx, id)
+	if errdefs.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("failed to load container %q: %w", id, err)
+	}
+	if err := r.stopContainer(ctx, c, stopSignal, grace); err != nil {
+		return err
+	}
+	if err := c.Delete(ctx, containerd.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("failed to delete container %q: %w", id, err)
+	}
+	return nil
+}
+
+// podContainerIDs finds a pod's containers by label, for a teardown that
+// must work from a half-written record.
+func (r *Runtime) podContainerIDs(ctx context.Context, uid string) ([]string, error) {
+	ctx = r.nsctx(ctx)
+	cs, err := r.client.Containers(ctx, fmt.Sprintf("labels.%q==%q", LabelPodUID, uid))
+	if err != nil {
+		return nil, fmt.Errorf("failed to list containers of pod %q: %w", uid, err)
+	}
+	ids := make([]string, 0, len(cs))
+	for _, c := range cs {
+		ids = append(ids, c.ID())
+	}
+	return ids, nil
+}
+
+var errExited = errors.New("container exited")

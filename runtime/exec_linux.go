@@ -1,0 +1,88 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+
+	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/pkg/cio"
+	"github.com/containerd/errdefs"
+	"github.com/google/uuid"
+)
+
+// Exec runs a command in a running container of the pod, with the
+// container's environment, user and working directory, and returns its
+// exit code.
+func (r *Runtime) Exec(ctx context.Context, namespace, name string, opts ExecOptions, stdio ExecIO) (int, error) {
+	ps, err := r.lookup(namespace, name)
+	if err != nil {
+		return -1, err
+	}
+	ps.mu.Lock()
+	ctrName := opts.Container
+	if ctrName == "" && len(ps.rec.Pod.Spec.Containers) > 0 {
+		ctrName = ps.rec.Pod.Spec.Containers[0].Name
+	}
+	cs := ps.containers[ctrName]
+	running := cs != nil && cs.Running
+	id := ""
+	if cs != nil {
+		id = cs.ID
+	}
+	ps.mu.Unlock()
+	if cs == nil {
+		return -1, fmt.Errorf("container %q not found in pod %q: %w", ctrName, name, errdefs.ErrNotFound)
+	}
+	if !running {
+		return -1, fmt.Errorf("container %q in pod %q is not running: %w", ctrName, name, errdefs.ErrFailedPrecondition)
+	}
+	if len(opts.Command) == 0 {
+		return -1, fmt.Errorf("exec needs a command: %w", errdefs.ErrInvalidArgument)
+	}
+	ctx = r.nsctx(ctx)
+	c, err := r.client.LoadContainer(ctx, id)
+	if err != nil {
+		return -1, fmt.Errorf("failed to load container %q: %w", ctrName, err)
+	}
+	spec, err := c.Spec(ctx)
+	if err != nil {
+		return -1, fmt.Errorf("failed to read spec of %q: %w", ctrName, err)
+	}
+	t, err := c.Task(ctx, nil)
+	if err != nil {
+		return -1, fmt.Errorf("failed to load task of %q: %w", ctrName, err)
+	}
+	pspec := *spec.Process
+	pspec.Args = opts.Command
+	pspec.Terminal = opts.TTY
+	streams := []cio.Opt{cio.WithStreams(stdio.Stdin, stdio.Stdout, stdio.Stderr)}
+	if opts.TTY {
+		streams = append(streams, cio.WithTerminal)
+	}
+	execID := "exec-" + uuid.NewString()[:8]
+	p, err := t.Exec(ctx, execID, &pspec, cio.NewCreator(streams...))
+	if err != nil {
+		return -1, fmt.Errorf("failed to exec in %q: %w", ctrName, err)
+	}
+	defer p.Delete(context.WithoutCancel(ctx), containerd.WithProcessKill)
+	exitc, err := p.Wait(ctx)
+	if err != nil {
+		return -1, fmt.Errorf("failed to wait on exec in %q: %w", ctrName, err)
+	}
+	if err := p.Start(ctx); err != nil {
+		return -1, fmt.Errorf("failed to start %v in %q: %w", opts.Command, ctrName, err)
+	}
+	select {
+	case st := <-exitc:
+		code, _, err := st.Result()
+		if err != nil {
+			return -1, err
+		}
+		if pio := p.IO(); pio != nil {
+			pio.Wait()
+		}
+		return int(code), nil
+	case <-ctx.Done():
+		return -1, ctx.Err()
+	}
+}

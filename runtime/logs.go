@@ -1,0 +1,236 @@
+package runtime
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/containerd/errdefs"
+)
+
+// Container output is kept as the kubelet keeps it: one file per container
+// run, each line "<RFC3339Nano time> <stream> <P|F> <text>", where P marks a
+// partial line (longer than maxLogLine) and F the full end of one.
+const maxLogLine = 16 * 1024
+
+// RunLogDriver is the program containerd's shim runs for a container's
+// output (`minipod log-driver PATH`): it reads stdout from fd 3 and stderr
+// from fd 4, signals readiness by closing fd 5, and appends CRI-format lines
+// to path until both streams end.
+func RunLogDriver(path string) error {
+	stdout, stderr, ready := os.NewFile(3, "stdout"), os.NewFile(4, "stderr"), os.NewFile(5, "ready")
+	if stdout == nil || stderr == nil || ready == nil {
+		return errors.New("log-driver is run by containerd's shim with the container's output on fds 3 and 4")
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	if err != nil {
+		return fmt.Errorf("failed to open log %q: %w", path, err)
+	}
+	defer f.Close()
+	ready.Close()
+	w := &criWriter{w: f}
+	var wg sync.WaitGroup
+	for _, s := range []struct {
+		r    io.Reader
+		name string
+	}{{stdout, "stdout"}, {stderr, "stderr"}} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.copy(s.r, s.name)
+		}()
+	}
+	wg.Wait()
+	return nil
+}
+
+type criWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (c *criWriter) copy(r io.Reader, stream string) {
+	br := bufio.NewReaderSize(r, maxLogLine)
+	for {
+		line, isPrefix, err := br.ReadLine()
+		if len(line) > 0 || (err == nil && !isPrefix) {
+			tag := "F"
+			if isPrefix {
+				tag = "P"
+			}
+			c.mu.Lock()
+			var b bytes.Buffer
+			b.WriteString(time.Now().UTC().Format(time.RFC3339Nano))
+			b.WriteString(" " + stream + " " + tag + " ")
+			b.Write(line)
+			b.WriteByte('\n')
+			_, _ = c.w.Write(b.Bytes())
+			c.mu.Unlock()
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// parseCRILine splits a CRI log line into time, stream, tag and text.
+func parseCRILine(line string) (t time.Time, stream string, partial bool, text string, ok bool) {
+	ts, rest, ok1 := strings.Cut(line, " ")
+	stream, rest, ok2 := strings.Cut(rest, " ")
+	tag, text, ok3 := strings.Cut(rest, " ")
+	if !ok1 || !ok2 || !ok3 {
+		return time.Time{}, "", false, "", false
+	}
+	t, err := time.Parse(time.RFC3339Nano, ts)
+	if err != nil {
+		return time.Time{}, "", false, "", false
+	}
+	return t, stream, tag == "P", text, true
+}
+
+// Logs writes a container's log as plain text and, with Follow, keeps
+// writing until the container exits or ctx ends.
+func (r *Runtime) Logs(ctx context.Context, namespace, name string, opts LogOptions, w io.Writer) error {
+	ps, err := r.lookup(namespace, name)
+	if err != nil {
+		return err
+	}
+	ps.mu.Lock()
+	plan := ps.rec.Plan
+	ps.mu.Unlock()
+	if plan == nil {
+		return fmt.Errorf("pod %q has no containers yet: %w", name, errdefs.ErrFailedPrecondition)
+	}
+	var cp *ContainerPlan
+	var names []string
+	for _, list := range [][]ContainerPlan{plan.Containers, plan.Init} {
+		for i := range list {
+			names = append(names, list[i].Name)
+			if list[i].Name == opts.Container || (opts.Container == "" && len(plan.Containers) == 1 && len(plan.Init) == 0) {
+				cp = &list[i]
+			}
+		}
+	}
+	if cp == nil {
+		if opts.Container == "" {
+			return fmt.Errorf("a container name must be specified for pod %s, choose one of: %v: %w", name, names, errdefs.ErrInvalidArgument)
+		}
+		return fmt.Errorf("container %q is not valid for pod %q: %w", opts.Container, name, errdefs.ErrNotFound)
+	}
+	if opts.Previous {
+		return fmt.Errorf("previous terminated container %q in pod %q not found: %w", cp.Name, name, errdefs.ErrNotFound)
+	}
+	f, err := os.Open(cp.LogPath)
+	if errors.Is(err, os.ErrNotExist) {
+		if !opts.Follow {
+			return nil
+		}
+	} else if err != nil {
+		return fmt.Errorf("failed to open log of %q: %w", cp.Name, err)
+	}
+	if f != nil {
+		defer f.Close()
+	}
+	exited := func() bool {
+		ps.mu.Lock()
+		defer ps.mu.Unlock()
+		cs := ps.containers[cp.Name]
+		return cs == nil || !cs.Running || ps.rec.State == StateDeleting
+	}
+	var since time.Time
+	if opts.Since > 0 {
+		since = time.Now().Add(-opts.Since)
+	}
+	emit := func(line string) error {
+		t, _, partial, text, ok := parseCRILine(line)
+		if !ok || (!since.IsZero() && t.Before(since)) {
+			return nil
+		}
+		if opts.Timestamps {
+			text = t.Format(time.RFC3339Nano) + " " + text
+		}
+		if !partial {
+			text += "\n"
+		}
+		_, err := io.WriteString(w, text)
+		if fl, ok := w.(interface{ Flush() }); ok {
+			fl.Flush()
+		}
+		return err
+	}
+	if f != nil && opts.TailLines != nil {
+		lines, err := tail(f, int(*opts.TailLines))
+		if err != nil {
+			return err
+		}
+		for _, l := range lines {
+			if err := emit(l); err != nil {
+				return err
+			}
+		}
+		if !opts.Follow {
+			return nil
+		}
+	}
+	// Follow by reading what the file has, then waiting for more: a log
+	// file has no event stream, so this one wait is a short poll.
+	var br *bufio.Reader
+	if f != nil {
+		br = bufio.NewReader(f)
+	}
+	pending := ""
+	for {
+		if br == nil {
+			if f, err = os.Open(cp.LogPath); err == nil {
+				defer f.Close()
+				br = bufio.NewReader(f)
+			}
+		}
+		if br != nil {
+			for {
+				s, err := br.ReadString('\n')
+				if err != nil {
+					pending += s
+					break
+				}
+				if err := emit(pending + strings.TrimSuffix(s, "\n")); err != nil {
+					return err
+				}
+				pending = ""
+			}
+		}
+		if !opts.Follow {
+			return nil
+		}
+		if exited() {
+			// One last read, for what was written before the exit.
+			opts.Follow = false
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func tail(f *os.File, n int) ([]string, error) {
+	var lines []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+		if len(lines) > n {
+			lines = lines[1:]
+		}
+	}
+	return lines, sc.Err()
+}

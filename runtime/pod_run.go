@@ -1,0 +1,439 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/errdefs"
+	"github.com/google/uuid"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/minipod/minipod/manifest"
+	"github.com/minipod/minipod/netns"
+	"github.com/minipod/minipod/volumes"
+)
+
+var (
+	errNotFound      = errdefs.ErrNotFound
+	errAlreadyExists = errdefs.ErrAlreadyExists
+)
+
+// Apply steps, named in errors and by the fault-injection hook.
+const (
+	StepImages         = "images"
+	StepRecord         = "pod record"
+	StepNetNS          = "network namespace"
+	StepPodNamespaces  = "ipc and uts namespaces"
+	StepCNI            = "CNI ADD"
+	StepVolumes        = "volumes"
+	StepPodFiles       = "pod files"
+	StepInitContainers = "init containers"
+	StepCreate         = "create containers"
+	StepStart          = "start containers"
+)
+
+// FailAt, when set (tests only), makes apply fail at the named step, after
+// the step's own work, so that its undo is exercised too.
+var FailAt func(step string) error
+
+func failAt(step string) error {
+	if FailAt == nil {
+		return nil
+	}
+	return FailAt(step)
+}
+
+// CreatePod validates, defaults and creates the pod, and returns when all of
+// its containers run, or when its creation failed and was rolled back.
+func (r *Runtime) CreatePod(ctx context.Context, in *corev1.Pod) (*corev1.Pod, error) {
+	pod := in.DeepCopy()
+	manifest.DefaultPod(pod)
+	src := manifest.Source{File: "request", Doc: 1}
+	refs, cms, secrets, err := r.refs(ctx, pod.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	if err := manifest.ValidatePod(src, pod, refs); err != nil {
+		return nil, fmt.Errorf("%w: %w", errdefs.ErrInvalidArgument, err)
+	}
+	pod.UID = types.UID(uuid.NewString())
+	pod.CreationTimestamp = metav1.NewTime(time.Now())
+	pod.ResourceVersion = "1"
+
+	// Claim the name before anything else: racing creates of one name get
+	// AlreadyExists, and nothing of theirs is created.
+	key := podKey(pod.Namespace, pod.Name)
+	rec := &Record{Pod: pod, State: StateCreating, Created: pod.CreationTimestamp.Time, Containers: map[string]string{}}
+	ps := newPodState(rec)
+	r.mu.Lock()
+	if _, ok := r.pods[key]; ok {
+		r.mu.Unlock()
+		return nil, fmt.Errorf("pods %q already exists: %w", pod.Name, errAlreadyExists)
+	}
+	r.pods[key] = ps
+	r.mu.Unlock()
+	defer close(ps.created)
+
+	log := r.log.With("pod", key)
+	start := time.Now()
+	if err := r.apply(ctx, ps, cms, secrets); err != nil {
+		r.mu.Lock()
+		ps.mu.Lock()
+		failed := ps.rec.State == StateFailed
+		ps.mu.Unlock()
+		if !failed {
+			delete(r.pods, key)
+		}
+		r.mu.Unlock()
+		log.Info("pod creation failed", "err", err)
+		return nil, err
+	}
+	log.Info("pod running", "ip", rec.PodIP, "took", time.Since(start))
+	return ps.status(), nil
+}
+
+func (r *Runtime) refs(ctx context.Context, ns string) (manifest.Refs, []*corev1.ConfigMap, []*corev1.Secret, error) {
+	refs := manifest.Refs{ConfigMaps: map[string]*corev1.ConfigMap{}, Secrets: map[string]*corev1.Secret{}}
+	cmList, err := r.ListConfigMaps(ctx, ns)
+	if err != nil {
+		return refs, nil, nil, err
+	}
+	sList, err := r.ListSecrets(ctx, ns)
+	if err != nil {
+		return refs, nil, nil, err
+	}
+	var cms []*corev1.ConfigMap
+	var secrets []*corev1.Secret
+	for i := range cmList {
+		refs.ConfigMaps[cmList[i].Name] = &cmList[i]
+		cms = append(cms, &cmList[i])
+	}
+	for i := range sList {
+		refs.Secrets[sList[i].Name] = &sList[i]
+		secrets = append(secrets, &sList[i])
+	}
+	return refs, cms, secrets, nil
+}
+
+// apply runs the pod's plan step by step; each step registers its undo
+// before the next runs, and a failure undoes everything in reverse.
+func (r *Runtime) apply(ctx context.Context, ps *podState, cms []*corev1.ConfigMap, secrets []*corev1.Secret) (retErr error) {
+	pod := ps.rec.Pod
+	var undo undoStack
+	step := ""
+	defer func() {
+		if retErr == nil {
+			return
+		}
+		serr := &StepError{Step: step, Err: retErr}
+		if rbErr := undo.rollback(ctx); rbErr != nil {
+			serr.Rollback = rbErr
+			ps.mu.Lock()
+			ps.rec.State = StateFailed
+			ps.rec.TeardownError = rbErr.Error()
+			ps.mu.Unlock()
+			_ = r.records.save(ps.rec)
+		}
+		retErr = serr
+	}()
+
+	// 1. Images present, before anything is created.
+	step = StepImages
+	images := map[string]containerd.Image{}
+	configs := map[string]*ImageConfig{}
+	for _, c := range allContainers(pod) {
+		if _, ok := images[c.Image]; ok {
+			continue
+		}
+		img, err := r.ensureImage(ctx, c.Image, c.ImagePullPolicy)
+		if err != nil {
+			return err
+		}
+		cfg, err := imageConfig(r.nsctx(ctx), img)
+		if err != nil {
+			return err
+		}
+		images[c.Image], configs[c.Image] = img, cfg
+	}
+	if err := failAt(step); err != nil {
+		return err
+	}
+	plan, err := Plan(pod, PlanOptions{StateRoot: r.cfg.Root, Network: r.network.Name(), NetNSDir: netns.Dir(), Images: configs, ConfigMaps: cms, Secrets: secrets})
+	if err != nil {
+		return err
+	}
+
+	// 2. The record, before any host resource; deleted last.
+	step = StepRecord
+	ps.mu.Lock()
+	ps.rec.Plan = plan
+	ps.mu.Unlock()
+	undo.push(step, func(context.Context) error {
+		return errors.Join(r.records.remove(plan.UID), os.RemoveAll(plan.LogDir))
+	})
+	if err := r.records.save(ps.rec); err != nil {
+		return err
+	}
+	if err := failAt(step); err != nil {
+		return err
+	}
+
+	// 3. The pod's namespaces: network (pinned, loopback up), IPC and UTS.
+	step = StepNetNS
+	ns, err := netns.New(plan.Sandbox.NetNSName)
+	if err != nil {
+		return err
+	}
+	undo.push(step, func(context.Context) error { return ns.Remove() })
+	if err := failAt(step); err != nil {
+		return err
+	}
+	step = StepPodNamespaces
+	undo.push(step, func(context.Context) error { return unpinPodNamespaces(plan.Sandbox.NamespaceDir) })
+	if err := pinPodNamespaces(plan.Sandbox.NamespaceDir, plan.Sandbox.Hostname); err != nil {
+		return err
+	}
+	if err := failAt(step); err != nil {
+		return err
+	}
+
+	// 4. CNI ADD; its DEL is registered first, since ADD may allocate an IP
+	// and still fail.
+	step = StepCNI
+	att := attachment(plan, ns.Path())
+	undo.push(step, func(ctx context.Context) error { return r.network.Remove(ctx, att) })
+	res, err := r.network.Setup(ctx, att)
+	if err != nil {
+		return err
+	}
+	ps.mu.Lock()
+	ps.rec.PodIP = res.IP.String()
+	ps.mu.Unlock()
+	if err := r.records.save(ps.rec); err != nil {
+		return err
+	}
+	if err := failAt(step); err != nil {
+		return err
+	}
+
+	// 5. Volumes.
+	step = StepVolumes
+	for _, vp := range plan.Volumes {
+		v := toVolume(vp)
+		undo.push(step+" "+v.Name, func(ctx context.Context) error { return volumes.Teardown(ctx, v) })
+		if err := volumes.Setup(ctx, v); err != nil {
+			return err
+		}
+	}
+	if err := failAt(step); err != nil {
+		return err
+	}
+
+	// 6. /etc/hosts, /etc/hostname, /etc/resolv.conf of the pod.
+	step = StepPodFiles
+	if err := writePodFiles(plan, res.IP.String()); err != nil {
+		return err
+	}
+	if err := failAt(step); err != nil {
+		return err
+	}
+
+	hostIP, nodeName := hostIP(), nodeName()
+	// 7. Init containers, one at a time, each to exit 0.
+	step = StepInitContainers
+	for i := range plan.Init {
+		cp := &plan.Init[i]
+		if err := r.runInit(ctx, ps, &undo, plan, cp, images[cp.Image], res.IP.String(), hostIP, nodeName); err != nil {
+			return err
+		}
+	}
+	if err := failAt(step); err != nil {
+		return err
+	}
+
+	// 8. App containers: all created, then all started at once.
+	step = StepCreate
+	created := make([]containerd.Container, len(plan.Containers))
+	errs := make([]error, len(plan.Containers))
+	var wg sync.WaitGroup
+	for i := range plan.Containers {
+		cp := &plan.Containers[i]
+		id := containerID(plan.UID, cp.Name)
+		undo.push("container "+cp.Name, func(ctx context.Context) error { return r.removeContainer(ctx, id, "", 0) })
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			created[i], errs[i] = r.createContainer(ctx, plan, cp, images[cp.Image], res.IP.String(), hostIP, nodeName)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	ps.mu.Lock()
+	for i, cp := range plan.Containers {
+		ps.rec.Containers[cp.Name] = created[i].ID()
+		ps.containers[cp.Name] = &containerState{ID: created[i].ID(), Image: images[cp.Image].Name(), ImageID: images[cp.Image].Target().Digest.String()}
+	}
+	ps.mu.Unlock()
+	if err := r.records.save(ps.rec); err != nil {
+		return err
+	}
+	if err := failAt(step); err != nil {
+		return err
+	}
+
+	step = StepStart
+	for i := range plan.Containers {
+		cp := &plan.Containers[i]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = r.startContainer(ctx, ps, created[i], cp)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if err := failAt(step); err != nil {
+		return err
+	}
+
+	ps.mu.Lock()
+	ps.rec.State = StateRunning
+	ps.mu.Unlock()
+	return r.records.save(ps.rec)
+}
+
+func attachment(plan *PodPlan, nsPath string) netns.Attachment {
+	a := netns.Attachment{ID: plan.UID, NetNSPath: nsPath, IfName: plan.Sandbox.Interface, Args: plan.Sandbox.CNIArgs}
+	for _, pm := range plan.Sandbox.PortMappings {
+		a.PortMappings = append(a.PortMappings, netns.PortMapping{HostPort: pm.HostPort, ContainerPort: pm.ContainerPort, Protocol: pm.Protocol, HostIP: pm.HostIP})
+	}
+	return a
+}
+
+func writePodFiles(plan *PodPlan, podIP string) error {
+	host, err := os.ReadFile("/etc/resolv.conf")
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("failed to read the host's resolv.conf: %w", err)
+	}
+	content := map[string][]byte{
+		"/etc/hosts":       hostsFile(podIP, plan.Sandbox.Hostname, nil),
+		"/etc/hostname":    []byte(plan.Sandbox.Hostname + "\n"),
+		"/etc/resolv.conf": resolvConf(host),
+	}
+	for _, f := range plan.Sandbox.Files {
+		if err := os.MkdirAll(filepath.Dir(f.HostPath), 0o755); err != nil {
+			return fmt.Errorf("failed to create %q: %w", filepath.Dir(f.HostPath), err)
+		}
+		if err := os.WriteFile(f.HostPath, content[f.ContainerPath], 0o644); err != nil {
+			return fmt.Errorf("failed to write %q: %w", f.HostPath, err)
+		}
+	}
+	return nil
+}
+
+// startContainer creates the task, waits on it before starting it (so no
+// exit is missed) and starts it.
+func (r *Runtime) startContainer(ctx context.Context, ps *podState, c containerd.Container, cp *ContainerPlan) error {
+	t, err := r.newTask(ctx, c, cp.LogPath)
+	if err != nil {
+		return err
+	}
+	exitc, err := t.Wait(r.nsctx(context.WithoutCancel(ctx)))
+	if err != nil {
+		return fmt.Errorf("failed to wait on container %q: %w", cp.Name, err)
+	}
+	if err := t.Start(r.nsctx(ctx)); err != nil {
+		return fmt.Errorf("failed to start container %q: %w", cp.Name, err)
+	}
+	ps.mu.Lock()
+	cs := ps.containers[cp.Name]
+	cs.Running, cs.StartedAt = true, time.Now()
+	ps.mu.Unlock()
+	r.watch(ps, cp.Name, exitc)
+	return nil
+}
+
+// runInit runs one init container to completion; a non-zero exit fails the
+// pod's creation (restartPolicy Never semantics: the kubelet-semantics work
+// adds retries).
+func (r *Runtime) runInit(ctx context.Context, ps *podState, undo *undoStack, plan *PodPlan, cp *ContainerPlan, img containerd.Image, podIP, hostIP, nodeName string) error {
+	id := containerID(plan.UID, cp.Name)
+	undo.push("init container "+cp.Name, func(ctx context.Context) error { return r.removeContainer(ctx, id, "", 0) })
+	c, err := r.createContainer(ctx, plan, cp, img, podIP, hostIP, nodeName)
+	if err != nil {
+		return err
+	}
+	ps.mu.Lock()
+	ps.rec.Containers[cp.Name] = c.ID()
+	ps.containers[cp.Name] = &containerState{ID: c.ID(), Init: true, Image: img.Name(), ImageID: img.Target().Digest.String()}
+	ps.mu.Unlock()
+	if err := r.records.save(ps.rec); err != nil {
+		return err
+	}
+	t, err := r.newTask(ctx, c, cp.LogPath)
+	if err != nil {
+		return err
+	}
+	exitc, err := t.Wait(r.nsctx(ctx))
+	if err != nil {
+		return fmt.Errorf("failed to wait on init container %q: %w", cp.Name, err)
+	}
+	if err := t.Start(r.nsctx(ctx)); err != nil {
+		return fmt.Errorf("failed to start init container %q: %w", cp.Name, err)
+	}
+	startedAt := time.Now()
+	var st containerd.ExitStatus
+	select {
+	case st = <-exitc:
+	case <-ctx.Done():
+		return fmt.Errorf("init container %q did not finish: %w", cp.Name, ctx.Err())
+	}
+	ps.mu.Lock()
+	cs := ps.containers[cp.Name]
+	cs.StartedAt, cs.FinishedAt, cs.Exited, cs.ExitCode = startedAt, st.ExitTime(), true, int32(st.ExitCode())
+	cs.Reason = "Completed"
+	if st.ExitCode() != 0 {
+		cs.Reason = "Error"
+	}
+	ps.mu.Unlock()
+	if _, err := t.Delete(r.nsctx(ctx)); err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("failed to delete task of init container %q: %w", cp.Name, err)
+	}
+	if st.ExitCode() != 0 {
+		return fmt.Errorf("init container %q exited with code %d", cp.Name, st.ExitCode())
+	}
+	return nil
+}
+
+// hostIP is the host's address the pod would see as status.hostIP: the
+// first non-loopback IPv4 address of the host.
+func hostIP() string {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return ""
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil {
+			return n.IP.String()
+		}
+	}
+	return ""
+}
+
+func nodeName() string {
+	h, _ := os.Hostname()
+	return h
+}

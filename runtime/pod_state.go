@@ -1,0 +1,225 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	containerd "github.com/containerd/containerd/v2/client"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// podState is a pod the daemon knows: its record and its containers' live
+// state, kept current from containerd's task exits (task.Wait), not polling.
+type podState struct {
+	mu         sync.Mutex
+	rec        *Record
+	containers map[string]*containerState
+	// created is closed when creation has finished, either way.
+	created chan struct{}
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+}
+
+type containerState struct {
+	ID         string
+	Init       bool
+	Image      string
+	ImageID    string
+	StartedAt  time.Time
+	FinishedAt time.Time
+	Running    bool
+	Exited     bool
+	ExitCode   int32
+	Reason     string
+	Message    string
+}
+
+func newPodState(rec *Record) *podState {
+	return &podState{rec: rec, containers: map[string]*containerState{}, created: make(chan struct{})}
+}
+
+func podKey(ns, name string) string { return ns + "/" + name }
+
+func (p *podState) stopWatchers() {
+	p.mu.Lock()
+	cancel := p.cancel
+	p.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+}
+
+// watch waits for a task's exit and records it.
+func (r *Runtime) watch(p *podState, name string, exitc <-chan containerd.ExitStatus) {
+	p.mu.Lock()
+	if p.cancel == nil {
+		_, p.cancel = context.WithCancel(context.Background())
+	}
+	p.mu.Unlock()
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		st, ok := <-exitc
+		if !ok {
+			return
+		}
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		cs := p.containers[name]
+		if cs == nil {
+			return
+		}
+		cs.Running, cs.Exited = false, true
+		cs.ExitCode = int32(st.ExitCode())
+		cs.FinishedAt = st.ExitTime()
+		if cs.FinishedAt.IsZero() {
+			cs.FinishedAt = time.Now()
+		}
+		switch {
+		case st.Error() != nil:
+			cs.Reason, cs.Message = "Error", st.Error().Error()
+		case cs.ExitCode == 0:
+			cs.Reason = "Completed"
+		case cs.ExitCode == 137:
+			cs.Reason = "Error"
+		default:
+			cs.Reason = "Error"
+		}
+		r.log.Debug("container exited", "pod", podKey(p.rec.Pod.Namespace, p.rec.Pod.Name), "container", name, "exitCode", cs.ExitCode)
+	}()
+}
+
+// status computes the pod's v1 status from its containers, as the kubelet
+// does for a pod without restarts.
+func (p *podState) status() *corev1.Pod {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	pod := p.rec.Pod.DeepCopy()
+	pod.APIVersion, pod.Kind = "v1", "Pod"
+	if pod.Annotations == nil {
+		pod.Annotations = map[string]string{}
+	}
+	if p.rec.Plan != nil {
+		pod.Annotations[AnnotationNetNS] = p.rec.Plan.Sandbox.NetNSPath
+	}
+	st := &pod.Status
+	st.PodIP = p.rec.PodIP
+	if p.rec.PodIP != "" {
+		st.PodIPs = []corev1.PodIP{{IP: p.rec.PodIP}}
+	}
+	st.HostIP = hostIP()
+	if st.HostIP != "" {
+		st.HostIPs = []corev1.HostIP{{IP: st.HostIP}}
+	}
+	start := metav1.NewTime(p.rec.Created)
+	st.StartTime = &start
+	st.QOSClass = corev1.PodQOSBestEffort
+
+	statusOf := func(c corev1.Container, init bool) corev1.ContainerStatus {
+		cs := corev1.ContainerStatus{Name: c.Name, Image: c.Image}
+		s := p.containers[c.Name]
+		if s == nil {
+			reason := "ContainerCreating"
+			if init {
+				reason = "PodInitializing"
+			}
+			cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: reason}
+			return cs
+		}
+		cs.ContainerID = "containerd://" + s.ID
+		cs.ImageID = s.ImageID
+		if s.Image != "" {
+			cs.Image = s.Image
+		}
+		started := s.Running
+		cs.Started = &started
+		switch {
+		case s.Running:
+			cs.State.Running = &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(s.StartedAt)}
+			cs.Ready = true
+		case s.Exited:
+			cs.State.Terminated = &corev1.ContainerStateTerminated{
+				ExitCode: s.ExitCode, Reason: s.Reason, Message: s.Message,
+				StartedAt: metav1.NewTime(s.StartedAt), FinishedAt: metav1.NewTime(s.FinishedAt),
+				ContainerID: cs.ContainerID,
+			}
+		default:
+			cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: "ContainerCreating"}
+		}
+		return cs
+	}
+	initDone := true
+	for _, c := range pod.Spec.InitContainers {
+		cs := statusOf(c, true)
+		cs.Ready = cs.State.Terminated != nil && cs.State.Terminated.ExitCode == 0
+		if !cs.Ready {
+			initDone = false
+		}
+		st.InitContainerStatuses = append(st.InitContainerStatuses, cs)
+	}
+	running, succeeded, failed := 0, 0, 0
+	for _, c := range pod.Spec.Containers {
+		cs := statusOf(c, false)
+		switch {
+		case cs.State.Running != nil:
+			running++
+		case cs.State.Terminated != nil && cs.State.Terminated.ExitCode == 0:
+			succeeded++
+		case cs.State.Terminated != nil:
+			failed++
+		}
+		st.ContainerStatuses = append(st.ContainerStatuses, cs)
+	}
+	n := len(pod.Spec.Containers)
+	switch {
+	case p.rec.State == StateCreating || p.rec.State == StateFailed:
+		st.Phase = corev1.PodPending
+	case running > 0:
+		st.Phase = corev1.PodRunning
+	case succeeded == n:
+		st.Phase = corev1.PodSucceeded
+	case failed > 0 && running == 0:
+		st.Phase = corev1.PodFailed
+	default:
+		st.Phase = corev1.PodPending
+	}
+	if p.rec.State == StateDeleting {
+		now := metav1.Now()
+		pod.DeletionTimestamp = &now
+	}
+	ready := running == n && n > 0
+	cond := func(t corev1.PodConditionType, ok bool) corev1.PodCondition {
+		s := corev1.ConditionFalse
+		if ok {
+			s = corev1.ConditionTrue
+		}
+		return corev1.PodCondition{Type: t, Status: s, LastTransitionTime: start}
+	}
+	st.Conditions = []corev1.PodCondition{
+		cond(corev1.PodScheduled, true),
+		cond(corev1.PodInitialized, initDone),
+		cond(corev1.ContainersReady, ready),
+		cond(corev1.PodReady, ready),
+	}
+	if p.rec.TeardownError != "" {
+		st.Reason, st.Message = "TeardownFailed", p.rec.TeardownError
+	}
+	return pod
+}
+
+// AnnotationNetNS carries the path of the pod's network namespace on the
+// pods the API returns.
+const AnnotationNetNS = "minipod.dev/netns"
+
+func (r *Runtime) lookup(ns, name string) (*podState, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p := r.pods[podKey(ns, name)]
+	if p == nil {
+		return nil, fmt.Errorf("pods %q not found: %w", name, errNotFound)
+	}
+	return p, nil
+}

@@ -1,0 +1,134 @@
+package runtime
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	goruntime "runtime"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// The pod's IPC and UTS namespaces are pinned like its network namespace:
+// created once by unshare on a locked thread, bind-mounted to files under
+// the pod directory, and joined by every container by path. No pause
+// container is needed to hold them.
+
+// pinPodNamespaces creates the pod's IPC and UTS namespaces, sets the
+// hostname in the UTS one and pins both under dir (files "ipc" and "uts").
+func pinPodNamespaces(dir, hostname string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("failed to create namespace directory %q: %w", dir, err)
+	}
+	for _, n := range []string{"ipc", "uts"} {
+		f, err := os.OpenFile(filepath.Join(dir, n), os.O_CREATE|os.O_EXCL|os.O_RDONLY, 0o444)
+		if err != nil {
+			return fmt.Errorf("failed to create namespace file %q: %w", n, err)
+		}
+		f.Close()
+	}
+	errc := make(chan error, 1)
+	go func() {
+		// This goroutine's thread changes namespaces. It is locked to the
+		// thread and, if it cannot switch back, never unlocked: the thread
+		// then dies with the goroutine instead of serving other work.
+		goruntime.LockOSThread()
+		tid := unix.Gettid()
+		self := fmt.Sprintf("/proc/%d/task/%d/ns/", os.Getpid(), tid)
+		origIPC, err := unix.Open(self+"ipc", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			goruntime.UnlockOSThread()
+			errc <- fmt.Errorf("failed to open current ipc namespace: %w", err)
+			return
+		}
+		defer unix.Close(origIPC)
+		origUTS, err := unix.Open(self+"uts", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			goruntime.UnlockOSThread()
+			errc <- fmt.Errorf("failed to open current uts namespace: %w", err)
+			return
+		}
+		defer unix.Close(origUTS)
+		if err := unix.Unshare(unix.CLONE_NEWIPC | unix.CLONE_NEWUTS); err != nil {
+			goruntime.UnlockOSThread()
+			errc <- fmt.Errorf("failed to unshare ipc and uts namespaces: %w", err)
+			return
+		}
+		pinErr := unix.Sethostname([]byte(hostname))
+		if pinErr == nil {
+			for _, n := range []string{"ipc", "uts"} {
+				if err := unix.Mount(self+n, filepath.Join(dir, n), "", unix.MS_BIND, ""); err != nil {
+					pinErr = fmt.Errorf("failed to pin %s namespace: %w", n, err)
+					break
+				}
+			}
+		}
+		back := errors.Join(unix.Setns(origIPC, unix.CLONE_NEWIPC), unix.Setns(origUTS, unix.CLONE_NEWUTS))
+		if back == nil {
+			goruntime.UnlockOSThread()
+		}
+		errc <- pinErr
+	}()
+	return <-errc
+}
+
+// unpinPodNamespaces unmounts and removes the pinned namespaces; absent is
+// fine.
+func unpinPodNamespaces(dir string) error {
+	var errs []error
+	for _, n := range []string{"ipc", "uts"} {
+		p := filepath.Join(dir, n)
+		if err := unix.Unmount(p, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+			errs = append(errs, fmt.Errorf("failed to unmount %q: %w", p, err))
+			continue
+		}
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	if err := os.Remove(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// hostsFile is the pod's /etc/hosts, as the kubelet writes it.
+func hostsFile(podIP, hostname string, extra []string) []byte {
+	var b bytes.Buffer
+	b.WriteString("# Kubernetes-managed hosts file (minipod).\n")
+	b.WriteString("127.0.0.1\tlocalhost\n")
+	b.WriteString("::1\tlocalhost ip6-localhost ip6-loopback\n")
+	b.WriteString("fe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n")
+	if podIP != "" {
+		fmt.Fprintf(&b, "%s\t%s\n", podIP, hostname)
+	}
+	for _, l := range extra {
+		b.WriteString(l + "\n")
+	}
+	return b.Bytes()
+}
+
+// resolvConf is the host's resolv.conf without loopback nameservers, which
+// mean nothing inside the pod's network namespace (dnsPolicy Default; on one
+// host ClusterFirst behaves the same).
+func resolvConf(host []byte) []byte {
+	var b bytes.Buffer
+	sc := bufio.NewScanner(bytes.NewReader(host))
+	for sc.Scan() {
+		line := sc.Text()
+		f := strings.Fields(line)
+		if len(f) >= 2 && f[0] == "nameserver" {
+			if ip := net.ParseIP(f[1]); ip != nil && ip.IsLoopback() {
+				continue
+			}
+		}
+		b.WriteString(line + "\n")
+	}
+	return b.Bytes()
+}
