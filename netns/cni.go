@@ -288,7 +288,10 @@ func (c *cniNetwork) Setup(ctx context.Context, a Attachment) (*Result, error) {
 
 // Remove runs CNI DEL for a. The plugins release the IP even when
 // a.NetNSPath is "" (the namespace is gone), and DEL of an attachment that
-// does not exist succeeds.
+// does not exist succeeds. Without a namespace it also removes the bridge
+// plugin's ipMasq rules, which that DEL leaves behind (see ipmasq.go).
+// Callers should still DEL before they remove the namespace: it is the
+// order in which the plugins clean up everything themselves.
 func (c *cniNetwork) Remove(ctx context.Context, a Attachment) error {
 	rt, err := runtimeConf(a)
 	if err != nil {
@@ -296,6 +299,11 @@ func (c *cniNetwork) Remove(ctx context.Context, a Attachment) error {
 	}
 	if err := c.cni.DelNetworkList(ctx, c.list, rt); err != nil {
 		return fmt.Errorf("failed to remove network %q from %q: %w", c.list.Name, a.ID, err)
+	}
+	if netnsGone(a.NetNSPath) && c.masqNeeded() {
+		if err := removeMasq(ctx, c.list.Name, a.ID); err != nil {
+			return fmt.Errorf("failed to remove network %q from %q: %w", c.list.Name, a.ID, err)
+		}
 	}
 	return nil
 }
@@ -341,6 +349,9 @@ func runtimeConf(a Attachment) (*libcni.RuntimeConf, error) {
 			}
 			if proto != "tcp" && proto != "udp" {
 				return nil, fmt.Errorf("invalid protocol %q of host port %d: want tcp or udp: %w", pm.Protocol, pm.HostPort, errdefs.ErrInvalidArgument)
+			}
+			if pm.HostIP != "" && net.ParseIP(pm.HostIP) == nil {
+				return nil, fmt.Errorf("invalid host IP %q of host port %d: %w", pm.HostIP, pm.HostPort, errdefs.ErrInvalidArgument)
 			}
 			maps = append(maps, portMapEntry{HostPort: pm.HostPort, ContainerPort: pm.ContainerPort, Protocol: proto, HostIP: pm.HostIP})
 		}

@@ -1,0 +1,513 @@
+package netns
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/containerd/errdefs"
+	"github.com/minipod/minipod/internal/testutil"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+)
+
+// testName returns a namespace or container name of this test's own.
+func testName(t *testing.T) string {
+	t.Helper()
+	b := make([]byte, 4)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return "mptest-" + hex.EncodeToString(b)
+}
+
+// isMounted reports whether path is a mount point in this process's view.
+func isMounted(t *testing.T, path string) bool {
+	t.Helper()
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		if fields := strings.Fields(s.Text()); len(fields) > 4 && fields[4] == path {
+			return true
+		}
+	}
+	return false
+}
+
+// newTestNS creates a namespace removed when the test ends.
+func newTestNS(t *testing.T) *NetNS {
+	t.Helper()
+	n, err := New(testName(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := n.Remove(); err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
+	})
+	return n
+}
+
+func TestNetNS(t *testing.T) {
+	testutil.RequiresRoot(t)
+	name := testName(t)
+	n, err := New(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = n.Remove() })
+	if n.Name() != name || n.Path() != "/run/netns/"+name {
+		t.Errorf("name %q path %q", n.Name(), n.Path())
+	}
+	if !isMounted(t, n.Path()) {
+		t.Errorf("%s is not a mount point", n.Path())
+	}
+	if _, err := New(name); !errors.Is(err, errdefs.ErrAlreadyExists) {
+		t.Errorf("New of an existing name: %v, want already exists", err)
+	}
+
+	// Loopback is up inside, and it is another namespace than ours.
+	h, err := netns.GetFromPath(n.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	self, err := netns.Get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer self.Close()
+	if h.Equal(self) {
+		t.Fatal("the new namespace is the test's own")
+	}
+	nl, err := netlink.NewHandleAt(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nl.Close()
+	links, err := nl.LinkList()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(links) != 1 || links[0].Attrs().Name != "lo" || links[0].Attrs().Flags&net.FlagUp == 0 {
+		t.Errorf("links in the new namespace: want only lo, up; got %d links, first %+v", len(links), links[0].Attrs())
+	}
+	// ip(8) sees it by name too.
+	if out, err := exec.Command("ip", "-n", name, "-br", "link", "show", "lo").CombinedOutput(); err != nil || !strings.Contains(string(out), "UP") {
+		t.Errorf("ip -n %s link show lo: %s %v", name, out, err)
+	}
+
+	names, err := List("mptest-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !contains(names, name) {
+		t.Errorf("List(mptest-) = %q lacks %q", names, name)
+	}
+	l, err := Load(name)
+	if err != nil || l.Path() != n.Path() {
+		t.Fatalf("Load: %v %v", l, err)
+	}
+
+	if err := l.Remove(); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Remove(); err != nil {
+		t.Errorf("second Remove: %v", err)
+	}
+	if isMounted(t, n.Path()) {
+		t.Errorf("%s still mounted", n.Path())
+	}
+	if _, err := os.Stat(n.Path()); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s still there: %v", n.Path(), err)
+	}
+	if _, err := Load(name); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Errorf("Load after Remove: %v, want not found", err)
+	}
+	if _, err := New("a/b"); !errors.Is(err, errdefs.ErrInvalidArgument) {
+		t.Errorf("New(a/b): %v, want invalid argument", err)
+	}
+}
+
+// TestNetNSLeftover checks that a file left by a crash between creating and
+// mounting is found by Load and cleaned by Remove.
+func TestNetNSLeftover(t *testing.T) {
+	testutil.RequiresRoot(t)
+	name := testName(t)
+	if err := os.MkdirAll(Dir(), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(pathOf(name), nil, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.Remove(pathOf(name)) })
+	if _, err := New(name); !errors.Is(err, errdefs.ErrAlreadyExists) {
+		t.Errorf("New over a leftover: %v, want already exists", err)
+	}
+	n, err := Load(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Remove(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(pathOf(name)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("leftover still there: %v", err)
+	}
+}
+
+func TestNetNSConcurrent(t *testing.T) {
+	testutil.RequiresRoot(t)
+	const count = 8
+	errs := make(chan error, count)
+	made := make(chan *NetNS, count)
+	for range count {
+		go func() {
+			n, err := New(testName(t))
+			if err == nil {
+				made <- n
+			}
+			errs <- err
+		}()
+	}
+	for range count {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	close(made)
+	seen := map[string]bool{}
+	for n := range made {
+		h, err := netns.GetFromPath(n.Path())
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen[h.UniqueId()] = true
+		h.Close()
+		if err := n.Remove(); err != nil {
+			t.Error(err)
+		}
+	}
+	if len(seen) != count {
+		t.Errorf("%d distinct namespaces, want %d", len(seen), count)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// listenIn opens a TCP listener inside the namespace at path: the socket
+// belongs to the namespace it was created in, so the thread can go back
+// to the host namespace afterwards.
+func listenIn(path string) (net.Listener, error) {
+	type res struct {
+		l   net.Listener
+		err error
+	}
+	c := make(chan res, 1)
+	go func() {
+		runtime.LockOSThread()
+		host, err := netns.Get()
+		if err != nil {
+			runtime.UnlockOSThread()
+			c <- res{err: err}
+			return
+		}
+		defer host.Close()
+		target, err := netns.GetFromPath(path)
+		if err != nil {
+			runtime.UnlockOSThread()
+			c <- res{err: err}
+			return
+		}
+		defer target.Close()
+		if err := netns.Set(target); err != nil {
+			runtime.UnlockOSThread()
+			c <- res{err: err}
+			return
+		}
+		l, err := net.Listen("tcp4", ":0")
+		if serr := netns.Set(host); serr != nil {
+			c <- res{err: errors.Join(err, serr)} // the thread stays locked and dies
+			return
+		}
+		runtime.UnlockOSThread()
+		c <- res{l, err}
+	}()
+	r := <-c
+	return r.l, r.err
+}
+
+// serveHello answers every connection with the namespace's name.
+func serveHello(l net.Listener, hello string) {
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		_, _ = io.WriteString(c, hello)
+		_ = c.Close()
+	}
+}
+
+func dial(t *testing.T, addr string) string {
+	t.Helper()
+	c, err := net.DialTimeout("tcp4", addr, 5*time.Second)
+	if err != nil {
+		t.Fatalf("dial %s: %v", addr, err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	b, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatalf("read from %s: %v", addr, err)
+	}
+	return string(b)
+}
+
+// iptablesLines returns the lines of iptables-save that mention any of words.
+func iptablesLines(t *testing.T, words ...string) []string {
+	t.Helper()
+	out, err := exec.Command("iptables-save").Output()
+	if err != nil {
+		t.Fatalf("iptables-save: %v", err)
+	}
+	var lines []string
+	for _, line := range strings.Split(string(out), "\n") {
+		for _, w := range words {
+			if w != "" && strings.Contains(line, w) {
+				lines = append(lines, line)
+				break
+			}
+		}
+	}
+	return lines
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestCNI(t *testing.T) {
+	testutil.RequiresRoot(t)
+	const (
+		pluginDir = "/usr/lib/cni"
+		bridge    = "mptest0"
+		subnet    = "10.233.7.0/24"
+		network   = "mptest"
+	)
+	for _, p := range []string{"bridge", "host-local", "firewall", "portmap"} {
+		_, err := os.Stat(pluginDir + "/" + p)
+		testutil.Require(t, err == nil, "CNI plugin "+pluginDir+"/"+p+" (Debian package containernetworking-plugins)")
+	}
+	_, err := exec.LookPath("iptables-save")
+	testutil.Require(t, err == nil, "iptables-save (Debian package iptables)")
+	if _, err := netlink.LinkByName(bridge); err == nil {
+		t.Fatalf("bridge %s exists before the test: remove it (ip link del %s)", bridge, bridge)
+	}
+
+	// The bridge plugin turns on IP forwarding for its gateway; put it back.
+	fwd, err := os.ReadFile("/proc/sys/net/ipv4/ip_forward")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if l, err := netlink.LinkByName(bridge); err == nil {
+			if err := netlink.LinkDel(l); err != nil {
+				t.Errorf("cleanup: delete bridge %s: %v", bridge, err)
+			}
+		}
+		if err := os.WriteFile("/proc/sys/net/ipv4/ip_forward", fwd, 0o644); err != nil {
+			t.Errorf("cleanup: restore ip_forward: %v", err)
+		}
+	})
+
+	dataDir, cacheDir := t.TempDir(), t.TempDir()
+	n, err := NewCNI(CNIConfig{
+		PluginDirs: []string{pluginDir},
+		Name:       network,
+		Bridge:     bridge,
+		Subnet:     subnet,
+		DataDir:    dataDir,
+		CacheDir:   cacheDir,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	_, ipnet, _ := net.ParseCIDR(subnet)
+	nsA, nsB := newTestNS(t), newTestNS(t)
+	attach := func(ns *NetNS, ports ...PortMapping) Attachment {
+		id := strings.TrimPrefix(ns.Name(), "mptest-") + "-uid"
+		return Attachment{
+			ID:           id,
+			NetNSPath:    ns.Path(),
+			Args:         map[string]string{"K8S_POD_NAMESPACE": "default", "K8S_POD_NAME": ns.Name(), "K8S_POD_UID": id},
+			PortMappings: ports,
+		}
+	}
+	hostPort := int32(40000 + time.Now().UnixNano()%20000)
+	a := attach(nsA)
+	b := attach(nsB, PortMapping{HostPort: hostPort, ContainerPort: 0 /* set below */, Protocol: "tcp"})
+
+	// B listens first, so its port can go into B's port mapping.
+	l, err := listenIn(nsB.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go serveHello(l, "hello from B")
+	b.PortMappings[0].ContainerPort = int32(l.Addr().(*net.TCPAddr).Port)
+
+	// Registered before ADD, as the runtime does.
+	t.Cleanup(func() {
+		_ = n.Remove(context.Background(), a)
+		_ = n.Remove(context.Background(), Attachment{ID: b.ID, PortMappings: b.PortMappings})
+	})
+	ra, err := n.Setup(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb, err := n.Setup(ctx, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("A: %+v B: %+v", ra, rb)
+	for _, r := range []*Result{ra, rb} {
+		if !ipnet.Contains(r.IP) || r.Interface != "eth0" || !r.Gateway.Equal(net.ParseIP("10.233.7.1")) {
+			t.Errorf("result %+v: want an IP in %s on eth0 via 10.233.7.1", r, subnet)
+		}
+		if ones, bits := r.Mask.Size(); ones != 24 || bits != 32 {
+			t.Errorf("mask %v, want /24", r.Mask)
+		}
+	}
+	if ra.IP.Equal(rb.IP) {
+		t.Fatalf("A and B got the same IP %s", ra.IP)
+	}
+	res, err := Reservations(dataDir, network)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 2 {
+		t.Errorf("reservations %q, want A's and B's", res)
+	}
+
+	// The host reaches B over the bridge.
+	addrB := net.JoinHostPort(rb.IP.String(), fmt.Sprint(b.PortMappings[0].ContainerPort))
+	if got := dial(t, addrB); got != "hello from B" {
+		t.Errorf("from %s: %q", addrB, got)
+	}
+	// And through B's host port on loopback (portmap DNAT + SNAT).
+	addrHost := net.JoinHostPort("127.0.0.1", fmt.Sprint(hostPort))
+	if got := dial(t, addrHost); got != "hello from B" {
+		t.Errorf("from %s: %q", addrHost, got)
+	}
+	if lines := iptablesLines(t, b.ID); len(lines) == 0 {
+		t.Errorf("no iptables rules carry B's id %q after ADD", b.ID)
+	}
+
+	// DEL A, twice.
+	if err := n.Remove(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Remove(ctx, a); err != nil {
+		t.Errorf("second DEL: %v", err)
+	}
+	// B's namespace goes first; DEL without a path still frees its IP.
+	// The listener's socket holds the namespace alive: close it first.
+	l.Close()
+	if err := nsB.Remove(); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Remove(ctx, Attachment{ID: b.ID, PortMappings: b.PortMappings}); err != nil {
+		t.Fatalf("DEL without a netns path: %v", err)
+	}
+	if err := n.Remove(ctx, Attachment{ID: b.ID, NetNSPath: nsB.Path()}); err != nil {
+		t.Errorf("DEL with a path that is gone: %v", err)
+	}
+	// A failed ADD (the interface name is taken inside the namespace), then
+	// its DEL.
+	nsC := newTestNS(t)
+	hC, err := netns.GetFromPath(nsC.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	nlC, err := netlink.NewHandleAt(hC)
+	hC.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = nlC.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "eth0"}, PeerName: "peer0"})
+	nlC.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := attach(nsC)
+	if _, err := n.Setup(ctx, failed); err == nil {
+		t.Errorf("ADD on an interface name that exists succeeded")
+	}
+	if err := n.Remove(ctx, failed); err != nil {
+		t.Errorf("DEL after a failed ADD: %v", err)
+	}
+	if err := n.Remove(ctx, Attachment{ID: "mptest-never-added"}); err != nil {
+		t.Errorf("DEL of an id never added: %v", err)
+	}
+	if res, err := Reservations(dataDir, network); err != nil || len(res) != 0 {
+		t.Errorf("reservations after DEL: %q %v, want none", res, err)
+	}
+	if lines := iptablesLines(t, a.ID, b.ID, failed.ID, ra.IP.String()+"/", rb.IP.String()+"/", `"`+network+`"`); len(lines) != 0 {
+		t.Errorf("iptables rules left after DEL:\n%s", strings.Join(lines, "\n"))
+	}
+	if entries, err := os.ReadDir(cacheDir + "/results"); err == nil && len(entries) != 0 {
+		t.Errorf("libcni cache entries left after DEL: %d", len(entries))
+	}
+	// The veths go with their namespaces; the kernel frees B's lazily.
+	br, err := netlink.LinkByName(bridge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the veths on "+bridge+" to go", func() bool {
+		links, err := netlink.LinkList()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range links {
+			if l.Attrs().MasterIndex == br.Attrs().Index {
+				return false
+			}
+		}
+		return true
+	})
+}
