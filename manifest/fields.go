@@ -1,0 +1,279 @@
+package manifest
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// This file is minipod's support table: which fields of the v1 types it
+// honours, which it accepts with a warning because they mean nothing on
+// one host, and (by their absence) which it refuses. Extend it here when
+// the runtime learns something new, then regenerate FIELDS.md:
+//
+//	go test ./manifest -run TestFieldsDoc -update
+
+// FieldStatus is what minipod does with a field.
+type FieldStatus string
+
+const (
+	// Supported fields are honoured by the runtime.
+	Supported FieldStatus = "supported"
+	// Warning fields are accepted and ignored, with a warning naming them.
+	Warning FieldStatus = "warning"
+)
+
+// FieldRule is one row of the support table. Path is a field path in which
+// "[]" stands for any list index or map key; the container rules
+// (spec.containers[]...) apply to spec.initContainers[] too.
+type FieldRule struct {
+	Kind   string // Pod, ConfigMap or Secret
+	Path   string
+	Status FieldStatus
+	Note   string // why a field is warned; what a supported field accepts
+}
+
+const (
+	noScheduler      = "one host, no scheduler"
+	noServiceAccount = "no API server, so no service account or token"
+)
+
+func objectRules(kind string) []FieldRule {
+	return []FieldRule{
+		{kind, "apiVersion", Supported, "v1"},
+		{kind, "kind", Supported, kind},
+		{kind, "metadata", Supported, "creationTimestamp: null (as kubectl writes) is accepted; other metadata is refused"},
+		{kind, "metadata.name", Supported, ""},
+		{kind, "metadata.namespace", Supported, `default: "default"`},
+		{kind, "metadata.labels", Supported, ""},
+		{kind, "metadata.annotations", Supported, ""},
+	}
+}
+
+func containerRules() []FieldRule {
+	const c = "spec.containers[]"
+	return []FieldRule{
+		{"Pod", c + ".name", Supported, ""},
+		{"Pod", c + ".image", Supported, ""},
+		{"Pod", c + ".imagePullPolicy", Supported, "default: Always for :latest or no tag, else IfNotPresent"},
+		{"Pod", c + ".command", Supported, ""},
+		{"Pod", c + ".args", Supported, ""},
+		{"Pod", c + ".workingDir", Supported, ""},
+		{"Pod", c + ".env", Supported, ""},
+		{"Pod", c + ".env[].name", Supported, ""},
+		{"Pod", c + ".env[].value", Supported, ""},
+		{"Pod", c + ".env[].valueFrom", Supported, ""},
+		{"Pod", c + ".env[].valueFrom.configMapKeyRef", Supported, ""},
+		{"Pod", c + ".env[].valueFrom.configMapKeyRef.name", Supported, ""},
+		{"Pod", c + ".env[].valueFrom.configMapKeyRef.key", Supported, ""},
+		{"Pod", c + ".env[].valueFrom.configMapKeyRef.optional", Supported, ""},
+		{"Pod", c + ".env[].valueFrom.secretKeyRef", Supported, ""},
+		{"Pod", c + ".env[].valueFrom.secretKeyRef.name", Supported, ""},
+		{"Pod", c + ".env[].valueFrom.secretKeyRef.key", Supported, ""},
+		{"Pod", c + ".env[].valueFrom.secretKeyRef.optional", Supported, ""},
+		{"Pod", c + ".env[].valueFrom.fieldRef", Supported, ""},
+		{"Pod", c + ".env[].valueFrom.fieldRef.apiVersion", Supported, "default: v1"},
+		{"Pod", c + ".env[].valueFrom.fieldRef.fieldPath", Supported, strings.Join(supportedFieldPaths, ", ")},
+		{"Pod", c + ".envFrom", Supported, ""},
+		{"Pod", c + ".envFrom[].prefix", Supported, ""},
+		{"Pod", c + ".envFrom[].configMapRef", Supported, ""},
+		{"Pod", c + ".envFrom[].configMapRef.name", Supported, ""},
+		{"Pod", c + ".envFrom[].configMapRef.optional", Supported, ""},
+		{"Pod", c + ".envFrom[].secretRef", Supported, ""},
+		{"Pod", c + ".envFrom[].secretRef.name", Supported, ""},
+		{"Pod", c + ".envFrom[].secretRef.optional", Supported, ""},
+		{"Pod", c + ".ports", Supported, ""},
+		{"Pod", c + ".ports[].name", Supported, ""},
+		{"Pod", c + ".ports[].containerPort", Supported, ""},
+		{"Pod", c + ".ports[].hostPort", Supported, ""},
+		{"Pod", c + ".ports[].protocol", Supported, "default: TCP"},
+		{"Pod", c + ".ports[].hostIP", Supported, ""},
+		{"Pod", c + ".volumeMounts", Supported, ""},
+		{"Pod", c + ".volumeMounts[].name", Supported, ""},
+		{"Pod", c + ".volumeMounts[].mountPath", Supported, ""},
+		{"Pod", c + ".volumeMounts[].readOnly", Supported, ""},
+		{"Pod", c + ".volumeMounts[].subPath", Supported, ""},
+		{"Pod", c + ".terminationMessagePath", Supported, "default: /dev/termination-log"},
+		{"Pod", c + ".terminationMessagePolicy", Supported, "default: File"},
+	}
+}
+
+func volumeRules() []FieldRule {
+	const v = "spec.volumes[]"
+	return []FieldRule{
+		{"Pod", v + ".name", Supported, ""},
+		{"Pod", v + ".emptyDir", Supported, "a volume with no source is an emptyDir"},
+		{"Pod", v + ".emptyDir.medium", Supported, `"" or Memory`},
+		{"Pod", v + ".emptyDir.sizeLimit", Supported, ""},
+		{"Pod", v + ".hostPath", Supported, ""},
+		{"Pod", v + ".hostPath.path", Supported, ""},
+		{"Pod", v + ".hostPath.type", Supported, ""},
+		{"Pod", v + ".configMap", Supported, ""},
+		{"Pod", v + ".configMap.name", Supported, ""},
+		{"Pod", v + ".configMap.items", Supported, ""},
+		{"Pod", v + ".configMap.items[].key", Supported, ""},
+		{"Pod", v + ".configMap.items[].path", Supported, ""},
+		{"Pod", v + ".configMap.items[].mode", Supported, ""},
+		{"Pod", v + ".configMap.defaultMode", Supported, "default: 0644"},
+		{"Pod", v + ".configMap.optional", Supported, ""},
+		{"Pod", v + ".secret", Supported, ""},
+		{"Pod", v + ".secret.secretName", Supported, ""},
+		{"Pod", v + ".secret.items", Supported, ""},
+		{"Pod", v + ".secret.items[].key", Supported, ""},
+		{"Pod", v + ".secret.items[].path", Supported, ""},
+		{"Pod", v + ".secret.items[].mode", Supported, ""},
+		{"Pod", v + ".secret.defaultMode", Supported, "default: 0644"},
+		{"Pod", v + ".secret.optional", Supported, ""},
+	}
+}
+
+func podRules() []FieldRule {
+	rules := objectRules("Pod")
+	rules = append(rules,
+		FieldRule{"Pod", "spec", Supported, ""},
+		FieldRule{"Pod", "spec.containers", Supported, ""},
+		FieldRule{"Pod", "spec.initContainers", Supported, "each init container takes the spec.containers[] rules"},
+		FieldRule{"Pod", "spec.volumes", Supported, ""},
+		FieldRule{"Pod", "spec.restartPolicy", Supported, "default: Always"},
+		FieldRule{"Pod", "spec.terminationGracePeriodSeconds", Supported, "default: 30"},
+		FieldRule{"Pod", "spec.dnsPolicy", Supported, "ClusterFirst (default) or Default"},
+		FieldRule{"Pod", "spec.hostname", Supported, ""},
+		FieldRule{"Pod", "spec.nodeName", Warning, noScheduler},
+		FieldRule{"Pod", "spec.nodeSelector", Warning, noScheduler},
+		FieldRule{"Pod", "spec.affinity", Warning, noScheduler},
+		FieldRule{"Pod", "spec.tolerations", Warning, noScheduler},
+		FieldRule{"Pod", "spec.topologySpreadConstraints", Warning, noScheduler},
+		FieldRule{"Pod", "spec.schedulerName", Warning, noScheduler},
+		FieldRule{"Pod", "spec.priorityClassName", Warning, noScheduler},
+		FieldRule{"Pod", "spec.priority", Warning, noScheduler},
+		FieldRule{"Pod", "spec.preemptionPolicy", Warning, noScheduler},
+		FieldRule{"Pod", "spec.serviceAccountName", Warning, noServiceAccount},
+		FieldRule{"Pod", "spec.serviceAccount", Warning, noServiceAccount},
+		FieldRule{"Pod", "spec.automountServiceAccountToken", Warning, noServiceAccount},
+		FieldRule{"Pod", "spec.enableServiceLinks", Warning, "no Services, so no service environment variables"},
+		FieldRule{"Pod", "spec.readinessGates", Warning, "no controllers set pod conditions"},
+	)
+	rules = append(rules, containerRules()...)
+	rules = append(rules, volumeRules()...)
+	return rules
+}
+
+func configMapRules() []FieldRule {
+	return append(objectRules("ConfigMap"),
+		FieldRule{"ConfigMap", "data", Supported, ""},
+		FieldRule{"ConfigMap", "binaryData", Supported, ""},
+		FieldRule{"ConfigMap", "immutable", Supported, ""},
+	)
+}
+
+func secretRules() []FieldRule {
+	return append(objectRules("Secret"),
+		FieldRule{"Secret", "data", Supported, ""},
+		FieldRule{"Secret", "stringData", Supported, "merged into data"},
+		FieldRule{"Secret", "type", Supported, "default: Opaque"},
+		FieldRule{"Secret", "immutable", Supported, ""},
+	)
+}
+
+var (
+	allRules   = append(append(podRules(), configMapRules()...), secretRules()...)
+	rulesByKey = indexRules(allRules)
+)
+
+func indexRules(rules []FieldRule) map[string]map[string]FieldRule {
+	m := map[string]map[string]FieldRule{}
+	for _, r := range rules {
+		if m[r.Kind] == nil {
+			m[r.Kind] = map[string]FieldRule{}
+		}
+		m[r.Kind][r.Path] = r
+	}
+	return m
+}
+
+// FieldTable returns the support table, for documentation. Fields it does
+// not list are refused.
+func FieldTable() []FieldRule {
+	return append([]FieldRule(nil), allRules...)
+}
+
+// WriteMarkdownTable writes the support table as markdown (FIELDS.md).
+func WriteMarkdownTable(w io.Writer) {
+	var b strings.Builder
+	b.WriteString("# Fields minipod honours\n\n")
+	b.WriteString("Generated from manifest/fields.go by `go test ./manifest -run TestFieldsDoc -update`; do not edit.\n\n")
+	b.WriteString("Every field of the v1 types that is not listed here is refused with\n")
+	b.WriteString("`<field>: not supported by minipod`, unless its value is empty (null, \"\", {}, [] or false).\n")
+	b.WriteString("Fields marked warning are accepted and ignored, with a warning naming them.\n")
+	b.WriteString("Rules for `spec.containers[]` apply to `spec.initContainers[]` too.\n")
+	b.WriteString("So a Pod's `status` is accepted only when empty, and `metadata.creationTimestamp` only when null.\n")
+	kind := ""
+	for _, r := range allRules {
+		if r.Kind != kind {
+			kind = r.Kind
+			fmt.Fprintf(&b, "\n## v1 %s\n\n| field | status | note |\n| --- | --- | --- |\n", kind)
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", r.Path, r.Status, strings.ReplaceAll(r.Note, "|", `\|`))
+	}
+	io.WriteString(w, b.String()) //nolint:errcheck // documentation output; the caller owns w
+}
+
+// falseMatters lists the boolean fields whose false is not their default,
+// so false asks for something (hostUsers: false asks for a user namespace).
+var falseMatters = map[string]bool{
+	"spec.hostUsers":          true,
+	"spec.enableServiceLinks": true,
+}
+
+// asksNothing reports whether a value leaves a field at its default, so
+// that a refused or warned field may still be written (as kubectl writes
+// `resources: {}` and `status: {}`).
+func asksNothing(pattern string, v any) bool {
+	if b, ok := v.(bool); ok && !b {
+		return !falseMatters[pattern]
+	}
+	return isEmpty(v)
+}
+
+// supportedFieldPaths are the downward API paths minipod fills in for
+// env[].valueFrom.fieldRef.fieldPath (labels and annotations by key:
+// metadata.labels['key']).
+var supportedFieldPaths = []string{
+	"metadata.name", "metadata.namespace", "metadata.uid",
+	"metadata.labels['<key>']", "metadata.annotations['<key>']",
+	"status.podIP", "status.hostIP", "spec.nodeName",
+}
+
+// refuseValues reports values of supported fields that minipod does not
+// honour. It runs after validation, on values the API server accepts.
+func refuseValues(pod *corev1.Pod) problems {
+	var ps problems
+	switch pod.Spec.DNSPolicy {
+	case corev1.DNSNone, corev1.DNSClusterFirstWithHostNet:
+		ps.add("spec.dnsPolicy", "%q is not supported by minipod (use ClusterFirst or Default)", pod.Spec.DNSPolicy)
+	}
+	eachContainer(pod, func(path string, c *corev1.Container) {
+		for i, env := range c.Env {
+			if env.ValueFrom == nil || env.ValueFrom.FieldRef == nil {
+				continue
+			}
+			fp := env.ValueFrom.FieldRef.FieldPath
+			if kubernetesFieldPath(fp) && !minipodFieldPath(fp) {
+				ps.add(fmt.Sprintf("%s.env[%d].valueFrom.fieldRef.fieldPath", path, i),
+					"%q is not supported by minipod (supported: %s)", fp, strings.Join(supportedFieldPaths, ", "))
+			}
+		}
+	})
+	return ps
+}
+
+func minipodFieldPath(fp string) bool {
+	switch fp {
+	case "metadata.name", "metadata.namespace", "metadata.uid", "status.podIP", "status.hostIP", "spec.nodeName":
+		return true
+	}
+	_, _, ok := subscriptedFieldPath(fp)
+	return ok
+}
