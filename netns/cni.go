@@ -297,10 +297,16 @@ func (c *cniNetwork) Remove(ctx context.Context, a Attachment) error {
 	if err != nil {
 		return fmt.Errorf("failed to remove network %q from %q: %w", c.list.Name, a.ID, err)
 	}
+	// A path that is no longer a namespace (gone, unmounted, or a file left
+	// by a crash before it was pinned) would make the plugins fail: DEL
+	// without one, which still frees the IP.
+	if rt.NetNS != "" && !isNetNS(rt.NetNS) {
+		rt.NetNS = ""
+	}
 	if err := c.cni.DelNetworkList(ctx, c.list, rt); err != nil {
 		return fmt.Errorf("failed to remove network %q from %q: %w", c.list.Name, a.ID, err)
 	}
-	if netnsGone(a.NetNSPath) && c.masqNeeded() {
+	if rt.NetNS == "" && c.masqNeeded() {
 		if err := removeMasq(ctx, c.list.Name, a.ID); err != nil {
 			return fmt.Errorf("failed to remove network %q from %q: %w", c.list.Name, a.ID, err)
 		}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -34,15 +33,6 @@ func (c *cniNetwork) masqNeeded() bool {
 		}
 	}
 	return false
-}
-
-// netnsGone reports whether DEL could not have found the pod's interface.
-func netnsGone(path string) bool {
-	if path == "" {
-		return true
-	}
-	_, err := os.Stat(path)
-	return errors.Is(err, os.ErrNotExist)
 }
 
 // removeMasq deletes the ipMasq rules the bridge plugin left for id.

@@ -157,3 +157,13 @@ func setupCurrent(target string) error {
 	}
 	return nil
 }
+
+// isNetNS reports whether path is a pinned network namespace (a mount of
+// nsfs, or of proc on kernels before 3.19), not a plain file left behind.
+func isNetNS(path string) bool {
+	var st unix.Statfs_t
+	if err := unix.Statfs(path, &st); err != nil {
+		return false
+	}
+	return st.Type == unix.NSFS_MAGIC || st.Type == unix.PROC_SUPER_MAGIC
+}

@@ -481,6 +481,14 @@ func TestCNI(t *testing.T) {
 	if err := n.Remove(ctx, failed); err != nil {
 		t.Errorf("DEL after a failed ADD: %v", err)
 	}
+	// A leftover plain file where a namespace was is treated as gone.
+	leftover := t.TempDir() + "/leftover"
+	if err := os.WriteFile(leftover, nil, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Remove(ctx, Attachment{ID: "mptest-leftover", NetNSPath: leftover}); err != nil {
+		t.Errorf("DEL with a path that is not a namespace: %v", err)
+	}
 	if err := n.Remove(ctx, Attachment{ID: "mptest-never-added"}); err != nil {
 		t.Errorf("DEL of an id never added: %v", err)
 	}
