@@ -50,7 +50,7 @@ type options struct {
 const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 func main() {
-	opts, err := parseArgs(os.Args[1:], os.Getenv("SOURCE_DATE_EPOCH"))
+	opts, err := parseArgs(os.Args[1:], os.Getenv("SOURCE_DATE_EPOCH"), os.Stderr)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			os.Exit(0)
@@ -64,10 +64,11 @@ func main() {
 	}
 }
 
-func parseArgs(args []string, sourceDateEpoch string) (*options, error) {
+func parseArgs(args []string, sourceDateEpoch string, usage io.Writer) (*options, error) {
 	o := &options{labels: map[string]string{}}
 	fl := flag.NewFlagSet("mkimage", flag.ContinueOnError)
-	fl.StringVar(&o.rootfs, "rootfs", "", "directory whose contents become the image's `/`")
+	fl.SetOutput(usage)
+	fl.StringVar(&o.rootfs, "rootfs", "", "`DIR`ectory whose contents become the image's root filesystem")
 	fl.Func("file", "`SRC:DST[:MODE]` copy host file SRC to DST in the image, MODE in octal (repeatable)", func(s string) error {
 		f, err := parseFileSpec(s)
 		if err != nil {

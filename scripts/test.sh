@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# minipod's test suite: static checks, all test tiers, a bounded fuzz run
+# and the race detector. Prints a summary and exits non-zero if any step
+# failed. Run as root with CI=true to run (and require) the root and
+# end-to-end tiers; elsewhere those tests skip with a reason.
+#
+#   scripts/test.sh
+#
+# Environment: MINIPOD_FUZZTIME (default 30s), MINIPOD_RACE_PKGS (default
+# ./daemon/... ./runtime/...), MINIPOD_TEST_TIMEOUT (go test -timeout,
+# default 20m). The tests find the demo image archive through
+# MINIPOD_BUSYBOX_IMAGE (built first, into _output/images/busybox.tar).
+set -euo pipefail
+
+repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo_root"
+
+fuzztime=${MINIPOD_FUZZTIME:-30s}
+test_timeout=${MINIPOD_TEST_TIMEOUT:-20m}
+read -r -a race_pkgs <<<"${MINIPOD_RACE_PKGS:-./daemon/... ./runtime/...}"
+
+in_ci() {
+	[[ -n ${CI:-} && ${CI:-} != 0 && ${CI:-} != false ]]
+}
+
+# A Go new enough for go.mod: the one on PATH, or the one install.sh put in
+# place.
+if ! go_bin=$(bash "$repo_root/scripts/install.sh" --print-go 2>/dev/null); then
+	echo "test.sh: no Go new enough for go.mod; run scripts/install.sh (as root)" >&2
+	exit 1
+fi
+PATH=$(dirname "$go_bin"):$PATH
+export PATH GOTOOLCHAIN=local
+
+names=()
+results=()
+durations=()
+failed=0
+
+# step NAME CMD...: run one step, record its result and time.
+step() {
+	local name=$1 start rc=0
+	shift
+	echo
+	echo "=== $name"
+	start=$SECONDS
+	"$@" || rc=$?
+	names+=("$name")
+	durations+=($((SECONDS - start)))
+	if ((rc == 0)); then
+		results+=(ok)
+	else
+		results+=("FAIL (exit $rc)")
+		failed=1
+	fi
+}
+
+# skip NAME REASON: a step that cannot run here. In CI a missing tool is a
+# failure, not a skip.
+skip() {
+	local name=$1 reason=$2
+	echo
+	echo "=== $name"
+	names+=("$name")
+	durations+=(0)
+	if in_ci; then
+		echo "FAIL: $reason (required in CI)"
+		results+=("FAIL ($reason)")
+		failed=1
+	else
+		echo "skipped: $reason"
+		results+=("skipped ($reason)")
+	fi
+}
+
+# skip_ok NAME REASON: a step that does not apply yet, in CI too.
+skip_ok() {
+	echo
+	echo "=== $1"
+	echo "skipped: $2"
+	names+=("$1")
+	durations+=(0)
+	results+=("skipped ($2)")
+}
+
+gofmt_check() {
+	local files
+	files=$(find . -path ./.git -prune -o -path ./_output -prune -o -name '*.go' -exec gofmt -l {} +)
+	if [[ -n $files ]]; then
+		echo "gofmt: these files need formatting (gofmt -w):"
+		echo "$files"
+		return 1
+	fi
+}
+
+vagrant_validate() {
+	local dot rc=0
+	dot=$(mktemp -d "${TMPDIR:-/tmp}/minipod-vagrant.XXXXXX")
+	VAGRANT_DOTFILE_PATH=$dot vagrant validate --ignore-provider || rc=$?
+	rm -rf "$dot"
+	return "$rc"
+}
+
+# Packages (patterns) that exist and hold Go files.
+existing_pkgs() {
+	local p
+	for p in "$@"; do
+		if [[ -n $(find "${p%/...}" -name '*.go' -print -quit 2>/dev/null) ]]; then
+			echo "$p"
+		fi
+	done
+}
+
+export MINIPOD_BUSYBOX_IMAGE=${MINIPOD_BUSYBOX_IMAGE:-$repo_root/_output/images/busybox.tar}
+
+step "go build" go build ./...
+step "go vet" go vet ./...
+step "gofmt" gofmt_check
+if command -v shellcheck >/dev/null; then
+	step "shellcheck" shellcheck scripts/*.sh .ci/run
+else
+	skip "shellcheck" "shellcheck not installed"
+fi
+if command -v vagrant >/dev/null; then
+	step "vagrant validate" vagrant_validate
+else
+	skip "vagrant validate" "vagrant not installed"
+fi
+if [[ -x /bin/busybox ]]; then
+	step "busybox image" bash scripts/build-busybox-image.sh -o "$MINIPOD_BUSYBOX_IMAGE"
+else
+	skip "busybox image" "busybox-static not installed"
+fi
+
+step "go test" go test -count=1 -timeout "$test_timeout" ./...
+
+if grep -qs '^func FuzzParse(' manifest/*_test.go; then
+	step "fuzz manifest FuzzParse $fuzztime" go test ./manifest -run '^$' -fuzz '^FuzzParse$' -fuzztime "$fuzztime"
+else
+	skip_ok "fuzz manifest" "manifest has no FuzzParse yet"
+fi
+
+mapfile -t race_existing < <(existing_pkgs "${race_pkgs[@]}")
+if ((${#race_existing[@]} == 0)); then
+	skip_ok "go test -race" "none of ${race_pkgs[*]} exists yet"
+elif ! command -v gcc >/dev/null; then
+	skip "go test -race" "gcc not installed (the race detector needs cgo)"
+else
+	step "go test -race" env CGO_ENABLED=1 go test -race -count=1 -timeout "$test_timeout" "${race_existing[@]}"
+fi
+
+echo
+echo "=== summary ($(go env GOVERSION), CI=${CI:-unset}, uid $(id -u))"
+for i in "${!names[@]}"; do
+	printf '  %-34s %5ss  %s\n' "${names[$i]}" "${durations[$i]}" "${results[$i]}"
+done
+if ((failed)); then
+	echo "FAILED"
+	exit 1
+fi
+echo "PASSED"
