@@ -1,0 +1,230 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/containerd/errdefs"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/minipod/minipod/internal/testutil"
+	"github.com/minipod/minipod/netns"
+	"github.com/minipod/minipod/netns/cnitest"
+	"github.com/minipod/minipod/volumes"
+)
+
+// The test binary doubles as the log driver the shim runs, so these tests
+// need no minipod binary.
+func TestMain(m *testing.M) {
+	if len(os.Args) == 3 && os.Args[1] == "log-driver" {
+		if err := RunLogDriver(os.Args[2]); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// hostEnv is a private containerd with the busybox image, for runtime tests.
+type hostEnv struct {
+	dir     string
+	sock    string
+	archive string
+}
+
+func newHostEnv(t *testing.T) *hostEnv {
+	t.Helper()
+	testutil.RequiresRoot(t)
+	_, err := exec.LookPath("containerd")
+	testutil.Require(t, err == nil, "containerd on PATH")
+	repo, _ := filepath.Abs("..")
+	h := &hostEnv{dir: t.TempDir()}
+	h.archive = os.Getenv("MINIPOD_BUSYBOX_IMAGE")
+	if h.archive == "" {
+		h.archive = filepath.Join(h.dir, "busybox.tar")
+		if out, err := exec.Command("bash", filepath.Join(repo, "scripts/build-busybox-image.sh"), "-o", h.archive).CombinedOutput(); err != nil {
+			t.Fatalf("failed to build the busybox image: %v\n%s", err, out)
+		}
+	}
+	cdir := filepath.Join(h.dir, "containerd")
+	script := filepath.Join(repo, "scripts/testenv.sh")
+	if out, err := exec.Command("bash", script, "start-containerd", cdir).CombinedOutput(); err != nil {
+		t.Fatalf("failed to start containerd: %v\n%s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("bash", script, "stop-containerd", cdir).CombinedOutput(); err != nil {
+			t.Errorf("failed to stop containerd: %v\n%s", err, out)
+		}
+	})
+	h.sock = filepath.Join(cdir, "containerd.sock")
+	return h
+}
+
+func (h *hostEnv) runtime(t *testing.T, network netns.Network) *Runtime {
+	t.Helper()
+	exe, _ := os.Executable()
+	r, err := New(context.Background(), Config{
+		Root:                filepath.Join(t.TempDir(), "root"),
+		ContainerdAddress:   h.sock,
+		ContainerdNamespace: "mpt-runtime",
+		NetworkName:         "mpt-runtime",
+		Bridge:              "mptrt0",
+		Subnet:              "10.236.1.0/24",
+		LogBinary:           exe,
+		Network:             network,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		r.Close()
+		if l, err := exec.Command("ip", "link", "del", "mptrt0").CombinedOutput(); err != nil && !strings.Contains(string(l), "Cannot find") {
+			t.Logf("ip link del mptrt0: %s", l)
+		}
+	})
+	f, err := os.Open(h.archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := r.LoadImage(context.Background(), f); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func testPod(name string, cmds ...[]string) *corev1.Pod {
+	grace := int64(0)
+	p := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
+		Spec:       corev1.PodSpec{TerminationGracePeriodSeconds: &grace},
+	}
+	for i, c := range cmds {
+		p.Spec.Containers = append(p.Spec.Containers, corev1.Container{
+			Name: fmt.Sprintf("c%d", i), Image: "docker.io/library/busybox:1.36", Command: c,
+		})
+	}
+	return p
+}
+
+func TestRunExecLogsDelete(t *testing.T) {
+	h := newHostEnv(t)
+	r := h.runtime(t, nil)
+	ctx := context.Background()
+	pod, err := r.CreatePod(ctx, testPod("rt", []string{"sh", "-c", "echo started; exec sleep 3600"}, []string{"sleep", "3600"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pod.Status.Phase != corev1.PodRunning || pod.Status.PodIP == "" {
+		t.Fatalf("phase %s ip %q", pod.Status.Phase, pod.Status.PodIP)
+	}
+	var out strings.Builder
+	code, err := r.Exec(ctx, "default", "rt", ExecOptions{Container: "c1", Command: []string{"sh", "-c", "hostname; exit 3"}}, ExecIO{Stdout: &out, Stderr: &out})
+	if err != nil || code != 3 || strings.TrimSpace(out.String()) != "rt" {
+		t.Fatalf("exec: code %d err %v out %q", code, err, out.String())
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var logs strings.Builder
+		if err := r.Logs(ctx, "default", "rt", LogOptions{Container: "c0"}, &logs); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(logs.String(), "started") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("log lacks the container's output: %q", logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if _, err := r.CreatePod(ctx, testPod("rt", []string{"true"})); !errdefs.IsAlreadyExists(err) {
+		t.Fatalf("second create of the same name: %v", err)
+	}
+	if err := r.DeletePod(ctx, "default", "rt", DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.GetPod(ctx, "default", "rt"); !errdefs.IsNotFound(err) {
+		t.Fatalf("pod still there: %v", err)
+	}
+	assertEmpty(t, r)
+}
+
+func TestRollbackAtEveryStep(t *testing.T) {
+	h := newHostEnv(t)
+	r := h.runtime(t, nil)
+	for _, step := range []string{StepImages, StepRecord, StepNetNS, StepPodNamespaces, StepCNI, StepVolumes, StepPodFiles, StepInitContainers, StepCreate, StepStart} {
+		t.Run(step, func(t *testing.T) {
+			FailAt = func(s string) error {
+				if s == step {
+					return fmt.Errorf("injected failure at %s", s)
+				}
+				return nil
+			}
+			defer func() { FailAt = nil }()
+			p := testPod("fail", []string{"sleep", "3600"}, []string{"sleep", "3600"})
+			p.Spec.InitContainers = []corev1.Container{{Name: "init", Image: "docker.io/library/busybox:1.36", Command: []string{"true"}}}
+			p.Spec.Volumes = []corev1.Volume{{Name: "mem", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}}}}
+			p.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "mem", MountPath: "/mem"}}
+			_, err := r.CreatePod(context.Background(), p)
+			if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("step %q failed", step)) {
+				t.Fatalf("want the step named, got %v", err)
+			}
+			assertEmpty(t, r)
+		})
+	}
+}
+
+func TestRollbackWhenCNIAddFails(t *testing.T) {
+	h := newHostEnv(t)
+	fake := &cnitest.Fake{FailAdd: fmt.Errorf("injected ADD failure")}
+	r := h.runtime(t, fake)
+	_, err := r.CreatePod(context.Background(), testPod("cni", []string{"sleep", "60"}))
+	if err == nil || !strings.Contains(err.Error(), `step "CNI ADD" failed`) {
+		t.Fatalf("want the CNI step named, got %v", err)
+	}
+	added, removed := fake.Calls()
+	if len(added) != 1 || len(removed) != 1 {
+		t.Fatalf("CNI ADD %v, DEL %v: a failed ADD must be followed by a DEL", added, removed)
+	}
+	assertEmpty(t, r)
+}
+
+// assertEmpty requires that no pod resource is left: containers, netns,
+// pod directories, mounts.
+func assertEmpty(t *testing.T, r *Runtime) {
+	t.Helper()
+	ctx := r.nsctx(context.Background())
+	cs, err := r.client.Containers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cs) != 0 {
+		t.Errorf("%d containers left", len(cs))
+	}
+	if ns, _ := netns.List(NetNSPrefix); len(ns) != 0 {
+		t.Errorf("network namespaces left: %v", ns)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(r.cfg.Root, "pods")); len(entries) != 0 {
+		t.Errorf("pod directories left: %d", len(entries))
+	}
+	if ips, _ := netns.Reservations(filepath.Join(r.cfg.Root, "cni", "networks"), "mpt-runtime"); len(ips) != 0 {
+		t.Errorf("IP reservations left: %v", ips)
+	}
+	if mounts, _ := volumes.MountsUnder(r.cfg.Root); len(mounts) != 0 {
+		t.Errorf("mounts left: %v", mounts)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(r.cfg.Root, "logs")); len(entries) != 0 {
+		t.Errorf("log directories left: %d", len(entries))
+	}
+	if len(r.pods) != 0 {
+		t.Errorf("pods still known: %d", len(r.pods))
+	}
+}
