@@ -170,6 +170,12 @@ func decodeTree(src Source, tree any, wantKind, prefix string) decoded {
 	if kind != nil && !kOK {
 		return fatal(joinPath(prefix, "kind"), "expected a string, got %s", describe(kind))
 	}
+	if meta, ok := root.get("metadata"); ok {
+		if m, ok := meta.(*jsonObject); ok {
+			d.obj.name = m.getString("name")
+			d.obj.namespace = m.getString("namespace")
+		}
+	}
 	if wantKind != "" {
 		if k == "" {
 			k = wantKind
@@ -177,23 +183,17 @@ func decodeTree(src Source, tree any, wantKind, prefix string) decoded {
 		if av == "" {
 			av = "v1"
 		}
+		d.obj.kind = k
 		if k != wantKind || av != "v1" {
 			return fatal(joinPath(prefix, "kind"), "expected apiVersion \"v1\" kind %q, got apiVersion %q kind %q", wantKind, av, k)
 		}
 	}
+	d.obj.kind = k
 	switch {
 	case k == "":
 		return fatal(joinPath(prefix, "kind"), "required value (%s)", supportedKinds)
 	case av == "":
-		d.obj.kind = k
 		return fatal(joinPath(prefix, "apiVersion"), "required value (%s)", supportedKinds)
-	}
-	d.obj.kind = k
-	if meta, ok := root.get("metadata"); ok {
-		if m, ok := meta.(*jsonObject); ok {
-			d.obj.name = m.getString("name")
-			d.obj.namespace = m.getString("namespace")
-		}
 	}
 	t, known := kindTypes[k]
 	switch {

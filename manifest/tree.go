@@ -146,10 +146,8 @@ func lineCol(data []byte, offset int64) (int, int) {
 	}
 	before := data[:offset]
 	line := bytes.Count(before, []byte("\n")) + 1
-	col := int(offset) - (bytes.LastIndexByte(before, '\n') + 1)
-	if col < 1 {
-		col = 1
-	}
+	// Decoder.Token reports the offset of the offending character.
+	col := int(offset) - bytes.LastIndexByte(before, '\n')
 	return line, col
 }
 
