@@ -193,10 +193,24 @@ func (r *Runtime) stopContainer(ctx context.Context, c containerd.Container, sto
 			}
 		}
 	}
-	if _, err := t.Delete(ctx, containerd.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
-		return fmt.Errorf("failed to delete task of %q: %w", c.ID(), err)
+	return deleteTask(ctx, c, t)
+}
+
+// deleteTask deletes a stopped task. The containers of a pod share one shim,
+// which exits once its last task is gone; a delete racing that exit can see
+// the connection close after the task was removed, so the outcome is checked
+// against containerd before it counts as a failure.
+func deleteTask(ctx context.Context, c containerd.Container, t containerd.Task) error {
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		if _, err = t.Delete(ctx, containerd.WithProcessKill); err == nil || errdefs.IsNotFound(err) {
+			return nil
+		}
+		if _, terr := c.Task(ctx, nil); errdefs.IsNotFound(terr) {
+			return nil
+		}
 	}
-	return nil
+	return fmt.Errorf("failed to delete task of %q: %w", c.ID(), err)
 }
 
 // removeContainer stops and deletes a container and its snapshot by ID;

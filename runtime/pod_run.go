@@ -409,8 +409,8 @@ func (r *Runtime) runInit(ctx context.Context, ps *podState, undo *undoStack, pl
 		cs.Reason = "Error"
 	}
 	ps.mu.Unlock()
-	if _, err := t.Delete(r.nsctx(ctx)); err != nil && !errdefs.IsNotFound(err) {
-		return fmt.Errorf("failed to delete task of init container %q: %w", cp.Name, err)
+	if err := deleteTask(r.nsctx(ctx), c, t); err != nil {
+		return err
 	}
 	if st.ExitCode() != 0 {
 		return fmt.Errorf("init container %q exited with code %d", cp.Name, st.ExitCode())
