@@ -1,0 +1,338 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/images"
+	"github.com/containerd/containerd/v2/core/snapshots"
+	"github.com/containerd/containerd/v2/pkg/namespaces"
+	"github.com/vishvananda/netlink"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/minipod/minipod/netns"
+	"github.com/minipod/minipod/volumes"
+)
+
+var envSeq atomic.Int32
+
+// env is one test's own minipod: state root, socket, containerd namespace,
+// CNI network, bridge and subnet, so that tests never touch each other's
+// pods or a user's.
+type env struct {
+	t       *testing.T
+	root    string
+	socket  string
+	ns      string
+	network string
+	bridge  string
+	subnet  string
+	daemon  *exec.Cmd
+	exited  chan error
+	extra   []string
+	before  leaks
+}
+
+type envOption func(*env)
+
+// withDaemonArgs adds flags to `minipod daemon`.
+func withDaemonArgs(args ...string) envOption {
+	return func(e *env) { e.extra = append(e.extra, args...) }
+}
+
+// newEnv starts a daemon of the test's own, loads the busybox image into
+// it, and at the end checks that nothing is left behind and stops it.
+func newEnv(t *testing.T, opts ...envOption) *env {
+	requireSuite(t)
+	n := envSeq.Add(1)
+	id := fmt.Sprintf("%d%d", os.Getpid()%1000, n)
+	root, err := os.MkdirTemp("", "minipod-e2e-root-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{
+		t:       t,
+		root:    root,
+		socket:  filepath.Join(root, "minipod.sock"),
+		ns:      "mpt-" + id,
+		network: "mpt-" + id,
+		bridge:  "mpt" + id,
+		subnet:  fmt.Sprintf("10.234.%d.0/24", n%250),
+	}
+	for _, o := range opts {
+		o(e)
+	}
+	e.before = e.snapshot()
+	e.start()
+	t.Cleanup(e.cleanup)
+	e.mustRun("image", "load", suite.image)
+	return e
+}
+
+func (e *env) start() {
+	e.t.Helper()
+	args := []string{"daemon", "--root", e.root, "--socket", e.socket,
+		"--containerd-address", suite.containerd, "--containerd-namespace", e.ns,
+		"--network", e.network, "--bridge", e.bridge, "--subnet", e.subnet, "--log-level", "debug"}
+	args = append(args, e.extra...)
+	cmd := exec.Command(suite.bin, args...)
+	logf, err := os.OpenFile(filepath.Join(e.root, "daemon.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	logf.Close()
+	e.daemon = cmd
+	e.exited = make(chan error, 1)
+	go func() { e.exited <- cmd.Wait() }()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if c, err := net.Dial("unix", e.socket); err == nil {
+			c.Close()
+			return
+		}
+		select {
+		case err := <-e.exited:
+			e.t.Fatalf("daemon exited at start: %v\n%s", err, e.daemonLog())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("daemon did not listen within 30s\n%s", e.daemonLog())
+		}
+	}
+}
+
+// stop ends the daemon by its pid (SIGTERM) and waits for it.
+func (e *env) stop() {
+	if e.daemon == nil {
+		return
+	}
+	_ = e.daemon.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-e.exited:
+	case <-time.After(30 * time.Second):
+		_ = e.daemon.Process.Kill()
+		<-e.exited
+	}
+	e.daemon = nil
+}
+
+// kill ends the daemon with SIGKILL, as a crash would.
+func (e *env) kill() {
+	_ = e.daemon.Process.Kill()
+	<-e.exited
+	e.daemon = nil
+}
+
+func (e *env) daemonLog() string {
+	b, _ := os.ReadFile(filepath.Join(e.root, "daemon.log"))
+	if len(b) > 8000 {
+		b = b[len(b)-8000:]
+	}
+	return string(b)
+}
+
+func (e *env) cleanup() {
+	t := e.t
+	ctx := context.Background()
+	// Delete whatever pods the test left, then require a clean host.
+	if e.daemon != nil {
+		out, _, _ := e.run("get", "pods", "-o", "name")
+		for _, l := range strings.Fields(out) {
+			e.run("delete", "pod", strings.TrimPrefix(l, "pod/"), "--now")
+		}
+	}
+	if t.Failed() {
+		t.Logf("daemon log:\n%s", e.daemonLog())
+	}
+	if !t.Failed() {
+		e.assertNoLeaks()
+	}
+	e.stop()
+	// Remove the test's images and containerd namespace, its bridge, and
+	// its state root.
+	if c, err := containerd.New(suite.containerd); err == nil {
+		nctx := namespaces.WithNamespace(ctx, e.ns)
+		if imgs, err := c.ImageService().List(nctx); err == nil {
+			for _, im := range imgs {
+				_ = c.ImageService().Delete(nctx, im.Name, images.SynchronousDelete())
+			}
+		}
+		if err := c.NamespaceService().Delete(ctx, e.ns); err != nil {
+			t.Logf("failed to remove containerd namespace %s: %v", e.ns, err)
+		}
+		c.Close()
+	}
+	if l, err := netlink.LinkByName(e.bridge); err == nil {
+		_ = netlink.LinkDel(l)
+	}
+	if mounts, _ := volumes.MountsUnder(e.root); len(mounts) > 0 {
+		for _, m := range mounts {
+			_ = syscall.Unmount(m, syscall.MNT_DETACH)
+		}
+	}
+	os.RemoveAll(e.root)
+}
+
+// run runs the minipod CLI against this env's daemon.
+func (e *env) run(args ...string) (string, string, int) {
+	return e.runStdin(nil, args...)
+}
+
+func (e *env) runStdin(stdin []byte, args ...string) (string, string, int) {
+	cmd := exec.Command(suite.bin, args...)
+	cmd.Env = append(os.Environ(), "MINIPOD_SOCKET="+e.socket)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		e.t.Fatalf("failed to run minipod %v: %v", args, err)
+	}
+	return out.String(), errb.String(), code
+}
+
+func (e *env) mustRun(args ...string) string {
+	e.t.Helper()
+	out, errs, code := e.run(args...)
+	if code != 0 {
+		e.t.Fatalf("minipod %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, out, errs)
+	}
+	return out
+}
+
+// apply writes a manifest to a file and runs it.
+func (e *env) apply(manifest string) string {
+	e.t.Helper()
+	return e.mustRun("run", e.writeFile("pod.yaml", manifest))
+}
+
+func (e *env) writeFile(name, content string) string {
+	e.t.Helper()
+	dir := e.t.TempDir()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+	return p
+}
+
+func (e *env) pod(name string) *corev1.Pod {
+	e.t.Helper()
+	out := e.mustRun("get", "pod", name, "-o", "json")
+	var p corev1.Pod
+	if err := json.Unmarshal([]byte(out), &p); err != nil {
+		e.t.Fatalf("failed to decode pod %s: %v\n%s", name, err, out)
+	}
+	return &p
+}
+
+// exec runs a command in a container and returns its output.
+func (e *env) exec(pod, container string, cmd ...string) (string, int) {
+	e.t.Helper()
+	args := append([]string{"exec", pod, "-c", container, "--"}, cmd...)
+	out, errs, code := e.run(args...)
+	return out + errs, code
+}
+
+// leaks is what a pod can leave on the host, as names.
+type leaks map[string][]string
+
+func (e *env) snapshot() leaks {
+	l := leaks{}
+	ctx := namespaces.WithNamespace(context.Background(), e.ns)
+	if c, err := containerd.New(suite.containerd); err == nil {
+		defer c.Close()
+		cs, _ := c.Containers(ctx)
+		for _, x := range cs {
+			l["containers"] = append(l["containers"], x.ID())
+			if _, err := x.Task(ctx, nil); err == nil {
+				l["tasks"] = append(l["tasks"], x.ID())
+			}
+		}
+		_ = c.SnapshotService("overlayfs").Walk(ctx, func(_ context.Context, info snapshots.Info) error {
+			if info.Kind != snapshots.KindCommitted {
+				l["snapshots"] = append(l["snapshots"], info.Name)
+			}
+			return nil
+		})
+	}
+	nss, _ := netns.List("minipod-")
+	l["netns"] = nss
+	if br, err := netlink.LinkByName(e.bridge); err == nil {
+		links, _ := netlink.LinkList()
+		for _, x := range links {
+			if x.Attrs().MasterIndex == br.Attrs().Index {
+				l["veths"] = append(l["veths"], x.Attrs().Name)
+			}
+		}
+	}
+	ips, _ := netns.Reservations(filepath.Join(e.root, "cni", "networks"), e.network)
+	l["ip reservations"] = ips
+	mounts, _ := volumes.MountsUnder(e.root)
+	l["mounts"] = mounts
+	pods, _ := os.ReadDir(filepath.Join(e.root, "pods"))
+	for _, p := range pods {
+		l["pod dirs"] = append(l["pod dirs"], p.Name())
+	}
+	for k := range l {
+		sort.Strings(l[k])
+	}
+	return l
+}
+
+// assertNoLeaks requires the host to be as the test found it.
+func (e *env) assertNoLeaks() {
+	e.t.Helper()
+	after := e.snapshot()
+	var bad []string
+	for k, v := range after {
+		was := map[string]bool{}
+		for _, x := range e.before[k] {
+			was[x] = true
+		}
+		for _, x := range v {
+			if !was[x] {
+				bad = append(bad, k+": "+x)
+			}
+		}
+	}
+	if len(bad) > 0 {
+		e.t.Errorf("left behind: %s", strings.Join(bad, ", "))
+	}
+}
+
+// eventually waits for cond with a deadline.
+func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

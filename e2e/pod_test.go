@@ -1,0 +1,336 @@
+package e2e
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// The seed's kind of pod: a web server and a second container that reach
+// each other on localhost and share an emptyDir, plus a Memory emptyDir
+// that is one tmpfs seen by both.
+const sharedPod = `apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+  labels:
+    app: web
+spec:
+  terminationGracePeriodSeconds: 2
+  containers:
+  - name: app
+    image: docker.io/library/busybox:1.36
+    command: ["sh", "-c", "echo hello-from-app > /shared/index.html && exec httpd -f -p 8080 -h /shared"]
+    ports:
+    - containerPort: 8080
+      hostPort: %d
+    volumeMounts:
+    - name: shared
+      mountPath: /shared
+    - name: mem
+      mountPath: /mem
+  - name: agent
+    image: docker.io/library/busybox:1.36
+    command: ["sleep", "3600"]
+    volumeMounts:
+    - name: shared
+      mountPath: /data
+      readOnly: true
+    - name: mem
+      mountPath: /mem
+  volumes:
+  - name: shared
+    emptyDir: {}
+  - name: mem
+    emptyDir:
+      medium: Memory
+      sizeLimit: 8Mi
+`
+
+func TestSharedNetworkAndVolumes(t *testing.T) {
+	e := newEnv(t)
+	hostPort := 18000 + int(envSeq.Load())
+	out := e.apply(fmt.Sprintf(sharedPod, hostPort))
+	if !strings.Contains(out, "web") || !strings.Contains(out, "Running") {
+		t.Fatalf("run did not report web Running:\n%s", out)
+	}
+	pod := e.pod("web")
+	if pod.Status.Phase != corev1.PodRunning || pod.Status.PodIP == "" {
+		t.Fatalf("pod is %s with IP %q", pod.Status.Phase, pod.Status.PodIP)
+	}
+
+	// localhost between containers: one network namespace.
+	eventually(t, 10*time.Second, "httpd to answer on localhost", func() bool {
+		got, code := e.exec("web", "agent", "wget", "-qO-", "http://127.0.0.1:8080/index.html")
+		return code == 0 && strings.TrimSpace(got) == "hello-from-app"
+	})
+	// The same file through the shared emptyDir, read-only for the agent.
+	if got, code := e.exec("web", "agent", "cat", "/data/index.html"); code != 0 || strings.TrimSpace(got) != "hello-from-app" {
+		t.Fatalf("agent reads %q (exit %d) from the shared emptyDir", got, code)
+	}
+	if _, code := e.exec("web", "agent", "sh", "-c", "echo x > /data/x"); code == 0 {
+		t.Fatal("a readOnly volumeMount was writable")
+	}
+	// The Memory emptyDir: one tmpfs, seen by both.
+	if got, _ := e.exec("web", "agent", "sh", "-c", "grep ' /mem ' /proc/mounts"); !strings.Contains(got, "tmpfs") {
+		t.Fatalf("/mem is not a tmpfs: %q", got)
+	}
+	if _, code := e.exec("web", "app", "sh", "-c", "echo in-memory > /mem/note"); code != 0 {
+		t.Fatal("app cannot write the Memory emptyDir")
+	}
+	if got, _ := e.exec("web", "agent", "cat", "/mem/note"); strings.TrimSpace(got) != "in-memory" {
+		t.Fatalf("agent reads %q from the Memory emptyDir", got)
+	}
+	// Shared UTS: the hostname is the pod's name in both; /etc/hosts maps it.
+	for _, c := range []string{"app", "agent"} {
+		if got, _ := e.exec("web", c, "hostname"); strings.TrimSpace(got) != "web" {
+			t.Fatalf("hostname in %s is %q", c, got)
+		}
+	}
+	if got, _ := e.exec("web", "agent", "cat", "/etc/hosts"); !strings.Contains(got, pod.Status.PodIP+"\tweb") {
+		t.Fatalf("/etc/hosts lacks the pod IP line:\n%s", got)
+	}
+
+	// The pod IP answers from the host, and the hostPort on 127.0.0.1.
+	httpGet(t, fmt.Sprintf("http://%s:8080/index.html", pod.Status.PodIP), "hello-from-app")
+	httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/index.html", hostPort), "hello-from-app")
+
+	// Logs: the container's output is in its CRI log file.
+	e.mustRun("exec", "web", "-c", "agent", "--", "sh", "-c", "echo logged-line > /proc/1/fd/1")
+	eventually(t, 10*time.Second, "the agent's log line", func() bool {
+		out, _, _ := e.run("logs", "web", "-c", "agent")
+		return strings.Contains(out, "logged-line")
+	})
+
+	out = e.mustRun("delete", "pod", "web")
+	if !strings.Contains(out, `"web" deleted`) {
+		t.Fatalf("delete said %q", out)
+	}
+	if _, _, code := e.run("get", "pod", "web"); code == 0 {
+		t.Fatal("pod still listed after delete")
+	}
+	e.assertNoLeaks()
+}
+
+func httpGet(t *testing.T, url, want string) {
+	t.Helper()
+	c := http.Client{Timeout: 2 * time.Second}
+	var last string
+	eventually(t, 10*time.Second, "GET "+url, func() bool {
+		resp, err := c.Get(url)
+		if err != nil {
+			last = err.Error()
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		last = string(b)
+		return strings.TrimSpace(last) == want
+	})
+}
+
+const podB = `apiVersion: v1
+kind: Pod
+metadata:
+  name: pod-b
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+  - name: server
+    image: docker.io/library/busybox:1.36
+    command: ["sh", "-c", "mkdir -p /www && echo from-b > /www/index.html && exec httpd -f -p 80 -h /www"]
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: pod-a
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+  - name: client
+    image: docker.io/library/busybox:1.36
+    command: ["sleep", "3600"]
+`
+
+func TestPodToPodByIP(t *testing.T) {
+	e := newEnv(t)
+	e.apply(podB)
+	b := e.pod("pod-b")
+	a := e.pod("pod-a")
+	if a.Status.PodIP == b.Status.PodIP {
+		t.Fatalf("two pods share IP %s", a.Status.PodIP)
+	}
+	eventually(t, 10*time.Second, "pod-a to reach pod-b by IP", func() bool {
+		got, code := e.exec("pod-a", "client", "wget", "-qO-", "http://"+b.Status.PodIP+"/index.html")
+		return code == 0 && strings.TrimSpace(got) == "from-b"
+	})
+	e.mustRun("delete", "-f", e.writeFile("pods.yaml", podB))
+	e.assertNoLeaks()
+}
+
+func TestRollbackLeavesNothing(t *testing.T) {
+	pluginDir := t.TempDir()
+	// A CNI plugin that fails every ADD after the bridge allocated an IP,
+	// and succeeds at DEL: the IP must still be freed.
+	fake := "#!/bin/sh\ncat >/dev/null\nif [ \"$CNI_COMMAND\" = ADD ]; then\n  echo '{\"cniVersion\":\"1.0.0\",\"code\":999,\"msg\":\"injected CNI failure\"}'\n  exit 1\nfi\nif [ \"$CNI_COMMAND\" = VERSION ]; then echo '{\"cniVersion\":\"1.0.0\",\"supportedVersions\":[\"0.4.0\",\"1.0.0\"]}'; fi\nexit 0\n"
+	if err := os.WriteFile(filepath.Join(pluginDir, "failing"), []byte(fake), 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	cases := []struct {
+		name     string
+		manifest string
+		step     string
+	}{
+		{"image absent with policy Never", `apiVersion: v1
+kind: Pod
+metadata: {name: noimage}
+spec:
+  containers:
+  - name: c
+    image: docker.io/library/absent:1.0
+    imagePullPolicy: Never
+`, "images"},
+		{"hostPath File missing", `apiVersion: v1
+kind: Pod
+metadata: {name: nohostpath}
+spec:
+  containers:
+  - name: c
+    image: docker.io/library/busybox:1.36
+    command: ["sleep", "60"]
+    volumeMounts: [{name: f, mountPath: /f}]
+  volumes:
+  - name: f
+    hostPath: {path: /nonexistent/minipod-e2e-file, type: File}
+`, "volumes"},
+		{"second container command not found", `apiVersion: v1
+kind: Pod
+metadata: {name: badcmd}
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+  - name: good
+    image: docker.io/library/busybox:1.36
+    command: ["sleep", "60"]
+  - name: bad
+    image: docker.io/library/busybox:1.36
+    command: ["/no/such/command"]
+`, "start containers"},
+	}
+	e := newEnv(t)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			out, errs, code := e.run("run", e.writeFile("pod.yaml", tc.manifest))
+			if code == 0 {
+				t.Fatalf("run succeeded:\n%s", out)
+			}
+			if !strings.Contains(out+errs, fmt.Sprintf("step %q failed", tc.step)) {
+				t.Fatalf("error does not name step %q:\n%s%s", tc.step, out, errs)
+			}
+			e.assertNoLeaks()
+		})
+	}
+
+	t.Run("CNI ADD fails", func(t *testing.T) {
+		conf := fmt.Sprintf(`{"cniVersion":"1.0.0","name":"mpt-fail","plugins":[
+{"type":"bridge","bridge":"mptfail0","isGateway":true,"ipMasq":false,"ipam":{"type":"host-local","ranges":[[{"subnet":"10.235.7.0/24"}]],"dataDir":%q}},
+{"type":"failing"}]}`, filepath.Join(t.TempDir(), "ipam"))
+		ef := newEnv(t, withDaemonArgs("--cni-conflist", e.writeFile("fail.conflist", conf), "--cni-plugin-dir", pluginDir, "--cni-plugin-dir", "/usr/lib/cni", "--cni-plugin-dir", "/opt/cni/bin"))
+		t.Cleanup(func() { deleteLink("mptfail0") })
+		out, errs, code := ef.run("run", ef.writeFile("pod.yaml", `apiVersion: v1
+kind: Pod
+metadata: {name: cnifail}
+spec:
+  containers:
+  - name: c
+    image: docker.io/library/busybox:1.36
+    command: ["sleep", "60"]
+`))
+		if code == 0 || !strings.Contains(out+errs, `step "CNI ADD" failed`) || !strings.Contains(out+errs, "injected CNI failure") {
+			t.Fatalf("exit %d, want the CNI step named:\n%s%s", code, out, errs)
+		}
+		ef.assertNoLeaks()
+		ipam := strings.TrimSuffix(strings.Split(conf, `"dataDir":"`)[1], `"}},
+{"type":"failing"}]}`)
+		entries, _ := os.ReadDir(filepath.Join(ipam, "mpt-fail"))
+		for _, en := range entries {
+			if strings.HasPrefix(en.Name(), "10.") {
+				t.Fatalf("IP reservation %s left after a failed ADD", en.Name())
+			}
+		}
+	})
+}
+
+func TestBadManifestCreatesNothing(t *testing.T) {
+	e := newEnv(t)
+	file := e.writeFile("bad.yaml", `apiVersion: v1
+kind: Pod
+metadata: {name: bad}
+spec:
+  containers:
+  - name: c
+    image: docker.io/library/busybox:1.36
+    imagePullPolice: Always
+`)
+	out, errs, code := e.run("run", file)
+	if code == 0 {
+		t.Fatalf("a bad manifest ran:\n%s", out)
+	}
+	want := `bad.yaml: document 1 (Pod "bad"): spec.containers[0]: unknown field "imagePullPolice"`
+	if !strings.Contains(errs, want) {
+		t.Fatalf("stderr does not say %q:\n%s", want, errs)
+	}
+	if got, _, _ := e.run("get", "pods", "-o", "name"); strings.TrimSpace(got) != "" {
+		t.Fatalf("pods exist after a bad manifest: %q", got)
+	}
+	e.assertNoLeaks()
+}
+
+func TestImagePullAndLoad(t *testing.T) {
+	e := newEnv(t)
+	testutilRequireTool(t, "docker-registry")
+	testutilRequireTool(t, "skopeo")
+	reg := startRegistry(t)
+	ref := reg + "/demo/busybox:1.36"
+	copyToRegistry(t, suite.image, ref)
+
+	// A pull from the registry, with policy Always.
+	out := e.apply(fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata: {name: pulled}
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+  - name: c
+    image: %s
+    imagePullPolicy: Always
+    command: ["sleep", "3600"]
+`, ref))
+	if !strings.Contains(out, "Running") {
+		t.Fatalf("pulled pod not Running:\n%s", out)
+	}
+	if ls := e.mustRun("image", "ls"); !strings.Contains(ls, reg+"/demo/busybox:1.36") {
+		t.Fatalf("image ls lacks the pulled image:\n%s", ls)
+	}
+	// The loaded image (newEnv loaded the archive) runs with IfNotPresent.
+	e.apply(`apiVersion: v1
+kind: Pod
+metadata: {name: loaded}
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+  - name: c
+    image: busybox:1.36
+    command: ["sleep", "3600"]
+`)
+	e.mustRun("delete", "pod", "pulled", "loaded")
+	e.assertNoLeaks()
+}
