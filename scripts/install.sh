@@ -162,6 +162,11 @@ fetch_go() {
 	rm -rf "$dest"
 	mv "$dest.tmp" "$dest"
 	ln -sfn "go$want" "$go_home/go"
+	# Releases this script installed for an older go.mod are no longer used.
+	local old
+	for old in "$go_home"/go1.*; do
+		[[ $old == "$dest" ]] || rm -rf "$old"
+	done
 	# The module cache is read-only by design; `go clean -modcache` empties it.
 	env GOPATH="$gopath" GOMODCACHE="$gopath/pkg/mod" GOFLAGS='' "$boot" clean -modcache >/dev/null 2>&1 || true
 	rm -rf "$gopath" "$go_home/empty"
