@@ -1,0 +1,125 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/minipod/minipod/daemon"
+	"github.com/minipod/minipod/netns"
+	"github.com/minipod/minipod/runtime"
+)
+
+type daemonOptions struct {
+	root                string
+	socket              string
+	socketGroup         string
+	containerdAddress   string
+	containerdNamespace string
+	subnet              string
+	bridge              string
+	network             string
+	cniConfList         string
+	cniPluginDirs       []string
+	insecureRegistries  []string
+	pprof               bool
+	logLevel            string
+}
+
+func newDaemonCommand(s ioStreams, g *globalOptions) *cobra.Command {
+	o := &daemonOptions{}
+	cmd := &cobra.Command{
+		Use:   "daemon",
+		Short: "Run the minipod daemon (needs root)",
+		Long: `Run the minipod daemon: the API on a unix socket, and the pods, on containerd.
+
+It uses the containerd given by --containerd-address; when that is empty, the
+system's /run/containerd/containerd.sock if it answers, else a containerd of
+its own started under --root (state in <root>/containerd).
+
+Stopping the daemon (Ctrl-C, SIGTERM) leaves pods running; the next daemon
+adopts them. An embedded containerd keeps running too, so that the pods do.
+To stop everything, delete the pods first, then the embedded containerd:
+
+  minipod delete -f pod.yaml          # or: minipod delete pod NAME...
+  kill $(cat <root>/containerd/containerd.pid)
+                                      # /var/lib/minipod/containerd/containerd.pid by default`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if os.Geteuid() != 0 {
+				return fmt.Errorf("minipod daemon needs root (it creates network namespaces, mounts and containers): run \"sudo minipod daemon\"")
+			}
+			level := o.logLevel
+			if g.verbose {
+				level = "debug"
+			}
+			log, err := newLogger(s, level)
+			if err != nil {
+				return err
+			}
+			socket := o.socket
+			if !cmd.Flags().Changed("socket") && cmd.Root().PersistentFlags().Changed("socket") {
+				socket = g.socket
+			}
+			return daemon.Run(cmd.Context(), daemon.Config{
+				Socket:      socket,
+				SocketGroup: o.socketGroup,
+				Pprof:       o.pprof,
+				Log:         log,
+				Runtime: runtime.Config{
+					Root:                o.root,
+					ContainerdAddress:   o.containerdAddress,
+					ContainerdNamespace: o.containerdNamespace,
+					NetworkName:         o.network,
+					Bridge:              o.bridge,
+					Subnet:              o.subnet,
+					ConfList:            o.cniConfList,
+					PluginDirs:          o.cniPluginDirs,
+					InsecureRegistries:  o.insecureRegistries,
+					Logger:              log,
+				},
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.root, "root", runtime.DefaultStateRoot, "state root: pod records, volumes, logs, the embedded containerd")
+	f.StringVar(&o.socket, "socket", daemon.DefaultSocket, "unix socket of the API")
+	f.StringVar(&o.socketGroup, "socket-group", "", "group that may use the socket besides root (default: root only)")
+	f.StringVar(&o.containerdAddress, "containerd-address", "", "containerd socket (default: the system's if it answers, else an embedded containerd under --root)")
+	f.StringVar(&o.containerdNamespace, "containerd-namespace", "minipod", "containerd namespace of minipod's containers and images")
+	f.StringVar(&o.subnet, "subnet", netns.DefaultSubnet, "subnet of the pod network")
+	f.StringVar(&o.bridge, "bridge", netns.DefaultBridge, "bridge of the pod network")
+	f.StringVar(&o.network, "network", runtime.DefaultNetwork, "name of the CNI network")
+	f.StringVar(&o.cniConfList, "cni-conflist", "", "a CNI conflist file to use instead of the built-in bridge network")
+	f.StringSliceVar(&o.cniPluginDirs, "cni-plugin-dir", []string{"/opt/cni/bin", "/usr/lib/cni"}, "directory of CNI plugins (repeatable)")
+	f.StringSliceVar(&o.insecureRegistries, "insecure-registry", nil, "registry host[:port] to pull from over plain HTTP (repeatable; localhost is always allowed)")
+	f.BoolVar(&o.pprof, "pprof", false, "serve net/http/pprof under /debug/pprof/ on the socket")
+	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	return cmd
+}
+
+func newLogger(s ioStreams, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(strings.ToLower(level))); err != nil {
+		return nil, fmt.Errorf("invalid --log-level %q: want debug, info, warn or error", level)
+	}
+	return slog.New(slog.NewTextHandler(s.errOut, &slog.HandlerOptions{Level: l})), nil
+}
+
+// newLogDriverCommand is the program containerd's shim runs to write a
+// container's output to its log file; people do not run it.
+func newLogDriverCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:    "log-driver PATH",
+		Short:  "Write a container's output to its CRI log file (run by containerd's shim)",
+		Hidden: true,
+		Args:   cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runtime.RunLogDriver(filepath.Clean(args[0]))
+		},
+	}
+}

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/minipod/minipod/client"
+)
+
+type getOptions struct {
+	resource      string
+	names         []string
+	output        string
+	allNamespaces bool
+}
+
+func newGetCommand(s ioStreams, g *globalOptions) *cobra.Command {
+	o := &getOptions{}
+	cmd := &cobra.Command{
+		Use:   "get (pods|configmaps|secrets) [NAME...]",
+		Short: "List pods, ConfigMaps or Secrets",
+		Example: `  minipod get pods
+  minipod get pods -o wide -A
+  minipod get pod web -o yaml
+  minipod get configmaps`,
+		Args:      cobra.MinimumNArgs(1),
+		ValidArgs: []string{"pods", "configmaps", "secrets"},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			resource, err := canonicalResource(args[0])
+			if err != nil {
+				return err
+			}
+			o.resource, o.names = resource, args[1:]
+			return runGet(cmd.Context(), g.client(), g.namespace, o, s.out, s.errOut)
+		},
+	}
+	cmd.Flags().StringVarP(&o.output, "output", "o", "", "output format: wide, yaml, json or name")
+	cmd.Flags().BoolVarP(&o.allNamespaces, "all-namespaces", "A", false, "list the objects of every namespace")
+	return cmd
+}
+
+// canonicalResource turns the resource names kubectl accepts into ours.
+func canonicalResource(arg string) (string, error) {
+	switch arg {
+	case "pods", "pod", "po":
+		return "pods", nil
+	case "configmaps", "configmap", "cm":
+		return "configmaps", nil
+	case "secrets", "secret":
+		return "secrets", nil
+	}
+	return "", fmt.Errorf("unknown resource type %q: minipod knows pods, configmaps (cm) and secrets", arg)
+}
+
+// runGet fetches the objects and prints them.
+func runGet(ctx context.Context, c *client.Client, namespace string, o *getOptions, w, errW io.Writer) error {
+	ns := namespace
+	if o.allNamespaces {
+		ns = ""
+	}
+	now := time.Now()
+	single := len(o.names) == 1
+	switch o.resource {
+	case "pods":
+		pods, err := getPods(ctx, c, ns, o.names)
+		if err != nil {
+			return err
+		}
+		if o.output == "" || o.output == "wide" {
+			if len(pods) == 0 {
+				return noResources(errW, o.allNamespaces, namespace)
+			}
+			host, _ := os.Hostname()
+			return printPodTable(w, pods, podTableOptions{wide: o.output == "wide", allNamespaces: o.allNamespaces, hostname: host, now: now})
+		}
+		objs, names := make([]any, len(pods)), make([]string, len(pods))
+		for i := range pods {
+			pods[i].TypeMeta = metav1.TypeMeta{Kind: "Pod", APIVersion: "v1"}
+			objs[i], names[i] = &pods[i], pods[i].Name
+		}
+		return printObjects(w, o.output, "pod", objs, names, single)
+	case "configmaps":
+		var items []corev1.ConfigMap
+		if len(o.names) == 0 {
+			var err error
+			if items, err = c.ListConfigMaps(ctx, ns); err != nil {
+				return err
+			}
+		}
+		for _, n := range o.names {
+			cm, err := c.GetConfigMap(ctx, namespace, n)
+			if err != nil {
+				return err
+			}
+			items = append(items, *cm)
+		}
+		if o.output == "" || o.output == "wide" {
+			if len(items) == 0 {
+				return noResources(errW, o.allNamespaces, namespace)
+			}
+			return printDataTable(w, configMapRows(items), o.allNamespaces, now)
+		}
+		objs, names := make([]any, len(items)), make([]string, len(items))
+		for i := range items {
+			items[i].TypeMeta = metav1.TypeMeta{Kind: "ConfigMap", APIVersion: "v1"}
+			objs[i], names[i] = &items[i], items[i].Name
+		}
+		return printObjects(w, o.output, "configmap", objs, names, single)
+	case "secrets":
+		var items []corev1.Secret
+		if len(o.names) == 0 {
+			var err error
+			if items, err = c.ListSecrets(ctx, ns); err != nil {
+				return err
+			}
+		}
+		for _, n := range o.names {
+			s, err := c.GetSecret(ctx, namespace, n)
+			if err != nil {
+				return err
+			}
+			items = append(items, *s)
+		}
+		if o.output == "" || o.output == "wide" {
+			if len(items) == 0 {
+				return noResources(errW, o.allNamespaces, namespace)
+			}
+			return printDataTable(w, secretRows(items), o.allNamespaces, now)
+		}
+		objs, names := make([]any, len(items)), make([]string, len(items))
+		for i := range items {
+			items[i].TypeMeta = metav1.TypeMeta{Kind: "Secret", APIVersion: "v1"}
+			objs[i], names[i] = &items[i], items[i].Name
+		}
+		return printObjects(w, o.output, "secret", objs, names, single)
+	}
+	return fmt.Errorf("unknown resource type %q", o.resource)
+}
+
+func getPods(ctx context.Context, c *client.Client, ns string, names []string) ([]corev1.Pod, error) {
+	if len(names) == 0 {
+		return c.ListPods(ctx, ns)
+	}
+	if ns == "" {
+		ns = "default"
+	}
+	var pods []corev1.Pod
+	for _, n := range names {
+		p, err := c.GetPod(ctx, ns, n)
+		if err != nil {
+			return nil, err
+		}
+		pods = append(pods, *p)
+	}
+	return pods, nil
+}
+
+// noResources says that nothing was found, as kubectl does, on stderr.
+func noResources(w io.Writer, all bool, ns string) error {
+	if all {
+		_, err := fmt.Fprintln(w, "No resources found")
+		return err
+	}
+	_, err := fmt.Fprintf(w, "No resources found in %s namespace.\n", ns)
+	return err
+}

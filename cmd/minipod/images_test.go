@@ -1,0 +1,64 @@
+package main
+
+import (
+	"reflect"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/minipod/minipod/runtime"
+)
+
+func TestNormalizeImageRef(t *testing.T) {
+	tests := map[string]string{
+		"busybox":                        "docker.io/library/busybox:latest",
+		"busybox:1.36":                   "docker.io/library/busybox:1.36",
+		"library/busybox":                "docker.io/library/busybox:latest",
+		"docker.io/busybox":              "docker.io/library/busybox:latest",
+		"index.docker.io/nginx:1":        "docker.io/library/nginx:1",
+		"me/app:v1":                      "docker.io/me/app:v1",
+		"localhost:5000/app":             "localhost:5000/app:latest",
+		"localhost/app:2":                "localhost/app:2",
+		"127.0.0.1:5000/team/app:3":      "127.0.0.1:5000/team/app:3",
+		"ghcr.io/o/r@sha256:0123":        "ghcr.io/o/r@sha256:0123",
+		"busybox:1.36@sha256:0123":       "docker.io/library/busybox:1.36@sha256:0123",
+		"docker.io/library/busybox:1.36": "docker.io/library/busybox:1.36",
+	}
+	for in, want := range tests {
+		if got := normalizeImageRef(in); got != want {
+			t.Errorf("normalizeImageRef(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func podWith(name string, containers ...corev1.Container) *corev1.Pod {
+	return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: corev1.PodSpec{Containers: containers}}
+}
+
+func TestImagesToPull(t *testing.T) {
+	present := []runtime.Image{{Name: "docker.io/library/busybox:1.36"}, {Name: "localhost:5000/app:v1"}}
+	tests := []struct {
+		name string
+		pods []*corev1.Pod
+		want []string
+	}{
+		{"IfNotPresent and present", []*corev1.Pod{podWith("a", corev1.Container{Image: "busybox:1.36", ImagePullPolicy: corev1.PullIfNotPresent})}, nil},
+		{"IfNotPresent and missing", []*corev1.Pod{podWith("a", corev1.Container{Image: "nginx:1.27", ImagePullPolicy: corev1.PullIfNotPresent})}, []string{"nginx:1.27"}},
+		{"Always pulls even when present", []*corev1.Pod{podWith("a", corev1.Container{Image: "busybox:1.36", ImagePullPolicy: corev1.PullAlways})}, []string{"busybox:1.36"}},
+		{"Never", []*corev1.Pod{podWith("a", corev1.Container{Image: "nginx", ImagePullPolicy: corev1.PullNever})}, nil},
+		{"unset policy: latest is Always", []*corev1.Pod{podWith("a", corev1.Container{Image: "busybox"})}, []string{"busybox"}},
+		{"unset policy: tag is IfNotPresent", []*corev1.Pod{podWith("a", corev1.Container{Image: "localhost:5000/app:v1"})}, nil},
+		{"each image once, in order", []*corev1.Pod{
+			podWith("a", corev1.Container{Image: "nginx:1", ImagePullPolicy: corev1.PullAlways}, corev1.Container{Image: "redis:7", ImagePullPolicy: corev1.PullIfNotPresent}),
+			podWith("b", corev1.Container{Image: "docker.io/library/nginx:1", ImagePullPolicy: corev1.PullAlways}),
+		}, []string{"nginx:1", "redis:7"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := imagesToPull(tt.pods, present); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

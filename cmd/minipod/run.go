@@ -1,0 +1,395 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/containerd/errdefs"
+	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/minipod/minipod/client"
+	"github.com/minipod/minipod/manifest"
+	"github.com/minipod/minipod/runtime"
+)
+
+type runOptions struct {
+	file    string
+	dryRun  bool
+	output  string
+	detach  bool
+	timeout time.Duration
+}
+
+func newRunCommand(s ioStreams, g *globalOptions) *cobra.Command {
+	o := &runOptions{}
+	cmd := &cobra.Command{
+		Use:   "run FILE",
+		Short: "Create and start the pods of a manifest (and its ConfigMaps and Secrets)",
+		Long: `Create the ConfigMaps and Secrets of FILE ("-" for stdin), pull the images
+its pods need (per imagePullPolicy), create the pods and wait until they run.
+
+With --dry-run, print what would be created on the host for each pod,
+without a daemon and without root.`,
+		Example: `  minipod run examples/sidecar/pod.yaml
+  minipod run --dry-run pod.yaml
+  cat pod.yaml | minipod run -`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.file = args[0]
+			return runFile(cmd.Context(), g, o, s)
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&o.dryRun, "dry-run", false, "print the plan of each pod instead of running it")
+	f.StringVarP(&o.output, "output", "o", "text", "format of --dry-run: text or json")
+	f.BoolVarP(&o.detach, "detach", "d", false, "return once the daemon has the pods, without waiting for them to run")
+	f.DurationVar(&o.timeout, "timeout", 2*time.Minute, "give up after this long")
+	return cmd
+}
+
+// runFile reads the manifest, then plans it (--dry-run) or runs it.
+func runFile(ctx context.Context, g *globalOptions, o *runOptions, s ioStreams) error {
+	if o.output != "text" && o.output != "json" {
+		return fmt.Errorf("unknown output format %q: want text or json", o.output)
+	}
+	f, err := manifest.ReadFile(o.file, s.in)
+	if err != nil {
+		return err
+	}
+	for _, w := range f.Warnings {
+		fmt.Fprintln(s.errOut, "Warning: "+w)
+	}
+	if o.dryRun {
+		return printPlans(s.out, f, o.output)
+	}
+	for _, pod := range f.Pods {
+		if pod.Namespace == "" {
+			pod.Namespace = g.namespace
+		}
+	}
+	for _, cm := range f.ConfigMaps {
+		if cm.Namespace == "" {
+			cm.Namespace = g.namespace
+		}
+	}
+	for _, sec := range f.Secrets {
+		if sec.Namespace == "" {
+			sec.Namespace = g.namespace
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	results, err := runPods(ctx, g.client(), f, o.detach, newProgress(s.errOut, isTerminal(s.errOut)))
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("gave up after --timeout %s: %w", o.timeout, err)
+		}
+		return err
+	}
+	if err := printRunResults(s.out, results); err != nil {
+		return err
+	}
+	for _, r := range results {
+		if r.err != nil {
+			return silentExit(1)
+		}
+	}
+	return nil
+}
+
+// printPlans writes the plan of every pod of f, as text or as a JSON array.
+func printPlans(w io.Writer, f *manifest.File, format string) error {
+	opts := runtime.PlanOptions{
+		StateRoot:  runtime.DefaultStateRoot,
+		Network:    runtime.DefaultNetwork,
+		ConfigMaps: f.ConfigMaps,
+		Secrets:    f.Secrets,
+	}
+	plans := make([]*runtime.PodPlan, 0, len(f.Pods))
+	for _, pod := range f.Pods {
+		plan, err := runtime.Plan(pod, opts)
+		if err != nil {
+			return fmt.Errorf("failed to plan pod %q: %w", pod.Name, err)
+		}
+		plans = append(plans, plan)
+	}
+	if format == "json" {
+		data, err := json.MarshalIndent(plans, "", "  ")
+		if err != nil {
+			return fmt.Errorf("failed to print the plans as JSON: %w", err)
+		}
+		_, err = fmt.Fprintf(w, "%s\n", data)
+		return err
+	}
+	for i, plan := range plans {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		if err := plan.WriteText(w); err != nil {
+			return fmt.Errorf("failed to print the plan of pod %q: %w", f.Pods[i].Name, err)
+		}
+	}
+	return nil
+}
+
+// runResult is how one pod of a run ended.
+type runResult struct {
+	name string
+	pod  *corev1.Pod // as the daemon returned it
+	err  error
+}
+
+// runPods creates f's ConfigMaps and Secrets, pulls the images its pods
+// need, then creates the pods concurrently. An error is returned for what
+// stops the whole run; a pod's own failure is in its result.
+func runPods(ctx context.Context, c *client.Client, f *manifest.File, detach bool, p *progress) ([]runResult, error) {
+	for _, cm := range f.ConfigMaps {
+		if err := ensureConfigMap(ctx, c, cm); err != nil {
+			return nil, err
+		}
+	}
+	for _, sec := range f.Secrets {
+		if err := ensureSecret(ctx, c, sec); err != nil {
+			return nil, err
+		}
+	}
+
+	results := make([]runResult, len(f.Pods))
+	for i, pod := range f.Pods {
+		results[i].name = pod.Name
+	}
+	var present []runtime.Image
+	if needsImageList(f.Pods) {
+		var err error
+		if present, err = c.ListImages(ctx); err != nil {
+			return nil, err
+		}
+	}
+	for _, ref := range imagesToPull(f.Pods, present) {
+		_, err := c.PullImage(ctx, ref, p.Pull)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			p.Done(fmt.Sprintf("failed to pull %s", ref))
+			for i, pod := range f.Pods {
+				if results[i].err == nil && podUsesImage(pod, ref) {
+					results[i].err = fmt.Errorf("failed to pull image %q: %w", ref, err)
+				}
+			}
+			continue
+		}
+		p.Done("pulled " + ref)
+	}
+
+	w := newWaiter(c, p)
+	var wg sync.WaitGroup
+	for i, pod := range f.Pods {
+		if results[i].err != nil {
+			continue
+		}
+		w.add(pod)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var created *corev1.Pod
+			var err error
+			if detach {
+				created, err = c.SubmitPod(ctx, pod)
+			} else {
+				created, err = c.CreatePod(ctx, pod)
+			}
+			results[i].pod, results[i].err = created, err
+			w.done(pod.Name)
+		}()
+	}
+	stop := w.start(ctx)
+	wg.Wait()
+	stop()
+	p.Clear()
+	return results, nil
+}
+
+// ensureConfigMap creates cm, or accepts a stored one with the same data.
+func ensureConfigMap(ctx context.Context, c *client.Client, cm *corev1.ConfigMap) error {
+	_, err := c.CreateConfigMap(ctx, cm)
+	if !errors.Is(err, errdefs.ErrAlreadyExists) {
+		return err
+	}
+	stored, gerr := c.GetConfigMap(ctx, cm.Namespace, cm.Name)
+	if gerr == nil && maps.Equal(stored.Data, cm.Data) && len(stored.BinaryData) == len(cm.BinaryData) {
+		return nil
+	}
+	return fmt.Errorf("configmap %q already exists with other data: delete it first (minipod delete configmap %s)", cm.Name, cm.Name)
+}
+
+// ensureSecret creates s, or accepts a stored one with the same data.
+func ensureSecret(ctx context.Context, c *client.Client, s *corev1.Secret) error {
+	_, err := c.CreateSecret(ctx, s)
+	if !errors.Is(err, errdefs.ErrAlreadyExists) {
+		return err
+	}
+	stored, gerr := c.GetSecret(ctx, s.Namespace, s.Name)
+	if gerr == nil && secretDataEqual(stored, s) {
+		return nil
+	}
+	return fmt.Errorf("secret %q already exists with other data: delete it first (minipod delete secret %s)", s.Name, s.Name)
+}
+
+func secretDataEqual(a, b *corev1.Secret) bool {
+	flat := func(s *corev1.Secret) map[string]string {
+		m := map[string]string{}
+		for k, v := range s.Data {
+			m[k] = string(v)
+		}
+		for k, v := range s.StringData {
+			m[k] = v
+		}
+		return m
+	}
+	return maps.Equal(flat(a), flat(b))
+}
+
+// waiter shows, while pods are being created, what each one is at.
+type waiter struct {
+	c  *client.Client
+	p  *progress
+	mu sync.Mutex
+	// status of each pod still waited for, by name; order is the pods' order.
+	status map[string]string
+	order  []string
+	ns     map[string]string
+}
+
+func newWaiter(c *client.Client, p *progress) *waiter {
+	return &waiter{c: c, p: p, status: map[string]string{}, ns: map[string]string{}}
+}
+
+func (w *waiter) add(pod *corev1.Pod) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.status[pod.Name] = "Pending"
+	w.ns[pod.Name] = pod.Namespace
+	w.order = append(w.order, pod.Name)
+}
+
+func (w *waiter) done(name string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.status, name)
+}
+
+func (w *waiter) line() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var names, statuses []string
+	for _, n := range w.order {
+		if st, ok := w.status[n]; ok {
+			names, statuses = append(names, n), append(statuses, st)
+		}
+	}
+	return waitingLine(names, statuses)
+}
+
+// start turns the spinner and polls the pods' status (on a terminal only)
+// until the returned stop is called.
+func (w *waiter) start(ctx context.Context) (stop func()) {
+	if !w.p.tty {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		spin := time.NewTicker(150 * time.Millisecond)
+		defer spin.Stop()
+		poll := time.NewTicker(time.Second)
+		defer poll.Stop()
+		for {
+			if l := w.line(); l != "" {
+				w.p.Spin(l)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-spin.C:
+			case <-poll.C:
+				w.poll(ctx)
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+func (w *waiter) poll(ctx context.Context) {
+	w.mu.Lock()
+	names := make([]string, 0, len(w.status))
+	for n := range w.status {
+		names = append(names, n)
+	}
+	w.mu.Unlock()
+	sort.Strings(names)
+	for _, n := range names {
+		pod, err := w.c.GetPod(ctx, w.ns[n], n)
+		if err != nil {
+			continue // not recorded yet
+		}
+		st := summarizePod(pod, time.Now()).Status
+		w.mu.Lock()
+		if _, ok := w.status[n]; ok {
+			w.status[n] = st
+		}
+		w.mu.Unlock()
+	}
+}
+
+// waitingLine is the spinner's text: "waiting for pod web: ContainerCreating"
+// or "waiting for pods web (ContainerCreating), db (Pending)".
+func waitingLine(names, statuses []string) string {
+	switch len(names) {
+	case 0:
+		return ""
+	case 1:
+		return fmt.Sprintf("waiting for pod %s: %s", names[0], statuses[0])
+	}
+	parts := make([]string, len(names))
+	for i := range names {
+		parts[i] = fmt.Sprintf("%s (%s)", names[i], statuses[i])
+	}
+	return "waiting for pods " + strings.Join(parts, ", ")
+}
+
+// printRunResults writes NAME STATUS IP for each pod, then the error of
+// each pod that failed.
+func printRunResults(w io.Writer, results []runResult) error {
+	tw := newTable(w)
+	fmt.Fprintln(tw, "NAME\tSTATUS\tIP")
+	for _, r := range results {
+		status, ip := "Failed", "<none>"
+		if r.err == nil && r.pod != nil {
+			status = summarizePod(r.pod, time.Now()).Status
+			ip = orNone(podIP(r.pod))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", r.name, status, ip)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, r := range results {
+		if r.err != nil {
+			for _, line := range errorLines(r.err) {
+				fmt.Fprintf(w, "pod %q: %s\n", r.name, strings.TrimPrefix(line, "error: "))
+			}
+		}
+	}
+	return nil
+}
