@@ -2,7 +2,9 @@ package manifest
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
+	"unicode"
 )
 
 // Source names where an object came from: a file (or "-" for standard
@@ -56,6 +58,9 @@ func location(src Source, kind, name, field string) string {
 		if b.Len() > 0 {
 			b.WriteString(" ")
 		}
+		if !plain(kind) {
+			kind = strconv.Quote(kind)
+		}
 		if name != "" {
 			fmt.Fprintf(&b, "(%s %q)", kind, name)
 		} else {
@@ -70,6 +75,23 @@ func location(src Source, kind, name, field string) string {
 		b.WriteString(": ")
 	}
 	return b.String()
+}
+
+// plain reports whether s can be printed as is inside a message: no
+// spaces, brackets, quotes or characters that are not printable.
+func plain(s string) bool {
+	return !strings.ContainsFunc(s, func(r rune) bool {
+		return !unicode.IsPrint(r) || unicode.IsSpace(r) || strings.ContainsRune(`[]"'`, r)
+	})
+}
+
+// keyPath is the path of a map entry: metadata.labels[app], or with the key
+// quoted when it holds spaces, brackets or unprintable characters.
+func keyPath(path, key string) string {
+	if !plain(key) {
+		key = strconv.Quote(key)
+	}
+	return path + "[" + key + "]"
 }
 
 // ErrorList is several problems found at once. Error() has one complete

@@ -107,7 +107,7 @@ func validateMeta(ps *problems, m *metav1.ObjectMeta) {
 		dnsLabel(ps, "metadata.namespace", m.Namespace)
 	}
 	for _, k := range sortedKeys(m.Labels) {
-		p := "metadata.labels[" + k + "]"
+		p := keyPath("metadata.labels", k)
 		for _, msg := range validation.IsQualifiedName(k) {
 			ps.add(p, "invalid label key %q: %s", truncate(k), msg)
 		}
@@ -118,7 +118,7 @@ func validateMeta(ps *problems, m *metav1.ObjectMeta) {
 	size := 0
 	for _, k := range sortedKeys(m.Annotations) {
 		for _, msg := range validation.IsQualifiedName(strings.ToLower(k)) {
-			ps.add("metadata.annotations["+k+"]", "invalid annotation key %q: %s", truncate(k), msg)
+			ps.add(keyPath("metadata.annotations", k), "invalid annotation key %q: %s", truncate(k), msg)
 		}
 		size += len(k) + len(m.Annotations[k])
 	}
@@ -559,14 +559,14 @@ func validateResources(ps *problems, p string, r *corev1.ResourceRequirements) {
 		for _, name := range sortedKeys(list.rl) {
 			q := list.rl[name]
 			if q.Sign() < 0 {
-				ps.add(fmt.Sprintf("%s.%s[%s]", p, list.name, name), "invalid value %q: must be greater than or equal to 0", q.String())
+				ps.add(keyPath(p+"."+list.name, string(name)), "invalid value %q: must be greater than or equal to 0", q.String())
 			}
 		}
 	}
 	for _, name := range sortedKeys(r.Requests) {
 		req := r.Requests[name]
 		if limit, ok := r.Limits[name]; ok && req.Cmp(limit) > 0 {
-			ps.add(fmt.Sprintf("%s.requests[%s]", p, name), "invalid value %q: must be less than or equal to %s limit of %s", req.String(), name, limit.String())
+			ps.add(keyPath(p+".requests", string(name)), "invalid value %q: must be less than or equal to %s limit of %s", req.String(), name, limit.String())
 		}
 	}
 }
@@ -640,13 +640,13 @@ func validateConfigMap(cm *corev1.ConfigMap) problems {
 	validateMeta(&ps, &cm.ObjectMeta)
 	size := 0
 	for _, k := range sortedKeys(cm.Data) {
-		dataKey(&ps, "data["+k+"]", k)
+		dataKey(&ps, keyPath("data", k), k)
 		size += len(cm.Data[k])
 	}
 	for _, k := range sortedKeys(cm.BinaryData) {
-		dataKey(&ps, "binaryData["+k+"]", k)
+		dataKey(&ps, keyPath("binaryData", k), k)
 		if _, dup := cm.Data[k]; dup {
-			ps.add("binaryData["+k+"]", "duplicate value %q: key is also in data", k)
+			ps.add(keyPath("binaryData", k), "duplicate value %q: key is also in data", k)
 		}
 		size += len(cm.BinaryData[k])
 	}
@@ -670,7 +670,7 @@ func validateSecret(s *corev1.Secret) problems {
 	validateMeta(&ps, &s.ObjectMeta)
 	size := 0
 	for _, k := range sortedKeys(s.Data) {
-		dataKey(&ps, "data["+k+"]", k)
+		dataKey(&ps, keyPath("data", k), k)
 		size += len(s.Data[k])
 	}
 	if size > corev1.MaxSecretSize {
@@ -678,7 +678,7 @@ func validateSecret(s *corev1.Secret) problems {
 	}
 	for _, k := range secretTypeKeys[s.Type] {
 		if _, ok := s.Data[k]; !ok {
-			ps.add("data["+k+"]", "required value: a secret of type %s needs key %q", s.Type, k)
+			ps.add(keyPath("data", k), "required value: a secret of type %s needs key %q", s.Type, k)
 		}
 	}
 	if s.Type == corev1.SecretTypeBasicAuth {

@@ -102,7 +102,7 @@ func (w *walker) walk(v any, t reflect.Type, path, pattern string, support bool)
 			return
 		}
 		for _, key := range obj.keys {
-			w.walk(obj.values[key], t.Elem(), path+"["+key+"]", pattern+"[]", support)
+			w.walk(obj.values[key], t.Elem(), keyPath(path, key), pattern+"[]", support)
 		}
 	case reflect.String:
 		if _, ok := v.(string); !ok {
