@@ -54,12 +54,29 @@ func (c *Client) Socket() string { return c.socket }
 func (c *Client) unreachable(err error) error {
 	switch {
 	case errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM):
-		return fmt.Errorf("cannot reach the minipod daemon at %s: permission denied: use sudo, or join the socket's group (minipod daemon --socket-group): %w", c.socket, errdefs.ErrPermissionDenied)
+		return &unreachableError{
+			msg:   fmt.Sprintf("cannot reach the minipod daemon at %s: permission denied: use sudo, or join the socket's group (see minipod daemon --socket-group)", c.socket),
+			class: errdefs.ErrPermissionDenied, cause: err,
+		}
 	case errors.Is(err, syscall.ENOENT), errors.Is(err, syscall.ECONNREFUSED):
-		return fmt.Errorf("cannot reach the minipod daemon at %s: start it with \"sudo minipod daemon\" (or set MINIPOD_SOCKET / --socket): %w", c.socket, errdefs.ErrUnavailable)
+		return &unreachableError{
+			msg:   fmt.Sprintf("cannot reach the minipod daemon at %s: start it with \"sudo minipod daemon\" (or set MINIPOD_SOCKET / --socket)", c.socket),
+			class: errdefs.ErrUnavailable, cause: err,
+		}
 	}
 	return fmt.Errorf("failed to talk to the minipod daemon at %s: %w", c.socket, err)
 }
+
+// unreachableError says what to do when the daemon does not answer; it
+// matches its errdefs class and the dial error with errors.Is.
+type unreachableError struct {
+	msg   string
+	class error
+	cause error
+}
+
+func (e *unreachableError) Error() string   { return e.msg }
+func (e *unreachableError) Unwrap() []error { return []error{e.class, e.cause} }
 
 // request is one API call.
 type request struct {

@@ -1,0 +1,362 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/containerd/errdefs"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/minipod/minipod/daemon"
+	"github.com/minipod/minipod/runtime"
+)
+
+// minipod runs the CLI with args and returns its exit code, stdout and stderr.
+func minipod(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := execute(t.Context(), args, ioStreams{in: strings.NewReader(stdin), out: &out, errOut: &errOut})
+	return code, out.String(), errOut.String()
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+const webYAML = `apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+spec:
+  containers:
+  - name: app
+    image: busybox:1.36
+    command: ["sleep", "3600"]
+`
+
+func TestRunDryRun(t *testing.T) {
+	file := writeFile(t, "pod.yaml", webYAML)
+	code, out, errOut := minipod(t, "", "run", "--dry-run", file, "--socket", "/nonexistent/minipod.sock")
+	if code != 0 {
+		t.Fatalf("exit %d, stderr:\n%s", code, errOut)
+	}
+	if !strings.Contains(out, "Pod default/web") || !strings.Contains(out, "busybox:1.36") {
+		t.Errorf("plan text lacks the pod or its image:\n%s", out)
+	}
+
+	// From stdin, as JSON.
+	code, out, errOut = minipod(t, webYAML, "run", "--dry-run", "-o", "json", "-")
+	if code != 0 {
+		t.Fatalf("exit %d, stderr:\n%s", code, errOut)
+	}
+	var plans []map[string]any
+	if err := json.Unmarshal([]byte(out), &plans); err != nil || len(plans) != 1 || plans[0]["name"] != "web" {
+		t.Errorf("JSON plans: %v\n%s", err, out)
+	}
+}
+
+func TestRunRefusesBadFile(t *testing.T) {
+	file := writeFile(t, "pod.yaml", strings.Replace(webYAML, "    command:", "    bogusField: 1\n    command:", 1))
+	code, out, errOut := minipod(t, "", "run", "--dry-run", file)
+	if code != 1 || out != "" {
+		t.Errorf("exit %d, stdout %q; want 1 and nothing", code, out)
+	}
+	if !strings.HasPrefix(errOut, "error: ") || !strings.Contains(errOut, "bogusField") {
+		t.Errorf("stderr does not name the field:\n%s", errOut)
+	}
+	if strings.Contains(errOut, "Usage:") || strings.Contains(errOut, "goroutine") {
+		t.Errorf("stderr has a usage dump or a stack trace:\n%s", errOut)
+	}
+}
+
+func TestErrorLines(t *testing.T) {
+	got := errorLines(fmt.Errorf("pod.yaml: doc 1: a\npod.yaml: doc 1: b"))
+	want := []string{"error: pod.yaml: doc 1: a", "error: pod.yaml: doc 1: b"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+func TestLogContainer(t *testing.T) {
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "web"}, Spec: corev1.PodSpec{
+		Containers: []corev1.Container{{Name: "app"}, {Name: "log-agent"}},
+	}}
+	if _, err := logContainer(pod, ""); err == nil || err.Error() != "a container name must be specified for pod web, choose one of: [app log-agent]" {
+		t.Errorf("two containers: %v", err)
+	}
+	if c, err := logContainer(pod, "log-agent"); err != nil || c != "log-agent" {
+		t.Errorf("asked for log-agent: %q %v", c, err)
+	}
+	pod.Spec.Containers = pod.Spec.Containers[:1]
+	if c, err := logContainer(pod, ""); err != nil || c != "app" {
+		t.Errorf("one container: %q %v", c, err)
+	}
+}
+
+func TestWaitingLine(t *testing.T) {
+	if got := waitingLine([]string{"web"}, []string{"ContainerCreating"}); got != "waiting for pod web: ContainerCreating" {
+		t.Errorf("one pod: %q", got)
+	}
+	if got := waitingLine([]string{"web", "db"}, []string{"Init:0/1", "Pending"}); got != "waiting for pods web (Init:0/1), db (Pending)" {
+		t.Errorf("two pods: %q", got)
+	}
+}
+
+// samplePods are a running two-container pod and a crash-looping one.
+func samplePods() []corev1.Pod {
+	web := mkPod(corev1.PodRunning, nil, []corev1.ContainerStatus{{State: running(), Ready: true}, {State: running(), Ready: true}})
+	web.Status.PodIP = "10.77.0.5"
+	web.Status.PodIPs = []corev1.PodIP{{IP: "10.77.0.5"}}
+	db := mkPod(corev1.PodRunning, nil, []corev1.ContainerStatus{{State: waiting("CrashLoopBackOff"), RestartCount: 2}})
+	db.Name, db.Namespace = "db", "prod"
+	db.CreationTimestamp = ago(50 * time.Hour)
+	return []corev1.Pod{*web, *db}
+}
+
+func TestPrintPodTable(t *testing.T) {
+	tests := []struct {
+		name string
+		opts podTableOptions
+		want string
+	}{
+		{"plain", podTableOptions{now: testNow}, "" +
+			"NAME   READY   STATUS             RESTARTS   AGE\n" +
+			"web    2/2     Running            0          5m\n" +
+			"db     0/1     CrashLoopBackOff   2          2d2h\n"},
+		{"wide, all namespaces", podTableOptions{now: testNow, wide: true, allNamespaces: true, hostname: "host1"}, "" +
+			"NAMESPACE   NAME   READY   STATUS             RESTARTS   AGE    IP          NODE\n" +
+			"default     web    2/2     Running            0          5m     10.77.0.5   host1\n" +
+			"prod        db     0/1     CrashLoopBackOff   2          2d2h   <none>      host1\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b strings.Builder
+			if err := printPodTable(&b, samplePods(), tt.opts); err != nil {
+				t.Fatal(err)
+			}
+			if b.String() != tt.want {
+				t.Errorf("got\n%s\nwant\n%s", b.String(), tt.want)
+			}
+		})
+	}
+}
+
+func TestPrintDataTable(t *testing.T) {
+	cms := []corev1.ConfigMap{{ObjectMeta: metav1.ObjectMeta{Name: "conf", Namespace: "default", CreationTimestamp: ago(10 * time.Second)},
+		Data: map[string]string{"a": "1", "b": "2"}, BinaryData: map[string][]byte{"c": {1}}}}
+	var b strings.Builder
+	printDataTable(&b, configMapRows(cms), false, testNow)
+	if want := "NAME   DATA   AGE\nconf   3      10s\n"; b.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
+	}
+}
+
+func TestPrintObjects(t *testing.T) {
+	pods := samplePods()
+	var b strings.Builder
+	if err := printObjects(&b, "name", "pod", nil, []string{"web", "db"}, false); err != nil || b.String() != "pod/web\npod/db\n" {
+		t.Errorf("name: %q %v", b.String(), err)
+	}
+	b.Reset()
+	pods[0].TypeMeta = metav1.TypeMeta{Kind: "Pod", APIVersion: "v1"}
+	if err := printObjects(&b, "yaml", "pod", []any{&pods[0]}, []string{"web"}, true); err != nil ||
+		!strings.HasPrefix(b.String(), "apiVersion: v1\nkind: Pod\n") || !strings.Contains(b.String(), "podIP: 10.77.0.5") {
+		t.Errorf("yaml: %v\n%s", err, b.String())
+	}
+	b.Reset()
+	if err := printObjects(&b, "json", "pod", []any{&pods[0], &pods[1]}, nil, false); err != nil || !strings.Contains(b.String(), `"kind": "List"`) {
+		t.Errorf("json list: %v\n%s", err, b.String())
+	}
+}
+
+func TestDescribePod(t *testing.T) {
+	start := ago(time.Hour)
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: "web", Namespace: "default",
+			Labels:      map[string]string{"app": "web", "tier": "front"},
+			Annotations: map[string]string{annotationNetNS: "/run/netns/minipod-1234"},
+		},
+		Spec: corev1.PodSpec{
+			Containers: []corev1.Container{
+				{Name: "app", Image: "busybox:1.36", Command: []string{"httpd", "-f"},
+					VolumeMounts: []corev1.VolumeMount{{Name: "html", MountPath: "/www"}}},
+				{Name: "log-agent", Image: "busybox:1.36",
+					VolumeMounts: []corev1.VolumeMount{{Name: "html", MountPath: "/logs", ReadOnly: true}}},
+			},
+			Volumes: []corev1.Volume{{Name: "html", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
+		},
+		Status: corev1.PodStatus{
+			Phase: corev1.PodRunning, PodIP: "10.77.0.5", StartTime: &start,
+			Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}},
+			ContainerStatuses: []corev1.ContainerStatus{
+				{Name: "app", Ready: true, State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: start}}},
+				{Name: "log-agent", RestartCount: 1,
+					State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 2, Reason: "Error", StartedAt: start, FinishedAt: start}}},
+			},
+		},
+	}
+	var b strings.Builder
+	if err := describePod(&b, pod, "host1", testNow); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{
+		"Name:               web\n",
+		"Node:               host1\n",
+		"Labels:             app=web\n                    tier=front\n",
+		"Annotations:        <none>\n",
+		"Status:             Running\n",
+		"IP:                 10.77.0.5\n",
+		"Network Namespace:  /run/netns/minipod-1234\n",
+		"  app:\n",
+		"    State:          Running\n",
+		"      /www from html (rw)\n",
+		"    State:          Terminated\n      Reason:       Error\n      Exit Code:    2\n",
+		"    Restart Count:  1\n",
+		"      /logs from html (ro)\n",
+		"  Ready  True\n",
+		"    Type:        EmptyDir (a temporary directory that shares a pod's lifetime)\n",
+		"    Mounted By:  app at /www, log-agent at /logs\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("describe lacks %q; got:\n%s", want, out)
+		}
+	}
+}
+
+func TestPrintRunResults(t *testing.T) {
+	pods := samplePods()
+	var b strings.Builder
+	printRunResults(&b, []runResult{
+		{name: "web", pod: &pods[0]},
+		{name: "db", err: fmt.Errorf("failed to pull image %q: not found", "nope")},
+	})
+	want := "NAME   STATUS    IP\nweb    Running   10.77.0.5\ndb     Failed    <none>\npod \"db\": failed to pull image \"nope\": not found\n"
+	if b.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
+	}
+}
+
+// cliBackend is the part of a Backend the CLI tests use; the rest panics.
+type cliBackend struct {
+	daemon.Backend
+	mu      sync.Mutex
+	pods    map[string]*corev1.Pod
+	deleted []string
+}
+
+func (f *cliBackend) GetPod(ctx context.Context, ns, name string) (*corev1.Pod, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if p, ok := f.pods[name]; ok {
+		return p.DeepCopy(), nil
+	}
+	return nil, errdefs.ErrNotFound
+}
+
+func (f *cliBackend) ListPods(ctx context.Context, ns string) ([]corev1.Pod, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []corev1.Pod
+	for _, n := range []string{"web", "db"} {
+		if p, ok := f.pods[n]; ok {
+			out = append(out, *p)
+		}
+	}
+	return out, nil
+}
+
+func (f *cliBackend) DeletePod(ctx context.Context, ns, name string, opts runtime.DeleteOptions) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.pods[name]; !ok {
+		return errdefs.ErrNotFound
+	}
+	delete(f.pods, name)
+	f.deleted = append(f.deleted, name)
+	return nil
+}
+
+func (f *cliBackend) Exec(ctx context.Context, ns, name string, opts runtime.ExecOptions, stdio runtime.ExecIO) (int, error) {
+	fmt.Fprintf(stdio.Stdout, "ran %s in %s\n", strings.Join(opts.Command, " "), opts.Container)
+	fmt.Fprintln(stdio.Stderr, "to stderr")
+	return 7, nil
+}
+
+func (f *cliBackend) Logs(ctx context.Context, ns, name string, opts runtime.LogOptions, w io.Writer) error {
+	_, err := fmt.Fprintf(w, "log of %s\n", opts.Container)
+	return err
+}
+
+func startCLIServer(t *testing.T) (string, *cliBackend) {
+	t.Helper()
+	pods := samplePods()
+	pods[1].Namespace = "default"
+	fb := &cliBackend{pods: map[string]*corev1.Pod{"web": &pods[0], "db": &pods[1]}}
+	sock := filepath.Join(t.TempDir(), "minipod.sock")
+	l, err := daemon.Listen(sock, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { daemon.Serve(ctx, l, fb, nil); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return sock, fb
+}
+
+func TestCLIAgainstServer(t *testing.T) {
+	sock, fb := startCLIServer(t)
+
+	code, out, errOut := minipod(t, "", "--socket", sock, "get", "pods")
+	if code != 0 || !strings.HasPrefix(out, "NAME   READY   STATUS") || !strings.Contains(out, "CrashLoopBackOff") {
+		t.Errorf("get pods: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, _ = minipod(t, "", "--socket", sock, "get", "pod", "web", "-o", "name")
+	if code != 0 || out != "pod/web\n" {
+		t.Errorf("get pod web -o name: exit %d %q", code, out)
+	}
+
+	code, out, errOut = minipod(t, "", "--socket", sock, "logs", "web")
+	if code != 1 || !strings.Contains(errOut, "error: a container name must be specified for pod web, choose one of: [a b]") {
+		t.Errorf("logs of a two-container pod: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, _ = minipod(t, "", "--socket", sock, "logs", "web", "-c", "b")
+	if code != 0 || out != "log of b\n" {
+		t.Errorf("logs -c b: exit %d %q", code, out)
+	}
+
+	code, out, errOut = minipod(t, "", "--socket", sock, "exec", "web", "-c", "a", "--", "ls", "-l")
+	if code != 7 || out != "ran ls -l in a\n" || errOut != "to stderr\n" {
+		t.Errorf("exec: exit %d stdout %q stderr %q", code, out, errOut)
+	}
+
+	code, out, errOut = minipod(t, "", "--socket", sock, "delete", "pod", "nope", "web")
+	if code != 1 || out != "pod \"web\" deleted\n" || errOut != "Error from server (NotFound): pods \"nope\" not found\n" {
+		t.Errorf("delete: exit %d stdout %q stderr %q", code, out, errOut)
+	}
+	if len(fb.deleted) != 1 || fb.deleted[0] != "web" {
+		t.Errorf("deleted %v", fb.deleted)
+	}
+
+	code, _, errOut = minipod(t, "", "--socket", filepath.Join(t.TempDir(), "none.sock"), "get", "pods")
+	if code != 1 || !strings.Contains(errOut, `start it with "sudo minipod daemon"`) {
+		t.Errorf("no daemon: exit %d %q", code, errOut)
+	}
+}
