@@ -53,7 +53,7 @@ func readJSONValue(dec *json.Decoder, path string, depth int) (any, error) {
 
 func readJSONToken(dec *json.Decoder, tok json.Token, path string, depth int) (any, error) {
 	if depth > maxDepth {
-		return nil, fmt.Errorf("%s: nested more than %d levels deep", pathOrTop(path), maxDepth)
+		return nil, fmt.Errorf("nested more than %d levels deep", maxDepth)
 	}
 	switch t := tok.(type) {
 	case json.Delim:
