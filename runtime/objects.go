@@ -18,6 +18,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // secretRunDir holds Secrets: /run is a tmpfs, so secret data never
@@ -44,7 +45,21 @@ func (s *objectStore) file(kind, ns, name string) string {
 	return filepath.Join(base, kind, ns, name+".json")
 }
 
+// checkName refuses names that could not be a Kubernetes object's and that
+// would be unsafe as path components.
+func checkName(kind, ns, name string) error {
+	for _, v := range []string{ns, name} {
+		if errs := validation.IsDNS1123Subdomain(v); len(errs) > 0 {
+			return fmt.Errorf("invalid %s name %q: %s: %w", strings.TrimSuffix(kind, "s"), v, strings.Join(errs, "; "), errdefs.ErrInvalidArgument)
+		}
+	}
+	return nil
+}
+
 func (s *objectStore) create(kind, ns, name string, obj any) error {
+	if err := checkName(kind, ns, name); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p := s.file(kind, ns, name)
@@ -62,6 +77,9 @@ func (s *objectStore) create(kind, ns, name string, obj any) error {
 }
 
 func (s *objectStore) get(kind, ns, name string, obj any) error {
+	if err := checkName(kind, ns, name); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	b, err := os.ReadFile(s.file(kind, ns, name))
@@ -75,6 +93,9 @@ func (s *objectStore) get(kind, ns, name string, obj any) error {
 }
 
 func (s *objectStore) remove(kind, ns, name string) error {
+	if err := checkName(kind, ns, name); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	err := os.Remove(s.file(kind, ns, name))
@@ -88,7 +109,7 @@ func (s *objectStore) remove(kind, ns, name string) error {
 func (s *objectStore) names(kind, ns string) ([][2]string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	base := filepath.Dir(s.file(kind, "x", "x"))
+	base := filepath.Dir(filepath.Dir(s.file(kind, "x", "x")))
 	var nss []string
 	if ns != "" {
 		nss = []string{ns}

@@ -100,8 +100,12 @@ func (s *recordStore) list() ([]*Record, map[string]error) {
 			continue
 		}
 		var r Record
-		if err := json.Unmarshal(b, &r); err != nil || r.Pod == nil {
-			bad[e.Name()] = fmt.Errorf("corrupt pod record: %v", err)
+		if err := json.Unmarshal(b, &r); err != nil {
+			bad[e.Name()] = fmt.Errorf("corrupt pod record: %w", err)
+			continue
+		}
+		if r.Pod == nil {
+			bad[e.Name()] = errors.New("corrupt pod record: no pod")
 			continue
 		}
 		out = append(out, &r)
