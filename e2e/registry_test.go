@@ -44,7 +44,7 @@ func startRegistry(t *testing.T) string {
 // copyToRegistry pushes an OCI archive to the test registry with skopeo.
 func copyToRegistry(t *testing.T, archive, ref string) {
 	t.Helper()
-	out, err := exec.Command("skopeo", "copy", "--dest-tls-verify=false", "oci-archive:"+archive, "docker://"+ref).CombinedOutput()
+	out, err := exec.Command("skopeo", "copy", "--dest-tls-verify=false", "oci-archive:"+archive+":1.36", "docker://"+ref).CombinedOutput()
 	if err != nil {
 		t.Fatalf("skopeo copy: %v\n%s", err, out)
 	}
