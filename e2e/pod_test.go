@@ -136,18 +136,7 @@ func httpGet(t *testing.T, url, want string) {
 	})
 }
 
-const podB = `apiVersion: v1
-kind: Pod
-metadata:
-  name: pod-b
-spec:
-  terminationGracePeriodSeconds: 0
-  containers:
-  - name: server
-    image: docker.io/library/busybox:1.36
-    command: ["sh", "-c", "mkdir -p /www && echo from-b > /www/index.html && exec httpd -f -p 80 -h /www"]
----
-apiVersion: v1
+const podA = `apiVersion: v1
 kind: Pod
 metadata:
   name: pod-a
@@ -159,19 +148,44 @@ spec:
     command: ["sleep", "3600"]
 `
 
-func TestPodToPodByIP(t *testing.T) {
+const podB = `apiVersion: v1
+kind: Pod
+metadata:
+  name: pod-b
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+  - name: server
+    image: docker.io/library/busybox:1.36
+    command: ["sh", "-c", "mkdir -p /www && echo from-b > /www/index.html && exec httpd -f -p 80 -h /www"]
+`
+
+// TestPodToPod: pods reach each other by IP, and by name: a pod started
+// later is resolvable, as <pod> and <pod>.<namespace>, from one started
+// earlier; once deleted, it is not.
+func TestPodToPod(t *testing.T) {
 	e := newEnv(t)
+	e.apply(podA)
 	e.apply(podB)
 	b := e.pod("pod-b")
 	a := e.pod("pod-a")
 	if a.Status.PodIP == b.Status.PodIP {
 		t.Fatalf("two pods share IP %s", a.Status.PodIP)
 	}
-	eventually(t, 10*time.Second, "pod-a to reach pod-b by IP", func() bool {
-		got, code := e.exec("pod-a", "client", "wget", "-qO-", "http://"+b.Status.PodIP+"/index.html")
-		return code == 0 && strings.TrimSpace(got) == "from-b"
-	})
-	e.mustRun("delete", "-f", e.writeFile("pods.yaml", podB))
+	for _, host := range []string{b.Status.PodIP, "pod-b", "pod-b.default"} {
+		eventually(t, 10*time.Second, "pod-a to reach pod-b as "+host, func() bool {
+			got, code := e.exec("pod-a", "client", "wget", "-qO-", "http://"+host+"/index.html")
+			return code == 0 && strings.TrimSpace(got) == "from-b"
+		})
+	}
+	if got, _ := e.exec("pod-b", "server", "cat", "/etc/hosts"); !strings.Contains(got, a.Status.PodIP+"\tpod-a pod-a.default") {
+		t.Fatalf("pod-b's hosts file lacks pod-a:\n%s", got)
+	}
+	e.mustRun("delete", "pod", "pod-b")
+	if got, _ := e.exec("pod-a", "client", "cat", "/etc/hosts"); strings.Contains(got, "pod-b") {
+		t.Fatalf("pod-a still resolves the deleted pod-b:\n%s", got)
+	}
+	e.mustRun("delete", "-f", e.writeFile("pods.yaml", podA))
 	e.assertNoLeaks()
 }
 

@@ -58,6 +58,7 @@ func (r *Runtime) DeletePod(ctx context.Context, namespace, name string, opts De
 	r.mu.Lock()
 	delete(r.pods, podKey(namespace, name))
 	r.mu.Unlock()
+	r.refreshHosts(namespace)
 	r.log.Info("pod deleted", "pod", podKey(namespace, name))
 	return nil
 }

@@ -98,6 +98,7 @@ func (r *Runtime) CreatePod(ctx context.Context, in *corev1.Pod) (*corev1.Pod, e
 		return nil, err
 	}
 	log.Info("pod running", "ip", rec.PodIP, "took", time.Since(start))
+	r.refreshHosts(pod.Namespace)
 	return ps.status(), nil
 }
 
@@ -240,7 +241,7 @@ func (r *Runtime) apply(ctx context.Context, ps *podState, cms []*corev1.ConfigM
 
 	// 6. /etc/hosts, /etc/hostname, /etc/resolv.conf of the pod.
 	step = StepPodFiles
-	if err := writePodFiles(plan, res.IP.String()); err != nil {
+	if err := writePodFiles(plan, res.IP.String(), r.peerLines(pod.Namespace, plan.UID)); err != nil {
 		return err
 	}
 	if err := failAt(step); err != nil {
@@ -323,13 +324,13 @@ func attachment(plan *PodPlan, nsPath string) netns.Attachment {
 	return a
 }
 
-func writePodFiles(plan *PodPlan, podIP string) error {
+func writePodFiles(plan *PodPlan, podIP string, peers []string) error {
 	host, err := os.ReadFile("/etc/resolv.conf")
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("failed to read the host's resolv.conf: %w", err)
 	}
 	content := map[string][]byte{
-		"/etc/hosts":       hostsFile(podIP, plan.Sandbox.Hostname, nil),
+		"/etc/hosts":       hostsFile(podIP, plan.Sandbox.Hostname, peers),
 		"/etc/hostname":    []byte(plan.Sandbox.Hostname + "\n"),
 		"/etc/resolv.conf": resolvConf(host),
 	}
