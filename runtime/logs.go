@@ -124,10 +124,23 @@ func (r *Runtime) Logs(ctx context.Context, namespace, name string, opts LogOpti
 		}
 		return fmt.Errorf("container %q is not valid for pod %q: %w", opts.Container, name, errdefs.ErrNotFound)
 	}
-	if opts.Previous {
-		return fmt.Errorf("previous terminated container %q in pod %q not found: %w", cp.Name, name, errdefs.ErrNotFound)
+	ps.mu.Lock()
+	logPath, restarts := cp.LogPath, int32(0)
+	if cs := ps.containers[cp.Name]; cs != nil {
+		restarts = cs.Restarts
+		if cs.LogPath != "" {
+			logPath = cs.LogPath
+		}
 	}
-	f, err := os.Open(cp.LogPath)
+	ps.mu.Unlock()
+	if opts.Previous {
+		if restarts == 0 {
+			return fmt.Errorf("previous terminated container %q in pod %q not found: %w", cp.Name, name, errdefs.ErrNotFound)
+		}
+		logPath = logPathFor(cp.LogPath, restarts-1)
+		opts.Follow = false
+	}
+	f, err := os.Open(logPath)
 	if errors.Is(err, os.ErrNotExist) {
 		if !opts.Follow {
 			return nil
@@ -188,7 +201,7 @@ func (r *Runtime) Logs(ctx context.Context, namespace, name string, opts LogOpti
 	pending := ""
 	for {
 		if br == nil {
-			if f, err = os.Open(cp.LogPath); err == nil {
+			if f, err = os.Open(logPath); err == nil {
 				defer f.Close()
 				br = bufio.NewReader(f)
 			}

@@ -44,6 +44,8 @@ func (r *Runtime) DeletePod(ctx context.Context, namespace, name string, opts De
 		grace = time.Duration(*opts.GracePeriodSeconds) * time.Second
 	}
 	_ = r.records.save(rec)
+	// No restarts from here on.
+	ps.stopWatchers()
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace+2*time.Minute)
 	defer cancel()
 	if err := r.teardown(ctx, rec, grace); err != nil {
@@ -54,7 +56,6 @@ func (r *Runtime) DeletePod(ctx context.Context, namespace, name string, opts De
 		_ = r.records.save(rec)
 		return fmt.Errorf("failed to delete pod %q (run delete again to retry): %w", name, err)
 	}
-	ps.stopWatchers()
 	r.mu.Lock()
 	delete(r.pods, podKey(namespace, name))
 	r.mu.Unlock()

@@ -361,7 +361,7 @@ func (r *Runtime) startContainer(ctx context.Context, ps *podState, c containerd
 	}
 	ps.mu.Lock()
 	cs := ps.containers[cp.Name]
-	cs.Running, cs.StartedAt = true, time.Now()
+	cs.Running, cs.StartedAt, cs.LogPath = true, time.Now(), cp.LogPath
 	ps.mu.Unlock()
 	r.watch(ps, cp.Name, exitc)
 	return nil

@@ -6,7 +6,6 @@ import (
 	"sync"
 	"time"
 
-	containerd "github.com/containerd/containerd/v2/client"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -19,8 +18,10 @@ type podState struct {
 	containers map[string]*containerState
 	// created is closed when creation has finished, either way.
 	created chan struct{}
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
+	// ctx ends when the pod is being deleted: no more restarts.
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 }
 
 type containerState struct {
@@ -35,61 +36,25 @@ type containerState struct {
 	ExitCode   int32
 	Reason     string
 	Message    string
+	// Restarts counts the container's restarts; LastState is its previous
+	// run's termination. BackOffUntil is set while a restart waits.
+	Restarts     int32
+	LastState    *corev1.ContainerStateTerminated
+	BackOffUntil time.Time
+	BackOff      time.Duration
+	// LogPath is the log file of the current run.
+	LogPath string
 }
 
 func newPodState(rec *Record) *podState {
-	return &podState{rec: rec, containers: map[string]*containerState{}, created: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &podState{rec: rec, containers: map[string]*containerState{}, created: make(chan struct{}), ctx: ctx, cancel: cancel}
 }
 
 func podKey(ns, name string) string { return ns + "/" + name }
 
 func (p *podState) stopWatchers() {
-	p.mu.Lock()
-	cancel := p.cancel
-	p.mu.Unlock()
-	if cancel != nil {
-		cancel()
-	}
-}
-
-// watch waits for a task's exit and records it.
-func (r *Runtime) watch(p *podState, name string, exitc <-chan containerd.ExitStatus) {
-	p.mu.Lock()
-	if p.cancel == nil {
-		_, p.cancel = context.WithCancel(context.Background())
-	}
-	p.mu.Unlock()
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		st, ok := <-exitc
-		if !ok {
-			return
-		}
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		cs := p.containers[name]
-		if cs == nil {
-			return
-		}
-		cs.Running, cs.Exited = false, true
-		cs.ExitCode = int32(st.ExitCode())
-		cs.FinishedAt = st.ExitTime()
-		if cs.FinishedAt.IsZero() {
-			cs.FinishedAt = time.Now()
-		}
-		switch {
-		case st.Error() != nil:
-			cs.Reason, cs.Message = "Error", st.Error().Error()
-		case cs.ExitCode == 0:
-			cs.Reason = "Completed"
-		case cs.ExitCode == 137:
-			cs.Reason = "Error"
-		default:
-			cs.Reason = "Error"
-		}
-		r.log.Debug("container exited", "pod", podKey(p.rec.Pod.Namespace, p.rec.Pod.Name), "container", name, "exitCode", cs.ExitCode)
-	}()
+	p.cancel()
 }
 
 // status computes the pod's v1 status from its containers, as the kubelet
@@ -136,7 +101,14 @@ func (p *podState) status() *corev1.Pod {
 		}
 		started := s.Running
 		cs.Started = &started
+		cs.RestartCount = s.Restarts
+		if s.LastState != nil {
+			cs.LastTerminationState.Terminated = s.LastState.DeepCopy()
+		}
 		switch {
+		case !s.BackOffUntil.IsZero():
+			cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff",
+				Message: fmt.Sprintf("back-off %s restarting failed container=%s pod=%s", s.BackOff, c.Name, pod.Name)}
 		case s.Running:
 			cs.State.Running = &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(s.StartedAt)}
 			cs.Ready = true
@@ -160,10 +132,12 @@ func (p *podState) status() *corev1.Pod {
 		}
 		st.InitContainerStatuses = append(st.InitContainerStatuses, cs)
 	}
-	running, succeeded, failed := 0, 0, 0
+	running, succeeded, failed, restarting := 0, 0, 0, 0
 	for _, c := range pod.Spec.Containers {
 		cs := statusOf(c, false)
 		switch {
+		case cs.State.Waiting != nil && cs.State.Waiting.Reason == "CrashLoopBackOff":
+			restarting++
 		case cs.State.Running != nil:
 			running++
 		case cs.State.Terminated != nil && cs.State.Terminated.ExitCode == 0:
@@ -177,7 +151,7 @@ func (p *podState) status() *corev1.Pod {
 	switch {
 	case p.rec.State == StateCreating || p.rec.State == StateFailed:
 		st.Phase = corev1.PodPending
-	case running > 0:
+	case running > 0 || restarting > 0:
 		st.Phase = corev1.PodRunning
 	case succeeded == n:
 		st.Phase = corev1.PodSucceeded

@@ -46,6 +46,10 @@ type Config struct {
 	// container's output to its CRI log file: `LogBinary log-driver PATH`.
 	// Default: this executable.
 	LogBinary string
+	// RestartBackOff is the first back-off before restarting a crashed
+	// container (default 10s, as the kubelet); the longest is 30 times it.
+	// Tests scale it down.
+	RestartBackOff time.Duration
 	// Network replaces the CNI network (tests inject failures with it).
 	Network netns.Network
 	// Logger receives the runtime's logs (default slog.Default()).

@@ -74,6 +74,11 @@ func newHostEnv(t *testing.T) *hostEnv {
 
 func (h *hostEnv) runtime(t *testing.T, network netns.Network) *Runtime {
 	t.Helper()
+	return h.runtimeWith(t, Config{Network: network})
+}
+
+func (h *hostEnv) runtimeWith(t *testing.T, cfg Config) *Runtime {
+	t.Helper()
 	exe, _ := os.Executable()
 	r, err := New(context.Background(), Config{
 		Root:                filepath.Join(t.TempDir(), "root"),
@@ -83,7 +88,8 @@ func (h *hostEnv) runtime(t *testing.T, network netns.Network) *Runtime {
 		Bridge:              "mptrt0",
 		Subnet:              "10.236.1.0/24",
 		LogBinary:           exe,
-		Network:             network,
+		Network:             cfg.Network,
+		RestartBackOff:      cfg.RestartBackOff,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -234,5 +240,102 @@ func assertEmpty(t *testing.T, r *Runtime) {
 	}
 	if len(r.pods) != 0 {
 		t.Errorf("pods still known: %d", len(r.pods))
+	}
+}
+
+func TestRestartPolicies(t *testing.T) {
+	h := newHostEnv(t)
+	r := h.runtimeWith(t, Config{RestartBackOff: 200 * time.Millisecond})
+	ctx := context.Background()
+	waitFor := func(name, what string, cond func(*corev1.Pod) bool) *corev1.Pod {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			p, err := r.GetPod(ctx, "default", name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cond(p) {
+				return p
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("pod %s: timed out waiting for %s; status %+v", name, what, p.Status.ContainerStatuses)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+
+	// Always: a crashing container is restarted with back-off; its last
+	// termination and the previous run's log are kept.
+	crash := testPod("crash", []string{"sh", "-c", "echo run; exit 3"})
+	if _, err := r.CreatePod(ctx, crash); err != nil {
+		t.Fatal(err)
+	}
+	p := waitFor("crash", "two restarts", func(p *corev1.Pod) bool { return p.Status.ContainerStatuses[0].RestartCount >= 2 })
+	cs := p.Status.ContainerStatuses[0]
+	if last := cs.LastTerminationState.Terminated; last == nil || last.ExitCode != 3 || last.Reason != "Error" {
+		t.Fatalf("lastState %+v", cs.LastTerminationState)
+	}
+	if p.Status.Phase != corev1.PodRunning {
+		t.Fatalf("a restarting pod is %s, want Running", p.Status.Phase)
+	}
+	waitFor("crash", "CrashLoopBackOff", func(p *corev1.Pod) bool {
+		w := p.Status.ContainerStatuses[0].State.Waiting
+		return w != nil && w.Reason == "CrashLoopBackOff"
+	})
+	var prev strings.Builder
+	if err := r.Logs(ctx, "default", "crash", LogOptions{Previous: true}, &prev); err != nil || !strings.Contains(prev.String(), "run") {
+		t.Fatalf("previous log %q, %v", prev.String(), err)
+	}
+	if err := r.DeletePod(ctx, "default", "crash", DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	// OnFailure: exit 0 is not restarted, and the pod Succeeded.
+	ok := testPod("ok", []string{"true"})
+	ok.Spec.RestartPolicy = corev1.RestartPolicyOnFailure
+	if _, err := r.CreatePod(ctx, ok); err != nil {
+		t.Fatal(err)
+	}
+	p = waitFor("ok", "Succeeded", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodSucceeded })
+	if p.Status.ContainerStatuses[0].RestartCount != 0 {
+		t.Fatalf("exit 0 under OnFailure restarted %d times", p.Status.ContainerStatuses[0].RestartCount)
+	}
+	// Never: a failure stays failed.
+	fail := testPod("fail", []string{"sh", "-c", "exit 2"})
+	fail.Spec.RestartPolicy = corev1.RestartPolicyNever
+	if _, err := r.CreatePod(ctx, fail); err != nil {
+		t.Fatal(err)
+	}
+	p = waitFor("fail", "Failed", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodFailed })
+	if term := p.Status.ContainerStatuses[0].State.Terminated; term == nil || term.ExitCode != 2 {
+		t.Fatalf("state %+v", p.Status.ContainerStatuses[0].State)
+	}
+	for _, n := range []string{"ok", "fail"} {
+		if err := r.DeletePod(ctx, "default", n, DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	assertEmpty(t, r)
+}
+
+func TestNextBackOff(t *testing.T) {
+	base, max := 10*time.Second, 5*time.Minute
+	cases := []struct {
+		last, ran time.Duration
+		restarts  int32
+		want      time.Duration
+	}{
+		{0, time.Second, 0, 0},
+		{0, time.Second, 1, 10 * time.Second},
+		{10 * time.Second, time.Second, 2, 20 * time.Second},
+		{160 * time.Second, time.Second, 6, 5 * time.Minute},
+		{5 * time.Minute, time.Second, 9, 5 * time.Minute},
+		{5 * time.Minute, 11 * time.Minute, 9, 0},
+	}
+	for _, c := range cases {
+		if got := nextBackOff(c.last, c.ran, base, max, c.restarts); got != c.want {
+			t.Errorf("nextBackOff(%s, ran %s, restarts %d) = %s, want %s", c.last, c.ran, c.restarts, got, c.want)
+		}
 	}
 }

@@ -1,0 +1,203 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	containerd "github.com/containerd/containerd/v2/client"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Restarts follow the kubelet: a container that exits is restarted when the
+// pod's restartPolicy says so (Always; OnFailure on a non-zero exit), the
+// first time at once, then after a back-off that starts at 10 s and doubles
+// up to 5 min, and is forgotten once the container has run for 10 min.
+// Exits come from task.Wait, never from polling.
+
+const (
+	defaultBackOffBase = 10 * time.Second
+	defaultBackOffMax  = 5 * time.Minute
+	// backOffResetAfter is how long a run must last for the back-off to
+	// start again from nothing.
+	backOffResetAfter = 10 * time.Minute
+)
+
+func (r *Runtime) backOffBase() time.Duration {
+	if r.cfg.RestartBackOff > 0 {
+		return r.cfg.RestartBackOff
+	}
+	return defaultBackOffBase
+}
+
+func (r *Runtime) backOffMax() time.Duration {
+	if r.cfg.RestartBackOff > 0 {
+		return 30 * r.cfg.RestartBackOff
+	}
+	return defaultBackOffMax
+}
+
+// nextBackOff is the wait before the next restart, given the last one and
+// how long the container ran. Zero means restart at once.
+func nextBackOff(last, ran, base, max time.Duration, restarts int32) time.Duration {
+	if restarts == 0 || ran >= backOffResetAfter {
+		return 0
+	}
+	if last == 0 {
+		return base
+	}
+	if next := 2 * last; next < max {
+		return next
+	}
+	return max
+}
+
+// shouldRestart applies a restartPolicy to an exit code.
+func shouldRestart(policy corev1.RestartPolicy, exitCode int32) bool {
+	switch policy {
+	case corev1.RestartPolicyAlways, "":
+		return true
+	case corev1.RestartPolicyOnFailure:
+		return exitCode != 0
+	}
+	return false
+}
+
+// logPathFor is the log file of a container's run n: 0.log, 1.log, ...
+func logPathFor(first string, n int32) string {
+	return filepath.Join(filepath.Dir(first), fmt.Sprintf("%d.log", n))
+}
+
+// watch waits for a task's exit, records it, and restarts the container
+// as the pod's restartPolicy says, until the pod is deleted.
+func (r *Runtime) watch(ps *podState, name string, exitc <-chan containerd.ExitStatus) {
+	ps.wg.Add(1)
+	go func() {
+		defer ps.wg.Done()
+		for {
+			st, ok := <-exitc
+			if !ok {
+				return
+			}
+			next, ok := r.recordExit(ps, name, st)
+			if !ok {
+				return
+			}
+			if next > 0 {
+				select {
+				case <-ps.ctx.Done():
+					return
+				case <-time.After(next):
+				}
+			}
+			exitc, ok = r.restart(ps, name)
+			if !ok {
+				return
+			}
+		}
+	}()
+}
+
+// recordExit notes an exit and says whether, and after how long, the
+// container restarts.
+func (r *Runtime) recordExit(ps *podState, name string, st containerd.ExitStatus) (time.Duration, bool) {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	cs := ps.containers[name]
+	if cs == nil {
+		return 0, false
+	}
+	cs.Running, cs.Exited = false, true
+	cs.ExitCode = int32(st.ExitCode())
+	cs.FinishedAt = st.ExitTime()
+	if cs.FinishedAt.IsZero() || cs.FinishedAt.Year() < 2000 {
+		cs.FinishedAt = time.Now()
+	}
+	cs.Reason, cs.Message = "Completed", ""
+	if cs.ExitCode != 0 {
+		cs.Reason = "Error"
+	}
+	if err := st.Error(); err != nil {
+		cs.Reason, cs.Message = "Error", err.Error()
+	}
+	log := r.log.With("pod", podKey(ps.rec.Pod.Namespace, ps.rec.Pod.Name), "container", name)
+	log.Info("container exited", "exitCode", cs.ExitCode)
+	if ps.ctx.Err() != nil || ps.rec.State != StateRunning || !shouldRestart(ps.rec.Pod.Spec.RestartPolicy, cs.ExitCode) {
+		return 0, false
+	}
+	ran := cs.FinishedAt.Sub(cs.StartedAt)
+	cs.BackOff = nextBackOff(cs.BackOff, ran, r.backOffBase(), r.backOffMax(), cs.Restarts)
+	if ran >= backOffResetAfter {
+		cs.BackOff = 0
+	}
+	if cs.BackOff > 0 {
+		cs.BackOffUntil = time.Now().Add(cs.BackOff)
+		log.Info("back-off restarting failed container", "backoff", cs.BackOff)
+	}
+	return cs.BackOff, true
+}
+
+// restart runs a container again: the old task is deleted, a new one
+// writes to the next log file.
+func (r *Runtime) restart(ps *podState, name string) (<-chan containerd.ExitStatus, bool) {
+	ctx := r.nsctx(ps.ctx)
+	ps.mu.Lock()
+	cs := ps.containers[name]
+	plan := ps.rec.Plan
+	ps.mu.Unlock()
+	if cs == nil || plan == nil || ctx.Err() != nil {
+		return nil, false
+	}
+	var first string
+	for _, cp := range plan.Containers {
+		if cp.Name == name {
+			first = cp.LogPath
+		}
+	}
+	fail := func(err error) (<-chan containerd.ExitStatus, bool) {
+		r.log.Warn("failed to restart container", "pod", podKey(ps.rec.Pod.Namespace, ps.rec.Pod.Name), "container", name, "err", err)
+		ps.mu.Lock()
+		cs.BackOffUntil = time.Time{}
+		cs.Reason, cs.Message = "StartError", err.Error()
+		ps.mu.Unlock()
+		return nil, false
+	}
+	c, err := r.client.LoadContainer(ctx, cs.ID)
+	if err != nil {
+		return fail(err)
+	}
+	if t, err := c.Task(ctx, nil); err == nil {
+		if err := deleteTask(ctx, c, t); err != nil {
+			return fail(err)
+		}
+	}
+	ps.mu.Lock()
+	n := cs.Restarts + 1
+	ps.mu.Unlock()
+	logPath := logPathFor(first, n)
+	t, err := r.newTask(ctx, c, logPath)
+	if err != nil {
+		return fail(err)
+	}
+	exitc, err := t.Wait(r.nsctx(context.Background()))
+	if err != nil {
+		return fail(err)
+	}
+	if err := t.Start(ctx); err != nil {
+		return fail(err)
+	}
+	ps.mu.Lock()
+	cs.LastState = &corev1.ContainerStateTerminated{
+		ExitCode: cs.ExitCode, Reason: cs.Reason, Message: cs.Message,
+		StartedAt: metav1.NewTime(cs.StartedAt), FinishedAt: metav1.NewTime(cs.FinishedAt),
+		ContainerID: "containerd://" + cs.ID,
+	}
+	cs.Restarts = n
+	cs.Running, cs.Exited, cs.BackOffUntil = true, false, time.Time{}
+	cs.StartedAt = time.Now()
+	cs.LogPath = logPath
+	ps.mu.Unlock()
+	return exitc, true
+}
