@@ -232,6 +232,7 @@ func (s *shipper) send(ctx context.Context, line string) error {
 			_, err := io.WriteString(s.conn, line+"\n")
 			if err == nil {
 				s.sent++
+				log.Printf("log-adapter: sent line %d: %s", s.sent, line)
 				return nil
 			}
 			log.Printf("log-adapter: lost %s (%v), reconnecting", s.addr, err)
