@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -28,6 +29,7 @@ type daemonOptions struct {
 	insecureRegistries  []string
 	pprof               bool
 	logLevel            string
+	restartBackOff      time.Duration
 }
 
 func newDaemonCommand(s ioStreams, g *globalOptions) *cobra.Command {
@@ -80,6 +82,7 @@ To stop everything, delete the pods first, then the embedded containerd:
 					ConfList:            o.cniConfList,
 					PluginDirs:          o.cniPluginDirs,
 					InsecureRegistries:  o.insecureRegistries,
+					RestartBackOff:      o.restartBackOff,
 					Logger:              log,
 				},
 			})
@@ -97,6 +100,7 @@ To stop everything, delete the pods first, then the embedded containerd:
 	f.StringVar(&o.cniConfList, "cni-conflist", "", "a CNI conflist file to use instead of the built-in bridge network")
 	f.StringSliceVar(&o.cniPluginDirs, "cni-plugin-dir", []string{"/opt/cni/bin", "/usr/lib/cni"}, "directory of CNI plugins (repeatable)")
 	f.StringSliceVar(&o.insecureRegistries, "insecure-registry", nil, "registry host[:port] to pull from over plain HTTP (repeatable; localhost is always allowed)")
+	f.DurationVar(&o.restartBackOff, "restart-backoff", 10*time.Second, "first back-off before restarting a crashed container, doubling up to 30 times it (the kubelet's 10s..5m); lower it for tests")
 	f.BoolVar(&o.pprof, "pprof", false, "serve net/http/pprof under /debug/pprof/ on the socket")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	return cmd
