@@ -3,6 +3,8 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"io"
+	"sync"
 
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/pkg/cio"
@@ -55,7 +57,15 @@ func (r *Runtime) Exec(ctx context.Context, namespace, name string, opts ExecOpt
 	pspec := *spec.Process
 	pspec.Args = opts.Command
 	pspec.Terminal = opts.TTY
-	streams := []cio.Opt{cio.WithStreams(stdio.Stdin, stdio.Stdout, stdio.Stderr)}
+	// containerd copies stdin into the process; when the caller's stdin
+	// ends, the process must be told, or a command like cat never exits.
+	var stdinDone chan struct{}
+	stdin := stdio.Stdin
+	if stdin != nil {
+		stdinDone = make(chan struct{})
+		stdin = &eofReader{r: stdin, done: stdinDone}
+	}
+	streams := []cio.Opt{cio.WithStreams(stdin, stdio.Stdout, stdio.Stderr)}
 	if opts.TTY {
 		streams = append(streams, cio.WithTerminal)
 	}
@@ -72,6 +82,15 @@ func (r *Runtime) Exec(ctx context.Context, namespace, name string, opts ExecOpt
 	if err := p.Start(ctx); err != nil {
 		return -1, fmt.Errorf("failed to start %v in %q: %w", opts.Command, ctrName, err)
 	}
+	if stdinDone != nil {
+		go func() {
+			select {
+			case <-stdinDone:
+				_ = p.CloseIO(ctx, containerd.WithStdinCloser)
+			case <-ctx.Done():
+			}
+		}()
+	}
 	select {
 	case st := <-exitc:
 		code, _, err := st.Result()
@@ -85,4 +104,19 @@ func (r *Runtime) Exec(ctx context.Context, namespace, name string, opts ExecOpt
 	case <-ctx.Done():
 		return -1, ctx.Err()
 	}
+}
+
+// eofReader closes done when r reaches its end.
+type eofReader struct {
+	r    io.Reader
+	done chan struct{}
+	once sync.Once
+}
+
+func (e *eofReader) Read(b []byte) (int, error) {
+	n, err := e.r.Read(b)
+	if err != nil {
+		e.once.Do(func() { close(e.done) })
+	}
+	return n, err
 }

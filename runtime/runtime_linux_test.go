@@ -146,6 +146,12 @@ func TestRunExecLogsDelete(t *testing.T) {
 	if err != nil || code != 3 || strings.TrimSpace(out.String()) != "rt" {
 		t.Fatalf("exec: code %d err %v out %q", code, err, out.String())
 	}
+	var catOut strings.Builder
+	code, err = r.Exec(ctx, "default", "rt", ExecOptions{Container: "c1", Command: []string{"cat"}, Stdin: true},
+		ExecIO{Stdin: strings.NewReader("through stdin\n"), Stdout: &catOut, Stderr: &catOut})
+	if err != nil || code != 0 || catOut.String() != "through stdin\n" {
+		t.Fatalf("exec cat with stdin: code %d err %v out %q", code, err, catOut.String())
+	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		var logs strings.Builder
