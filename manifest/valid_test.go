@@ -329,10 +329,11 @@ func TestSimpleWebappExample(t *testing.T) {
 		t.Fatalf("pod %+v", p.ObjectMeta)
 	}
 	web, agent := p.Spec.Containers[0], p.Spec.Containers[1]
-	if web.Name != "simple-webapp" || web.Image != "simple-webapp" || web.Ports[0].ContainerPort != 8080 {
+	// The seed's images, tagged so that the demo images load and run offline.
+	if web.Name != "simple-webapp" || web.Image != "simple-webapp:1.0" || web.Ports[0].ContainerPort != 8080 {
 		t.Errorf("simple-webapp container %+v", web)
 	}
-	if agent.Name != "log-agent" || agent.Image != "log-agent" {
+	if agent.Name != "log-agent" || agent.Image != "log-agent:1.0" {
 		t.Errorf("log-agent container %+v", agent)
 	}
 }
