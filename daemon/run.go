@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/pprof"
+	"os"
 
 	"github.com/minipod/minipod/runtime"
 )
@@ -39,6 +40,13 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	socket := cfg.Socket
 	if socket == "" {
 		socket = DefaultSocket
+	}
+	// The test-only fault hook (runtime.FaultEnv); inert when unset.
+	if err := runtime.InstallFaultFromEnv(); err != nil {
+		return err
+	}
+	if os.Getenv(runtime.FaultEnv) != "" {
+		log.Warn("test-only fault injection is on", "fault", os.Getenv(runtime.FaultEnv))
 	}
 	// Listen first: a daemon that already runs is found before containerd
 	// is touched.

@@ -94,6 +94,7 @@ func (r *Runtime) teardown(ctx context.Context, rec *Record, grace time.Duration
 	}
 	wg.Wait()
 	errs = append(errs, cerrs...)
+	errs = append(errs, failAt(StepTeardownContainers))
 	if plan == nil {
 		// The record was saved before any plan: nothing else was created.
 		errs = append(errs, r.records.remove(uid))
@@ -112,22 +113,29 @@ func (r *Runtime) teardown(ctx context.Context, rec *Record, grace time.Duration
 	if err := r.network.Remove(ctx, attachment(plan, nsPath)); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, failAt(StepTeardownCNI))
 	if ns != nil {
 		if err := ns.Remove(); err != nil {
 			errs = append(errs, err)
 		}
 	}
+	errs = append(errs, failAt(StepTeardownNetNS))
 	if err := unpinPodNamespaces(plan.Sandbox.NamespaceDir); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, failAt(StepTeardownPodNS))
 	for _, vp := range plan.Volumes {
 		if err := volumes.Teardown(ctx, toVolume(vp)); err != nil {
 			errs = append(errs, err)
 		}
 	}
+	errs = append(errs, failAt(StepTeardownVolumes))
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
 	// The record and pod directory go last, with the pod's logs.
-	return errors.Join(os.RemoveAll(plan.LogDir), r.records.remove(uid))
+	if err := errors.Join(os.RemoveAll(plan.LogDir), r.records.remove(uid)); err != nil {
+		return err
+	}
+	return failAt(StepTeardownRecord)
 }

@@ -313,7 +313,11 @@ func (r *Runtime) apply(ctx context.Context, ps *podState, cms []*corev1.ConfigM
 	ps.mu.Lock()
 	ps.rec.State = StateRunning
 	ps.mu.Unlock()
-	return r.records.save(ps.rec)
+	step = StepRunning
+	if err := r.records.save(ps.rec); err != nil {
+		return err
+	}
+	return failAt(step)
 }
 
 func attachment(plan *PodPlan, nsPath string) netns.Attachment {
