@@ -25,13 +25,13 @@ const FaultEnv = "MINIPOD_TEST_FAULT"
 // Teardown steps, named by the fault-injection hook. Each fires after the
 // step's own work.
 const (
-	StepRunning             = "running"
-	StepTeardownContainers  = "teardown containers"
-	StepTeardownCNI         = "teardown CNI DEL"
-	StepTeardownNetNS       = "teardown network namespace"
-	StepTeardownPodNS       = "teardown ipc and uts namespaces"
-	StepTeardownVolumes     = "teardown volumes"
-	StepTeardownRecord      = "teardown record"
+	StepRunning            = "running"
+	StepTeardownContainers = "teardown containers"
+	StepTeardownCNI        = "teardown CNI DEL"
+	StepTeardownNetNS      = "teardown network namespace"
+	StepTeardownPodNS      = "teardown ipc and uts namespaces"
+	StepTeardownVolumes    = "teardown volumes"
+	StepTeardownRecord     = "teardown record"
 )
 
 // ApplySteps are the hook points of apply, in order. StepRunning fires once
