@@ -81,6 +81,13 @@ func (r *Runtime) watch(ps *podState, name string, exitc <-chan containerd.ExitS
 			if !ok {
 				return
 			}
+			if st.Error() != nil && ps.ctx.Err() == nil {
+				// The wait broke (containerd went away), no exit: wait again.
+				if exitc, ok = r.rewait(ps, name); !ok {
+					return
+				}
+				continue
+			}
 			next, ok := r.recordExit(ps, name, st)
 			if !ok {
 				return
