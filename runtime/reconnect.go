@@ -83,3 +83,38 @@ func (r *Runtime) waitAgain(ctx context.Context, id string) (<-chan containerd.E
 	// watcher stops on ps.ctx itself.
 	return t.Wait(r.nsctx(context.WithoutCancel(ctx)))
 }
+
+// superviseEmbedded restarts minipod's own containerd when it stops
+// answering, with back-off, until ctx ends. Its shims, and so the pods,
+// survive that; the client re-dials the same socket by itself.
+func (r *Runtime) superviseEmbedded(ctx context.Context) {
+	delay := time.Second
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		ok, err := r.client.IsServing(pctx)
+		cancel()
+		if ok && err == nil {
+			delay = time.Second
+			continue
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		r.log.Warn("minipod's containerd does not answer; starting it again", "err", err)
+		c, _, err := startEmbeddedContainerd(ctx, r.cfg.Root, r.cfg.ContainerdNamespace)
+		if err != nil {
+			r.log.Warn("failed to start containerd again", "err", err, "retryIn", delay)
+			if delay *= 2; delay > 30*time.Second {
+				delay = 30 * time.Second
+			}
+			continue
+		}
+		c.Close()
+		delay = time.Second
+	}
+}

@@ -69,6 +69,8 @@ type Runtime struct {
 	log     *slog.Logger
 	// embedded is the pid file of the containerd minipod started, if any.
 	embedded string
+	// stopSupervisor ends superviseEmbedded.
+	stopSupervisor context.CancelFunc
 
 	mu   sync.Mutex
 	pods map[string]*podState // by namespace/name
@@ -135,6 +137,11 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		r.client.Close()
 		return nil, err
 	}
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	r.stopSupervisor = cancel
+	if r.embedded != "" {
+		go r.superviseEmbedded(sctx)
+	}
 	return r, nil
 }
 
@@ -194,6 +201,9 @@ func (r *Runtime) nsctx(ctx context.Context) context.Context {
 // Close releases the runtime's connections. Pods keep running, and so does
 // an embedded containerd.
 func (r *Runtime) Close() error {
+	if r.stopSupervisor != nil {
+		r.stopSupervisor()
+	}
 	r.mu.Lock()
 	for _, p := range r.pods {
 		p.stopWatchers()
