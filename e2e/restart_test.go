@@ -1,0 +1,317 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/pkg/namespaces"
+
+	"github.com/minipod/minipod/volumes"
+)
+
+// survivorPod logs a numbered line every 100ms, has a container that exits
+// every second (restartPolicy Always: restarts count up), a sleeping one
+// for exec, and a tmpfs and a directory volume.
+const survivorPod = `apiVersion: v1
+kind: Pod
+metadata:
+  name: survivor
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+  - name: logger
+    image: docker.io/library/busybox:1.36
+    command: ["sh", "-c", "i=0; while true; do i=$((i+1)); echo line-$i; sleep 0.1; done"]
+    volumeMounts: [{name: mem, mountPath: /mem}]
+  - name: shell
+    image: docker.io/library/busybox:1.36
+    command: ["sleep", "3600"]
+    volumeMounts: [{name: data, mountPath: /data}, {name: mem, mountPath: /mem}]
+  - name: blinker
+    image: docker.io/library/busybox:1.36
+    command: ["sh", "-c", "sleep 1; exit 3"]
+  volumes:
+  - name: data
+    emptyDir: {}
+  - name: mem
+    emptyDir: {medium: Memory}
+`
+
+// logLines is how many lines the logger container has written.
+func (e *env) logLines(t *testing.T, pod string) int {
+	t.Helper()
+	out, _, code := e.run("logs", pod, "-c", "logger")
+	if code != 0 {
+		return -1
+	}
+	return strings.Count(out, "line-")
+}
+
+func (e *env) restarts(t *testing.T, pod, container string) int32 {
+	t.Helper()
+	for _, cs := range e.pod(pod).Status.ContainerStatuses {
+		if cs.Name == container {
+			return cs.RestartCount
+		}
+	}
+	return -1
+}
+
+// proveAlive checks everything a pod offers after an outage: Running,
+// exec, logs growing, restarts counting up.
+func (e *env) proveAlive(t *testing.T, pod string) {
+	t.Helper()
+	e.podWorks(t, pod, "shell")
+	n := e.logLines(t, pod)
+	eventually(t, 20*time.Second, "the logs to keep growing", func() bool { return e.logLines(t, pod) > n+5 })
+	r := e.restarts(t, pod, "blinker")
+	eventually(t, 30*time.Second, "the crashing container to be restarted again", func() bool { return e.restarts(t, pod, "blinker") > r })
+	if out, code := e.exec(pod, "shell", "sh", "-c", "echo kept > /data/f && cat /data/f"); code != 0 || strings.TrimSpace(out) != "kept" {
+		t.Fatalf("exec after the outage: %q (exit %d)", out, code)
+	}
+}
+
+// TestDaemonRestart: pods outlive a daemon stopped with SIGTERM and one
+// killed with SIGKILL; their logs keep flowing while no daemon runs.
+func TestDaemonRestart(t *testing.T) {
+	e := newEnv(t, withDaemonArgs("--restart-backoff", "100ms"))
+	pods := e.trackPods(t)
+	e.apply(survivorPod)
+	e.proveAlive(t, "survivor")
+	cases := 0
+	for _, how := range []string{"SIGTERM", "SIGKILL"} {
+		n := e.logLines(t, "survivor")
+		if how == "SIGTERM" {
+			e.stop()
+		} else {
+			e.kill()
+		}
+		// No daemon: the shim's log driver keeps writing.
+		logFile := e.logFile(t, "survivor", "logger")
+		size := fileSize(logFile)
+		eventually(t, 10*time.Second, "the log file to grow without a daemon", func() bool { return fileSize(logFile) > size+100 })
+		e.start()
+		if got := e.logLines(t, "survivor"); got <= n {
+			t.Fatalf("after %s: %d log lines, had %d", how, got, n)
+		}
+		e.proveAlive(t, "survivor")
+		cases++
+	}
+	e.mustRun("delete", "pod", "survivor")
+	e.podGone(t, "survivor")
+	bad := e.leaked(pods)
+	report(t, "daemon restarts", cases, 2, len(bad))
+}
+
+func (e *env) logFile(t *testing.T, pod, container string) string {
+	t.Helper()
+	m, _ := filepath.Glob(filepath.Join(e.root, "logs", "default_"+pod+"_*", container, "*.log"))
+	if len(m) == 0 {
+		t.Fatalf("no log file of %s/%s", pod, container)
+	}
+	return m[len(m)-1]
+}
+
+func fileSize(p string) int64 {
+	st, err := os.Stat(p)
+	if err != nil {
+		return -1
+	}
+	return st.Size()
+}
+
+// report prints a figure: "<what>: N survived of M, leaks L", and fails
+// the test unless all survived with no leak.
+func report(t *testing.T, what string, survived, total, leaks int) {
+	t.Helper()
+	t.Logf("%s: %d survived of %d, leaks %d", what, survived, total, leaks)
+	figure(fmt.Sprintf("%s: %d survived of %d, leaks %d", what, survived, total, leaks))
+	if survived != total || leaks != 0 {
+		t.Errorf("%s: %d survived of %d, leaks %d", what, survived, total, leaks)
+	}
+}
+
+// privateContainerd starts a containerd of the test's own and points the
+// suite (and so the env's daemon and leak checker) at it until the test
+// ends. Call it before newEnv.
+func privateContainerd(t *testing.T) string {
+	t.Helper()
+	requireSuite(t)
+	dir, err := os.MkdirTemp("", "minipod-e2e-ctrd-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	startContainerd(t, dir)
+	prev := suite.containerd
+	suite.containerd = filepath.Join(dir, "containerd.sock")
+	t.Cleanup(func() {
+		suite.containerd = prev
+		script := filepath.Join(suite.repo, "scripts/testenv.sh")
+		if out, err := exec.Command("bash", script, "stop-containerd", dir).CombinedOutput(); err != nil {
+			t.Errorf("failed to stop containerd: %v\n%s", err, out)
+		}
+		killShims(dir)
+		os.RemoveAll(dir)
+	})
+	return dir
+}
+
+func startContainerd(t *testing.T, dir string) {
+	t.Helper()
+	script := filepath.Join(suite.repo, "scripts/testenv.sh")
+	if out, err := exec.Command("bash", script, "start-containerd", dir).CombinedOutput(); err != nil {
+		t.Fatalf("failed to start containerd: %v\n%s", err, out)
+	}
+}
+
+// killContainerd SIGKILLs the test's containerd by its pid and waits for
+// it to be gone.
+func killContainerd(t *testing.T, dir string) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "containerd.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 1 {
+		t.Fatalf("bad containerd pid file: %q", b)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "containerd to die", func() bool {
+		_, err := os.Stat(fmt.Sprintf("/proc/%d", pid))
+		return err != nil
+	})
+	os.Remove(filepath.Join(dir, "containerd.pid"))
+}
+
+// shimPids are the containerd shims serving the containerd in dir.
+func shimPids(dir string) []int {
+	var pids []int
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		cmd := strings.ReplaceAll(string(b), "\x00", " ")
+		if strings.Contains(cmd, "containerd-shim") && strings.Contains(cmd, filepath.Join(dir, "containerd.sock")) {
+			if pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p))); err == nil {
+				pids = append(pids, pid)
+			}
+		}
+	}
+	return pids
+}
+
+func killShims(dir string) {
+	for _, pid := range shimPids(dir) {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+}
+
+// TestContainerdRestart: containerd is killed under running pods and
+// started again; the daemon (left running) reconnects, the pods run on,
+// exits are seen again (restarts count up) and delete works.
+func TestContainerdRestart(t *testing.T) {
+	dir := privateContainerd(t)
+	e := newEnv(t, withDaemonArgs("--restart-backoff", "100ms"))
+	pods := e.trackPods(t)
+	e.apply(survivorPod)
+	e.proveAlive(t, "survivor")
+	rounds := 0
+	for i := 0; i < 2; i++ {
+		killContainerd(t, dir)
+		// The pod's containers run on under their shims; logs flow.
+		logFile := e.logFile(t, "survivor", "logger")
+		size := fileSize(logFile)
+		eventually(t, 10*time.Second, "logs to flow without containerd", func() bool { return fileSize(logFile) > size+100 })
+		// The daemon still answers, from what it knows.
+		e.mustRun("get", "pods")
+		startContainerd(t, dir)
+		e.proveAlive(t, "survivor")
+		rounds++
+	}
+	e.mustRun("delete", "pod", "survivor")
+	e.podGone(t, "survivor")
+	report(t, "containerd restarts", rounds, 2, len(e.leaked(pods)))
+}
+
+// TestHostReboot simulates a reboot under a pod: the daemon stopped, every
+// container process, shim and containerd killed, the pod's network
+// namespace and mounts gone; the records stay. A new daemon reports the pod
+// and deletes it, and nothing is left.
+func TestHostReboot(t *testing.T) {
+	dir := privateContainerd(t)
+	e := newEnv(t)
+	pods := e.trackPods(t)
+	e.apply(survivorPod)
+	e.podWorks(t, "survivor", "shell")
+	e.stop()
+
+	// Power off: the containers' processes, the shims, containerd.
+	c, err := containerd.New(suite.containerd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := namespaces.WithNamespace(context.Background(), e.ns)
+	cs, _ := c.Containers(ctx)
+	for _, x := range cs {
+		if task, err := x.Task(ctx, nil); err == nil && task.Pid() > 1 {
+			_ = syscall.Kill(int(task.Pid()), syscall.SIGKILL)
+		}
+	}
+	c.Close()
+	killShims(dir)
+	killContainerd(t, dir)
+	// /run is empty after a reboot: the pinned network namespaces are gone,
+	// and so are the tmpfs and bind mounts under the state root.
+	for uid := range pods.all() {
+		p := filepath.Join("/run/netns", "minipod-"+uid)
+		_ = syscall.Unmount(p, syscall.MNT_DETACH)
+		_ = os.Remove(p)
+	}
+	mounts, _ := volumes.MountsUnder(e.root)
+	for i := len(mounts) - 1; i >= 0; i-- {
+		_ = syscall.Unmount(mounts[i], syscall.MNT_DETACH)
+	}
+
+	// Power on.
+	startContainerd(t, dir)
+	e.start()
+	out := e.mustRun("get", "pods")
+	if !strings.Contains(out, "survivor") {
+		t.Fatalf("the pod is not reported after the reboot:\n%s", out)
+	}
+	e.mustRun("describe", "pod", "survivor")
+	e.mustRun("delete", "pod", "survivor", "--now")
+	e.podGone(t, "survivor")
+	survived := 0
+	if !t.Failed() {
+		survived = 1
+	}
+	report(t, "host reboot", survived, 1, len(e.leaked(pods)))
+}
+
+// figure prints one line of the reliability figures to stdout and, when
+// MINIPOD_FIGURES names a file (scripts/test.sh sets it), appends it there
+// for the summary.
+func figure(line string) {
+	fmt.Println(line)
+	if p := os.Getenv("MINIPOD_FIGURES"); p != "" {
+		if f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err == nil {
+			fmt.Fprintln(f, line)
+			f.Close()
+		}
+	}
+}
