@@ -41,10 +41,13 @@ type env struct {
 	network string
 	bridge  string
 	subnet  string
-	daemon  *exec.Cmd
-	exited  chan error
-	extra   []string
-	before  leaks
+	// netnsDir pins this env's pod network namespaces, apart from any
+	// other daemon's on the host.
+	netnsDir string
+	daemon   *exec.Cmd
+	exited   chan error
+	extra    []string
+	before   leaks
 }
 
 type envOption func(*env)
@@ -73,6 +76,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 		bridge:  "mpt" + id,
 		subnet:  fmt.Sprintf("10.234.%d.0/24", n%250),
 	}
+	e.netnsDir = filepath.Join("/run/minipod-e2e", filepath.Base(root), "netns")
 	for _, o := range opts {
 		o(e)
 	}
@@ -87,7 +91,8 @@ func (e *env) start() {
 	e.t.Helper()
 	args := []string{"daemon", "--root", e.root, "--socket", e.socket,
 		"--containerd-address", suite.containerd, "--containerd-namespace", e.ns,
-		"--network", e.network, "--bridge", e.bridge, "--subnet", e.subnet, "--log-level", "debug"}
+		"--network", e.network, "--bridge", e.bridge, "--subnet", e.subnet, "--netns-dir", e.netnsDir,
+		"--restart-backoff", "200ms", "--log-level", "debug"}
 	args = append(args, e.extra...)
 	cmd := exec.Command(suite.bin, args...)
 	logf, err := os.OpenFile(filepath.Join(e.root, "daemon.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
@@ -188,6 +193,10 @@ func (e *env) cleanup() {
 			_ = syscall.Unmount(m, syscall.MNT_DETACH)
 		}
 	}
+	// The netns directory is a shared bind mount of itself, as ip-netns
+	// makes /run/netns.
+	_ = syscall.Unmount(e.netnsDir, syscall.MNT_DETACH)
+	os.RemoveAll(filepath.Dir(e.netnsDir))
 	os.RemoveAll(e.root)
 }
 
@@ -280,7 +289,7 @@ func (e *env) snapshot() leaks {
 			return nil
 		})
 	}
-	nss, _ := netns.List("minipod-")
+	nss, _ := netns.ListIn(e.netnsDir, "minipod-")
 	l["netns"] = nss
 	if br, err := netlink.LinkByName(e.bridge); err == nil {
 		links, _ := netlink.LinkList()

@@ -98,7 +98,7 @@ func (e *env) trackPods(t *testing.T) *podTracker {
 	// The env's own final leak check runs after this test's cleanups: let
 	// it ignore network namespaces that are not this env's pods'.
 	t.Cleanup(func() {
-		now, _ := netns.List("minipod-")
+		now, _ := netns.ListIn(e.netnsDir, "minipod-")
 		for _, n := range now {
 			if !p.has(strings.TrimPrefix(n, "minipod-")) {
 				e.before["netns"] = append(e.before["netns"], n)

@@ -42,13 +42,16 @@ func (n *NetNS) Path() string { return n.path }
 
 // List returns the names of the namespaces under Dir() that start with
 // prefix, sorted. A missing Dir() holds none.
-func List(prefix string) ([]string, error) {
-	entries, err := os.ReadDir(runDir)
+func List(prefix string) ([]string, error) { return ListIn(runDir, prefix) }
+
+// ListIn is List of the namespaces pinned in dir.
+func ListIn(dir, prefix string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
 	if err != nil {
 		if os.IsNotExist(err) {
 			return nil, nil
 		}
-		return nil, fmt.Errorf("failed to list network namespaces in %q: %w", runDir, err)
+		return nil, fmt.Errorf("failed to list network namespaces in %q: %w", dir, err)
 	}
 	var names []string
 	for _, e := range entries {

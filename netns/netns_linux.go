@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"sync"
 
@@ -20,18 +21,21 @@ var dirMu sync.Mutex
 // New creates a network namespace, pins it at Dir()/<name> and brings its
 // loopback interface up. It fails with errdefs.ErrAlreadyExists when that
 // name is taken. On failure nothing is left behind.
-func New(name string) (*NetNS, error) {
+func New(name string) (*NetNS, error) { return NewIn(runDir, name) }
+
+// NewIn is New with the namespace pinned in dir instead of Dir().
+func NewIn(dir, name string) (*NetNS, error) {
 	if err := validateName(name); err != nil {
 		return nil, err
 	}
 	dirMu.Lock()
-	err := makeDirShared(runDir)
+	err := makeDirShared(dir)
 	dirMu.Unlock()
 	if err != nil {
 		return nil, err
 	}
 
-	n := &NetNS{name: name, path: pathOf(name)}
+	n := &NetNS{name: name, path: filepath.Join(dir, name)}
 	// O_EXCL makes the name check and the claim one step.
 	f, err := os.OpenFile(n.path, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o444)
 	if err != nil {
@@ -52,11 +56,14 @@ func New(name string) (*NetNS, error) {
 // Load returns the namespace pinned at Dir()/<name>, or errdefs.ErrNotFound.
 // A file left there by a creation that crashed before it was mounted is
 // returned too, so that Remove can clean it up.
-func Load(name string) (*NetNS, error) {
+func Load(name string) (*NetNS, error) { return LoadIn(runDir, name) }
+
+// LoadIn is Load of a namespace pinned in dir.
+func LoadIn(dir, name string) (*NetNS, error) {
 	if err := validateName(name); err != nil {
 		return nil, err
 	}
-	n := &NetNS{name: name, path: pathOf(name)}
+	n := &NetNS{name: name, path: filepath.Join(dir, name)}
 	if _, err := os.Lstat(n.path); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("failed to load network namespace %q: %w", name, errdefs.ErrNotFound)

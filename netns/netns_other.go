@@ -24,3 +24,9 @@ func (n *NetNS) Remove() error {
 }
 
 func isNetNS(path string) bool { return false }
+
+// NewIn is implemented on Linux only.
+func NewIn(dir, name string) (*NetNS, error) { return New(name) }
+
+// LoadIn is implemented on Linux only.
+func LoadIn(dir, name string) (*NetNS, error) { return Load(name) }

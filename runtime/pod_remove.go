@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -104,7 +105,7 @@ func (r *Runtime) teardown(ctx context.Context, rec *Record, grace time.Duration
 	// Network: CNI DEL (also without the namespace, so the IP is freed),
 	// then the namespace itself.
 	nsPath := plan.Sandbox.NetNSPath
-	ns, err := netns.Load(plan.Sandbox.NetNSName)
+	ns, err := netns.LoadIn(filepath.Dir(plan.Sandbox.NetNSPath), plan.Sandbox.NetNSName)
 	if errdefs.IsNotFound(err) {
 		nsPath = ""
 	} else if err != nil {

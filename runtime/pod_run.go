@@ -168,7 +168,7 @@ func (r *Runtime) apply(ctx context.Context, ps *podState, cms []*corev1.ConfigM
 	if err := failAt(step); err != nil {
 		return err
 	}
-	plan, err := Plan(pod, PlanOptions{StateRoot: r.cfg.Root, Network: r.network.Name(), NetNSDir: netns.Dir(), Images: configs, ConfigMaps: cms, Secrets: secrets})
+	plan, err := Plan(pod, PlanOptions{StateRoot: r.cfg.Root, Network: r.network.Name(), NetNSDir: r.cfg.NetNSDir, Images: configs, ConfigMaps: cms, Secrets: secrets})
 	if err != nil {
 		return err
 	}
@@ -190,7 +190,7 @@ func (r *Runtime) apply(ctx context.Context, ps *podState, cms []*corev1.ConfigM
 
 	// 3. The pod's namespaces: network (pinned, loopback up), IPC and UTS.
 	step = StepNetNS
-	ns, err := netns.New(plan.Sandbox.NetNSName)
+	ns, err := netns.NewIn(r.cfg.NetNSDir, plan.Sandbox.NetNSName)
 	if err != nil {
 		return err
 	}

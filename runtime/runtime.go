@@ -46,6 +46,10 @@ type Config struct {
 	// container's output to its CRI log file: `LogBinary log-driver PATH`.
 	// Default: this executable.
 	LogBinary string
+	// NetNSDir is where pod network namespaces are pinned (default
+	// /run/netns, where `ip netns` finds them). Tests give each daemon its
+	// own.
+	NetNSDir string
 	// RestartBackOff is the first back-off before restarting a crashed
 	// container (default 10s, as the kubelet); the longest is 30 times it.
 	// Tests scale it down.
@@ -90,6 +94,9 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.NetNSDir == "" {
+		cfg.NetNSDir = netns.Dir()
 	}
 	if cfg.LogBinary == "" {
 		exe, err := os.Executable()

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -32,10 +33,6 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(m.Run())
 }
-
-// netnsBefore holds the pod network namespaces present when each test
-// runtime started.
-var netnsBefore = map[*Runtime]map[string]bool{}
 
 // hostEnv is a private containerd with the busybox image, for runtime tests.
 type hostEnv struct {
@@ -80,6 +77,15 @@ func (h *hostEnv) runtime(t *testing.T, network netns.Network) *Runtime {
 func (h *hostEnv) runtimeWith(t *testing.T, cfg Config) *Runtime {
 	t.Helper()
 	exe, _ := os.Executable()
+	// Each test runtime pins its namespaces in a directory of its own.
+	nsDir, err := os.MkdirTemp("/run", "minipod-rt-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = syscall.Unmount(nsDir, syscall.MNT_DETACH)
+		os.RemoveAll(nsDir)
+	})
 	r, err := New(context.Background(), Config{
 		Root:                filepath.Join(t.TempDir(), "root"),
 		ContainerdAddress:   h.sock,
@@ -90,6 +96,7 @@ func (h *hostEnv) runtimeWith(t *testing.T, cfg Config) *Runtime {
 		LogBinary:           exe,
 		Network:             cfg.Network,
 		RestartBackOff:      cfg.RestartBackOff,
+		NetNSDir:            nsDir,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -100,11 +107,6 @@ func (h *hostEnv) runtimeWith(t *testing.T, cfg Config) *Runtime {
 			t.Logf("ip link del mptrt0: %s", l)
 		}
 	})
-	netnsBefore[r] = map[string]bool{}
-	nss, _ := netns.List(NetNSPrefix)
-	for _, n := range nss {
-		netnsBefore[r][n] = true
-	}
 	f, err := os.Open(h.archive)
 	if err != nil {
 		t.Fatal(err)
@@ -230,13 +232,8 @@ func assertEmpty(t *testing.T, r *Runtime) {
 	if len(cs) != 0 {
 		t.Errorf("%d containers left", len(cs))
 	}
-	// Only namespaces that were not there when the runtime started count:
-	// other runtimes on the host may have pods of their own.
-	nss, _ := netns.List(NetNSPrefix)
-	for _, n := range nss {
-		if !netnsBefore[r][n] {
-			t.Errorf("network namespace left: %s", n)
-		}
+	if nss, _ := netns.ListIn(r.cfg.NetNSDir, NetNSPrefix); len(nss) != 0 {
+		t.Errorf("network namespaces left: %v", nss)
 	}
 	if mounts, _ := volumes.MountsUnder(r.cfg.Root); len(mounts) != 0 {
 		t.Errorf("mounts left: %v", mounts)

@@ -30,6 +30,7 @@ type daemonOptions struct {
 	pprof               bool
 	logLevel            string
 	restartBackOff      time.Duration
+	netnsDir            string
 }
 
 func newDaemonCommand(s ioStreams, g *globalOptions) *cobra.Command {
@@ -83,6 +84,7 @@ To stop everything, delete the pods first, then the embedded containerd:
 					PluginDirs:          o.cniPluginDirs,
 					InsecureRegistries:  o.insecureRegistries,
 					RestartBackOff:      o.restartBackOff,
+					NetNSDir:            o.netnsDir,
 					Logger:              log,
 				},
 			})
@@ -100,6 +102,7 @@ To stop everything, delete the pods first, then the embedded containerd:
 	f.StringVar(&o.cniConfList, "cni-conflist", "", "a CNI conflist file to use instead of the built-in bridge network")
 	f.StringSliceVar(&o.cniPluginDirs, "cni-plugin-dir", []string{"/opt/cni/bin", "/usr/lib/cni"}, "directory of CNI plugins (repeatable)")
 	f.StringSliceVar(&o.insecureRegistries, "insecure-registry", nil, "registry host[:port] to pull from over plain HTTP (repeatable; localhost is always allowed)")
+	f.StringVar(&o.netnsDir, "netns-dir", netns.Dir(), "where pod network namespaces are pinned (ip netns finds them in /run/netns)")
 	f.DurationVar(&o.restartBackOff, "restart-backoff", 10*time.Second, "first back-off before restarting a crashed container, doubling up to 30 times it (the kubelet's 10s..5m); lower it for tests")
 	f.BoolVar(&o.pprof, "pprof", false, "serve net/http/pprof under /debug/pprof/ on the socket")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
