@@ -65,6 +65,9 @@ func (r *Runtime) CreatePod(ctx context.Context, in *corev1.Pod) (*corev1.Pod, e
 	if err := manifest.ValidatePod(src, pod, refs); err != nil {
 		return nil, fmt.Errorf("%w: %w", errdefs.ErrInvalidArgument, err)
 	}
+	if err := r.checkHostPaths(pod); err != nil {
+		return nil, err
+	}
 	pod.UID = types.UID(uuid.NewString())
 	pod.CreationTimestamp = metav1.NewTime(time.Now())
 	pod.ResourceVersion = "1"
