@@ -36,8 +36,8 @@ func (r *Runtime) checkHostPaths(pod *corev1.Pod) error {
 		for _, g := range r.guardedPaths() {
 			g = resolveExisting(g)
 			if within(p, g) || within(g, p) {
-				errs = append(errs, fmt.Errorf("pod %q: %s: %q would expose the minipod daemon's own state (%s) to the pod; minipod refuses hostPath volumes on, under or above its state root and secrets directory: %w",
-					pod.Name, field, v.HostPath.Path, g, errdefs.ErrInvalidArgument))
+				errs = append(errs, fmt.Errorf("%s: %q would expose the minipod daemon's own state (%s) to the pod; minipod refuses hostPath volumes on, under or above its state root and secrets directory: %w",
+					field, v.HostPath.Path, g, errdefs.ErrInvalidArgument))
 				break
 			}
 		}
