@@ -21,6 +21,9 @@ type Config struct {
 	Socket string
 	// SocketGroup may use the socket besides root ("" = root only).
 	SocketGroup string
+	// TCPAddress, when set, also serves the API on this loopback address
+	// (host:port); any other address is refused.
+	TCPAddress string
 	// Runtime configures the pod runtime.
 	Runtime runtime.Config
 	// Pprof serves net/http/pprof under /debug/pprof/ on the socket.
@@ -50,9 +53,23 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	}
 	// Listen first: a daemon that already runs is found before containerd
 	// is touched.
+	if cfg.TCPAddress != "" {
+		if err := checkLoopback(cfg.TCPAddress); err != nil {
+			return err
+		}
+	}
 	l, err := Listen(socket, cfg.SocketGroup)
 	if err != nil {
 		return err
+	}
+	if cfg.TCPAddress != "" {
+		tl, err := ListenTCP(cfg.TCPAddress)
+		if err != nil {
+			l.Close()
+			return err
+		}
+		log.Warn("serving the API on loopback TCP too: every local user can reach it", "address", tl.Addr().String())
+		l = newMultiListener(l, tl)
 	}
 	defer l.Close()
 	rt, err := runtime.New(ctx, cfg.Runtime)

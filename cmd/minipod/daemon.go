@@ -19,6 +19,7 @@ type daemonOptions struct {
 	root                string
 	socket              string
 	socketGroup         string
+	listenTCP           string
 	containerdAddress   string
 	containerdNamespace string
 	subnet              string
@@ -71,6 +72,7 @@ To stop everything, delete the pods first, then the embedded containerd:
 			return daemon.Run(cmd.Context(), daemon.Config{
 				Socket:      socket,
 				SocketGroup: o.socketGroup,
+				TCPAddress:  o.listenTCP,
 				Pprof:       o.pprof,
 				Log:         log,
 				Runtime: runtime.Config{
@@ -94,6 +96,7 @@ To stop everything, delete the pods first, then the embedded containerd:
 	f.StringVar(&o.root, "root", runtime.DefaultStateRoot, "state root: pod records, volumes, logs, the embedded containerd")
 	f.StringVar(&o.socket, "socket", daemon.DefaultSocket, "unix socket of the API")
 	f.StringVar(&o.socketGroup, "socket-group", "", "group that may use the socket besides root (default: root only)")
+	f.StringVar(&o.listenTCP, "listen-tcp", "", "also serve the API on this loopback address, 127.0.0.1:PORT (off by default; any local user can reach it; other addresses are refused)")
 	f.StringVar(&o.containerdAddress, "containerd-address", "", "containerd socket (default: the system's if it answers, else an embedded containerd under --root)")
 	f.StringVar(&o.containerdNamespace, "containerd-namespace", "minipod", "containerd namespace of minipod's containers and images")
 	f.StringVar(&o.subnet, "subnet", netns.DefaultSubnet, "subnet of the pod network")
