@@ -90,6 +90,15 @@ func (r *Runtime) createContainer(ctx context.Context, p *PodPlan, cp *Container
 	if cp.WorkingDir != "" {
 		specOpts = append(specOpts, oci.WithProcessCwd(cp.WorkingDir))
 	}
+	imgCfg, err := imageConfig(ctx, img)
+	if err != nil {
+		return nil, err
+	}
+	secOpts, err := securitySpecOpts(cp, imgCfg.User)
+	if err != nil {
+		return nil, err
+	}
+	specOpts = append(specOpts, secOpts...)
 	for _, n := range cp.Namespaces {
 		specOpts = append(specOpts, oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.LinuxNamespaceType(n.Type), Path: n.Path}))
 	}

@@ -161,6 +161,10 @@ type ContainerPlan struct {
 	Namespaces []NamespacePlan `json:"namespaces"`
 	// TerminationMessagePath is where the container may leave its last words.
 	TerminationMessagePath string `json:"terminationMessagePath,omitempty"`
+	// Security and Resources are what the container's process and cgroup
+	// get from securityContext and resources.
+	Security  SecurityPlan  `json:"security"`
+	Resources ResourcesPlan `json:"resources"`
 }
 
 // EnvVar is one environment variable of a container. Value is final unless
@@ -472,6 +476,8 @@ func planContainer(pod *corev1.Pod, c *corev1.Container, init bool, p *PodPlan, 
 		TerminationMessagePath: c.TerminationMessagePath,
 	}
 	cp.Argv, cp.ArgvKnown, cp.ArgvFrom = mergeArgv(c.Command, c.Args, img)
+	cp.Security = planSecurity(pod, c)
+	cp.Resources = planResources(c)
 	if img != nil {
 		if cp.WorkingDir == "" {
 			cp.WorkingDir = img.WorkingDir

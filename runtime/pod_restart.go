@@ -129,6 +129,9 @@ func (r *Runtime) recordExit(ps *podState, name string, st containerd.ExitStatus
 	if err := st.Error(); err != nil {
 		cs.Reason, cs.Message = "Error", err.Error()
 	}
+	if cs.OOMKilled && cs.ExitCode == 137 {
+		cs.Reason = "OOMKilled"
+	}
 	log := r.log.With("pod", podKey(ps.rec.Pod.Namespace, ps.rec.Pod.Name), "container", name)
 	log.Info("container exited", "exitCode", cs.ExitCode)
 	if ps.ctx.Err() != nil || ps.rec.State != StateRunning || !shouldRestart(ps.rec.Pod.Spec.RestartPolicy, cs.ExitCode) {
@@ -202,7 +205,7 @@ func (r *Runtime) restart(ps *podState, name string) (<-chan containerd.ExitStat
 		ContainerID: "containerd://" + cs.ID,
 	}
 	cs.Restarts = n
-	cs.Running, cs.Exited, cs.BackOffUntil = true, false, time.Time{}
+	cs.Running, cs.Exited, cs.BackOffUntil, cs.OOMKilled = true, false, time.Time{}, false
 	cs.StartedAt = time.Now()
 	cs.LogPath = logPath
 	ps.mu.Unlock()

@@ -44,6 +44,8 @@ type containerState struct {
 	BackOff      time.Duration
 	// LogPath is the log file of the current run.
 	LogPath string
+	// OOMKilled is set by containerd's OOM event for the current run.
+	OOMKilled bool
 }
 
 func newPodState(rec *Record) *podState {
@@ -81,7 +83,7 @@ func (p *podState) status() *corev1.Pod {
 	}
 	start := metav1.NewTime(p.rec.Created)
 	st.StartTime = &start
-	st.QOSClass = corev1.PodQOSBestEffort
+	st.QOSClass = qosClass(pod)
 
 	statusOf := func(c corev1.Container, init bool) corev1.ContainerStatus {
 		cs := corev1.ContainerStatus{Name: c.Name, Image: c.Image}

@@ -146,6 +146,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	}
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	r.stopSupervisor = cancel
+	go r.watchOOM(r.nsctx(sctx))
 	if r.embedded != "" {
 		go r.superviseEmbedded(sctx)
 	}

@@ -1,0 +1,139 @@
+package runtime
+
+import (
+	"sort"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// SecurityPlan is a container's identity and privileges, from the pod's and
+// the container's securityContext (the container's wins, field by field).
+type SecurityPlan struct {
+	RunAsUser          *int64            `json:"runAsUser,omitempty"`
+	RunAsGroup         *int64            `json:"runAsGroup,omitempty"`
+	SupplementalGroups []int64           `json:"supplementalGroups,omitempty"`
+	RunAsNonRoot       bool              `json:"runAsNonRoot,omitempty"`
+	ReadOnlyRootFS     bool              `json:"readOnlyRootFilesystem,omitempty"`
+	Privileged         bool              `json:"privileged,omitempty"`
+	NoNewPrivileges    bool              `json:"noNewPrivileges,omitempty"`
+	CapAdd             []string          `json:"capAdd,omitempty"`
+	CapDrop            []string          `json:"capDrop,omitempty"`
+	Sysctls            map[string]string `json:"sysctls,omitempty"`
+}
+
+// ResourcesPlan is what the container's cgroup enforces.
+type ResourcesPlan struct {
+	MemoryLimit int64  `json:"memoryLimitBytes,omitempty"`
+	CPUQuota    int64  `json:"cpuQuota,omitempty"`
+	CPUPeriod   uint64 `json:"cpuPeriod,omitempty"`
+	CPUShares   uint64 `json:"cpuShares,omitempty"`
+}
+
+const cfsPeriod = 100000 // µs, the kubelet's CFS period
+
+func planSecurity(pod *corev1.Pod, c *corev1.Container) SecurityPlan {
+	var s SecurityPlan
+	if psc := pod.Spec.SecurityContext; psc != nil {
+		s.RunAsUser, s.RunAsGroup = psc.RunAsUser, psc.RunAsGroup
+		s.RunAsNonRoot = isTrue(psc.RunAsNonRoot)
+		s.SupplementalGroups = append(s.SupplementalGroups, psc.SupplementalGroups...)
+		if len(psc.Sysctls) > 0 {
+			s.Sysctls = map[string]string{}
+			for _, sc := range psc.Sysctls {
+				s.Sysctls[sc.Name] = sc.Value
+			}
+		}
+	}
+	// allowPrivilegeEscalation defaults to true, as in Kubernetes, unless
+	// set false; no_new_privs follows it.
+	if sc := c.SecurityContext; sc != nil {
+		if sc.RunAsUser != nil {
+			s.RunAsUser = sc.RunAsUser
+		}
+		if sc.RunAsGroup != nil {
+			s.RunAsGroup = sc.RunAsGroup
+		}
+		if sc.RunAsNonRoot != nil {
+			s.RunAsNonRoot = *sc.RunAsNonRoot
+		}
+		s.ReadOnlyRootFS = isTrue(sc.ReadOnlyRootFilesystem)
+		s.Privileged = isTrue(sc.Privileged)
+		if sc.AllowPrivilegeEscalation != nil && !*sc.AllowPrivilegeEscalation {
+			s.NoNewPrivileges = true
+		}
+		if caps := sc.Capabilities; caps != nil {
+			for _, c := range caps.Add {
+				s.CapAdd = append(s.CapAdd, capName(string(c)))
+			}
+			for _, c := range caps.Drop {
+				s.CapDrop = append(s.CapDrop, capName(string(c)))
+			}
+			sort.Strings(s.CapAdd)
+			sort.Strings(s.CapDrop)
+		}
+	}
+	return s
+}
+
+// capName turns Kubernetes' "NET_ADMIN" (or "ALL") into the OCI name.
+func capName(c string) string {
+	if c == "ALL" || len(c) > 4 && c[:4] == "CAP_" {
+		return c
+	}
+	return "CAP_" + c
+}
+
+func planResources(c *corev1.Container) ResourcesPlan {
+	var r ResourcesPlan
+	if q, ok := c.Resources.Limits[corev1.ResourceMemory]; ok {
+		r.MemoryLimit = q.Value()
+	}
+	if q, ok := c.Resources.Limits[corev1.ResourceCPU]; ok {
+		r.CPUPeriod = cfsPeriod
+		r.CPUQuota = q.MilliValue() * cfsPeriod / 1000
+		if r.CPUQuota < 1000 {
+			r.CPUQuota = 1000 // the kernel's minimum quota
+		}
+	}
+	// requests.cpu -> shares, as the kubelet converts it; a limit without a
+	// request means the request equals the limit.
+	req, ok := c.Resources.Requests[corev1.ResourceCPU]
+	if !ok {
+		req, ok = c.Resources.Limits[corev1.ResourceCPU]
+	}
+	if ok {
+		r.CPUShares = uint64(req.MilliValue() * 1024 / 1000)
+		if r.CPUShares < 2 {
+			r.CPUShares = 2
+		}
+	}
+	return r
+}
+
+// qosClass is the pod's QoS class, computed as the API server does.
+func qosClass(pod *corev1.Pod) corev1.PodQOSClass {
+	requests, limits := 0, 0
+	guaranteed := true
+	for _, c := range append(append([]corev1.Container{}, pod.Spec.InitContainers...), pod.Spec.Containers...) {
+		for _, name := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+			rq, hasReq := c.Resources.Requests[name]
+			lq, hasLim := c.Resources.Limits[name]
+			if hasReq {
+				requests++
+			}
+			if hasLim {
+				limits++
+			}
+			if !hasLim || (hasReq && rq.Cmp(lq) != 0) {
+				guaranteed = false
+			}
+		}
+	}
+	switch {
+	case requests == 0 && limits == 0:
+		return corev1.PodQOSBestEffort
+	case guaranteed:
+		return corev1.PodQOSGuaranteed
+	}
+	return corev1.PodQOSBurstable
+}

@@ -1,0 +1,114 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/containerd/containerd/v2/core/containers"
+	"github.com/containerd/containerd/v2/pkg/oci"
+	"github.com/containerd/errdefs"
+)
+
+// ErrCreateContainerConfig is the class of a container the kubelet would
+// leave in CreateContainerConfigError: its configuration cannot be honoured.
+var ErrCreateContainerConfig = fmt.Errorf("CreateContainerConfigError: %w", errdefs.ErrFailedPrecondition)
+
+// securitySpecOpts turns a container's SecurityPlan and ResourcesPlan into
+// OCI spec options. They run after the image's config has set the user.
+func securitySpecOpts(cp *ContainerPlan, imageUser string) ([]oci.SpecOpts, error) {
+	s := cp.Security
+	var opts []oci.SpecOpts
+	if s.RunAsNonRoot {
+		if err := checkNonRoot(cp.Name, s.RunAsUser, imageUser); err != nil {
+			return nil, err
+		}
+	}
+	if s.RunAsUser != nil {
+		// The primary group is the image's for that UID (its /etc/passwd),
+		// else 0, unless runAsGroup says otherwise.
+		opts = append(opts, oci.WithUserID(uint32(*s.RunAsUser)))
+	}
+	if s.RunAsGroup != nil {
+		opts = append(opts, func(_ context.Context, _ oci.Client, _ *containers.Container, spec *oci.Spec) error {
+			spec.Process.User.GID = uint32(*s.RunAsGroup)
+			return nil
+		})
+	}
+	if len(s.SupplementalGroups) > 0 {
+		opts = append(opts, func(_ context.Context, _ oci.Client, _ *containers.Container, spec *oci.Spec) error {
+			for _, g := range s.SupplementalGroups {
+				if !slices.Contains(spec.Process.User.AdditionalGids, uint32(g)) {
+					spec.Process.User.AdditionalGids = append(spec.Process.User.AdditionalGids, uint32(g))
+				}
+			}
+			return nil
+		})
+	}
+	if s.Privileged {
+		opts = append(opts, oci.WithPrivileged, oci.WithAllDevicesAllowed, oci.WithHostDevices)
+	}
+	if slices.Contains(s.CapDrop, "ALL") {
+		opts = append(opts, oci.WithCapabilities(nil))
+	} else if len(s.CapDrop) > 0 {
+		opts = append(opts, oci.WithDroppedCapabilities(s.CapDrop))
+	}
+	if slices.Contains(s.CapAdd, "ALL") {
+		opts = append(opts, oci.WithAllKnownCapabilities)
+	} else if len(s.CapAdd) > 0 {
+		opts = append(opts, oci.WithAddedCapabilities(s.CapAdd))
+	}
+	if s.ReadOnlyRootFS {
+		opts = append(opts, oci.WithRootFSReadonly())
+	}
+	if s.NoNewPrivileges {
+		opts = append(opts, oci.WithNoNewPrivileges)
+	}
+	if len(s.Sysctls) > 0 {
+		opts = append(opts, func(_ context.Context, _ oci.Client, _ *containers.Container, spec *oci.Spec) error {
+			if spec.Linux.Sysctl == nil {
+				spec.Linux.Sysctl = map[string]string{}
+			}
+			for k, v := range s.Sysctls {
+				spec.Linux.Sysctl[k] = v
+			}
+			return nil
+		})
+	}
+	r := cp.Resources
+	if r.MemoryLimit > 0 {
+		opts = append(opts, oci.WithMemoryLimit(uint64(r.MemoryLimit)))
+	}
+	if r.CPUQuota > 0 {
+		opts = append(opts, oci.WithCPUCFS(r.CPUQuota, r.CPUPeriod))
+	}
+	if r.CPUShares > 0 {
+		opts = append(opts, oci.WithCPUShares(r.CPUShares))
+	}
+	return opts, nil
+}
+
+// checkNonRoot refuses a container that would run as root under
+// runAsNonRoot, with the kubelet's words.
+func checkNonRoot(name string, runAsUser *int64, imageUser string) error {
+	if runAsUser != nil {
+		if *runAsUser == 0 {
+			return fmt.Errorf("container %q: container's runAsUser breaks non-root policy: %w", name, ErrCreateContainerConfig)
+		}
+		return nil
+	}
+	user, _, _ := strings.Cut(imageUser, ":")
+	if user == "" {
+		return fmt.Errorf("container %q: container has runAsNonRoot and image will run as root: %w", name, ErrCreateContainerConfig)
+	}
+	uid, err := strconv.ParseInt(user, 10, 64)
+	if err != nil {
+		return fmt.Errorf("container %q: container has runAsNonRoot and image has non-numeric user (%s), cannot verify user is non-root: %w", name, user, ErrCreateContainerConfig)
+	}
+	if uid == 0 {
+		return fmt.Errorf("container %q: container has runAsNonRoot and image will run as root: %w", name, ErrCreateContainerConfig)
+	}
+	return nil
+}
