@@ -97,6 +97,21 @@ func containerRules() []FieldRule {
 		{"Pod", c + ".volumeMounts[].subPath", Supported, ""},
 		{"Pod", c + ".terminationMessagePath", Supported, "default: /dev/termination-log"},
 		{"Pod", c + ".terminationMessagePolicy", Supported, "default: File"},
+		{"Pod", c + ".resources", Supported, ""},
+		{"Pod", c + ".resources.limits", Supported, "cpu (CFS quota over a 100ms period), memory (cgroup limit; exceeding it is OOMKilled)"},
+		{"Pod", c + ".resources.limits[]", Supported, "cpu or memory"},
+		{"Pod", c + ".resources.requests", Supported, "cpu (CPU shares); memory counts for the QoS class only"},
+		{"Pod", c + ".resources.requests[]", Supported, "cpu or memory"},
+		{"Pod", c + ".securityContext", Supported, ""},
+		{"Pod", c + ".securityContext.runAsUser", Supported, ""},
+		{"Pod", c + ".securityContext.runAsGroup", Supported, ""},
+		{"Pod", c + ".securityContext.runAsNonRoot", Supported, "a container that would run as root is refused (CreateContainerConfigError)"},
+		{"Pod", c + ".securityContext.readOnlyRootFilesystem", Supported, ""},
+		{"Pod", c + ".securityContext.privileged", Supported, "all capabilities and host devices, only when asked"},
+		{"Pod", c + ".securityContext.allowPrivilegeEscalation", Supported, "false sets no_new_privs"},
+		{"Pod", c + ".securityContext.capabilities", Supported, ""},
+		{"Pod", c + ".securityContext.capabilities.add", Supported, ""},
+		{"Pod", c + ".securityContext.capabilities.drop", Supported, "ALL drops every capability"},
 	}
 }
 
@@ -154,6 +169,14 @@ func podRules() []FieldRule {
 		FieldRule{"Pod", "spec.automountServiceAccountToken", Warning, noServiceAccount},
 		FieldRule{"Pod", "spec.enableServiceLinks", Warning, "no Services, so no service environment variables"},
 		FieldRule{"Pod", "spec.readinessGates", Warning, "no controllers set pod conditions"},
+		FieldRule{"Pod", "spec.securityContext", Supported, ""},
+		FieldRule{"Pod", "spec.securityContext.runAsUser", Supported, "containers' own securityContext wins"},
+		FieldRule{"Pod", "spec.securityContext.runAsGroup", Supported, ""},
+		FieldRule{"Pod", "spec.securityContext.runAsNonRoot", Supported, ""},
+		FieldRule{"Pod", "spec.securityContext.supplementalGroups", Supported, ""},
+		FieldRule{"Pod", "spec.securityContext.sysctls", Supported, "namespaced sysctls (net.*, kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*)"},
+		FieldRule{"Pod", "spec.securityContext.sysctls[].name", Supported, ""},
+		FieldRule{"Pod", "spec.securityContext.sysctls[].value", Supported, ""},
 	)
 	rules = append(rules, containerRules()...)
 	rules = append(rules, volumeRules()...)

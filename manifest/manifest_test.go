@@ -77,9 +77,11 @@ var invalidCases = []struct {
 	{name: "unknown field in a List item", data: "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata: {name: web}\n  spec: {containerz: []}\n", want: w1 + `spec: unknown field "containerz"`},
 
 	// Refused: valid in Kubernetes, not honoured by minipod.
-	{name: "resources refused", data: pod("resources:\n  limits: {memory: 64Mi}", ""), want: w1 + `spec.containers[0].resources: not supported by minipod`},
+	{name: "resource other than cpu and memory refused", data: pod("resources:\n  limits: {ephemeral-storage: 1Gi}", ""), want: w1 + `spec.containers[0].resources.limits[ephemeral-storage]: not supported by minipod (supported: cpu, memory)`},
+	{name: "memory limit below what runc enforces", data: pod("resources:\n  limits: {memory: 1Mi}", ""), want: w1 + `spec.containers[0].resources.limits[memory]: invalid value "1Mi": must be at least 6Mi, the least runc can enforce`},
 	{name: "probe refused", data: pod("livenessProbe:\n  exec: {command: [/bin/true]}", ""), want: w1 + `spec.containers[0].livenessProbe: not supported by minipod`},
-	{name: "pod securityContext refused", data: pod("", "securityContext: {runAsUser: 1000}"), want: w1 + `spec.securityContext: not supported by minipod`},
+	{name: "pod securityContext fsGroup refused", data: pod("", "securityContext: {fsGroup: 1000}"), want: w1 + `spec.securityContext.fsGroup: not supported by minipod`},
+	{name: "seccompProfile refused", data: pod("securityContext: {seccompProfile: {type: Unconfined}}", ""), want: w1 + `spec.containers[0].securityContext.seccompProfile: not supported by minipod`},
 	{name: "hostNetwork refused", data: pod("", "hostNetwork: true"), want: w1 + `spec.hostNetwork: not supported by minipod`},
 	{name: "hostUsers false refused", data: pod("", "hostUsers: false"), want: w1 + `spec.hostUsers: not supported by minipod`},
 	{name: "metadata uid refused", data: strings.Replace(pod("", ""), "  name: web\n", "  name: web\n  uid: 1234\n", 1), want: w1 + `metadata.uid: not supported by minipod`},

@@ -551,6 +551,9 @@ func checkHostPorts(ps *problems, p string, containers []corev1.Container) {
 	}
 }
 
+// minMemoryLimit is the smallest memory limit runc accepts.
+const minMemoryLimit = 6 << 20
+
 func validateResources(ps *problems, p string, r *corev1.ResourceRequirements) {
 	for _, list := range []struct {
 		name string
@@ -560,6 +563,12 @@ func validateResources(ps *problems, p string, r *corev1.ResourceRequirements) {
 			q := list.rl[name]
 			if q.Sign() < 0 {
 				ps.add(keyPath(p+"."+list.name, string(name)), "invalid value %q: must be greater than or equal to 0", q.String())
+			}
+			if name != corev1.ResourceCPU && name != corev1.ResourceMemory {
+				ps.add(keyPath(p+"."+list.name, string(name)), "not supported by minipod (supported: cpu, memory)")
+			}
+			if list.name == "limits" && name == corev1.ResourceMemory && q.Sign() > 0 && q.Value() < minMemoryLimit {
+				ps.add(keyPath(p+"."+list.name, string(name)), "invalid value %q: must be at least 6Mi, the least runc can enforce", q.String())
 			}
 		}
 	}
