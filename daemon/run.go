@@ -81,9 +81,9 @@ func Run(ctx context.Context, cfg Config) (err error) {
 			err = errors.Join(err, fmt.Errorf("failed to close the pod runtime: %w", cerr))
 		}
 	}()
-	var extra func(*http.ServeMux)
-	if cfg.Pprof {
-		extra = func(mux *http.ServeMux) {
+	extra := func(mux *http.ServeMux) {
+		mux.HandleFunc("POST /minipod/v1/gc", gcHandler(rt))
+		if cfg.Pprof {
 			mux.HandleFunc("/debug/pprof/", pprof.Index)
 			mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 			mux.HandleFunc("/debug/pprof/profile", pprof.Profile)

@@ -60,6 +60,8 @@ containerd. Start the daemon with "sudo minipod daemon", then:
 		newLogsCommand(s, g),
 		newExecCommand(s, g),
 		newImageCommand(s, g),
+		newGCCommand(s, g),
+		newDoctorCommand(s),
 		newLogDriverCommand(),
 	)
 	return root
