@@ -1,0 +1,170 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// TestOOMKilled really exceeds a memory limit: the container is killed by
+// the kernel and reported OOMKilled with exit code 137, as on a node.
+func TestOOMKilled(t *testing.T) {
+	e := newEnv(t)
+	e.apply(`apiVersion: v1
+kind: Pod
+metadata: {name: hog}
+spec:
+  restartPolicy: Never
+  terminationGracePeriodSeconds: 0
+  containers:
+  - name: hog
+    image: docker.io/library/busybox:1.36
+    command: ["dd", "if=/dev/zero", "of=/dev/null", "bs=96M", "count=1"]
+    resources:
+      limits: {memory: 32Mi}
+`)
+	var term *corev1.ContainerStateTerminated
+	eventually(t, 20*time.Second, "the container to be OOMKilled", func() bool {
+		p := e.pod("hog")
+		term = p.Status.ContainerStatuses[0].State.Terminated
+		return term != nil && term.Reason == "OOMKilled"
+	})
+	if term.ExitCode != 137 {
+		t.Fatalf("OOMKilled with exit code %d, want 137", term.ExitCode)
+	}
+	if p := e.pod("hog"); p.Status.Phase != corev1.PodFailed || p.Status.QOSClass != corev1.PodQOSBurstable {
+		t.Fatalf("phase %s, qos %s", p.Status.Phase, p.Status.QOSClass)
+	}
+	e.mustRun("delete", "pod", "hog")
+	e.assertNoLeaks()
+}
+
+// TestResourcesAndSecurityContext checks each securityContext field and the
+// CPU limit from inside (and, for the cgroup, outside) the container.
+func TestResourcesAndSecurityContext(t *testing.T) {
+	e := newEnv(t)
+	e.apply(`apiVersion: v1
+kind: Pod
+metadata: {name: secure}
+spec:
+  terminationGracePeriodSeconds: 0
+  securityContext:
+    runAsUser: 1000
+    runAsGroup: 3000
+    supplementalGroups: [4000]
+    sysctls:
+    - {name: net.core.somaxconn, value: "1234"}
+  containers:
+  - name: locked
+    image: docker.io/library/busybox:1.36
+    command: ["sleep", "3600"]
+    resources:
+      requests: {cpu: 250m, memory: 32Mi}
+      limits: {cpu: 500m, memory: 64Mi}
+    securityContext:
+      readOnlyRootFilesystem: true
+      allowPrivilegeEscalation: false
+      capabilities: {drop: [ALL]}
+  - name: root
+    image: docker.io/library/busybox:1.36
+    command: ["sleep", "3600"]
+    securityContext:
+      runAsUser: 0
+      capabilities: {add: [NET_ADMIN]}
+`)
+	checks := []struct {
+		container, cmd, want string
+	}{
+		{"locked", "id -u", "1000"},
+		{"locked", "id -g", "3000"},
+		{"locked", "id -G", "4000"},
+		{"locked", "cat /proc/sys/net/core/somaxconn", "1234"},
+		{"locked", "grep NoNewPrivs /proc/self/status", "1"},
+		{"locked", "grep CapEff /proc/self/status", "0000000000000000"},
+		{"locked", "touch /rootfs-write 2>&1 || echo refused", "refused"},
+		{"root", "id -u", "0"},
+		// CAP_NET_ADMIN is bit 12.
+		{"root", "grep CapEff /proc/self/status", "00000000a80435fb"},
+	}
+	for _, c := range checks {
+		got, _ := e.exec("secure", c.container, "sh", "-c", c.cmd)
+		if !strings.Contains(got, c.want) {
+			t.Errorf("%s: %q gave %q, want %q in it", c.container, c.cmd, strings.TrimSpace(got), c.want)
+		}
+	}
+	// The CPU limit is a CFS quota of 50ms per 100ms on the container's
+	// cgroup (v1 or v2).
+	p := e.pod("secure")
+	id := strings.TrimPrefix(p.Status.ContainerStatuses[0].ContainerID, "containerd://")
+	var quota string
+	for _, f := range []string{
+		filepath.Join("/sys/fs/cgroup/cpu", e.ns, id, "cpu.cfs_quota_us"),
+		filepath.Join("/sys/fs/cgroup", e.ns, id, "cpu.max"),
+	} {
+		if b, err := os.ReadFile(f); err == nil {
+			quota = strings.TrimSpace(string(b))
+			break
+		}
+	}
+	if quota != "50000" && !strings.HasPrefix(quota, "50000 ") {
+		t.Errorf("cpu quota of %s is %q, want 50000", id, quota)
+	}
+	if p.Status.QOSClass != corev1.PodQOSBurstable {
+		t.Errorf("qosClass %s", p.Status.QOSClass)
+	}
+	e.mustRun("delete", "pod", "secure")
+
+	// runAsNonRoot with an image that runs as root is refused.
+	out, errs, code := e.run("run", e.writeFile("nonroot.yaml", `apiVersion: v1
+kind: Pod
+metadata: {name: nonroot}
+spec:
+  containers:
+  - name: c
+    image: docker.io/library/busybox:1.36
+    command: ["sleep", "60"]
+    securityContext: {runAsNonRoot: true}
+`))
+	if code == 0 || !strings.Contains(out+errs, "CreateContainerConfigError") {
+		t.Fatalf("runAsNonRoot as root: exit %d\n%s%s", code, out, errs)
+	}
+	fmt.Fprintln(os.Stderr, "securityContext and resources: all checks passed")
+	e.assertNoLeaks()
+}
+
+// TestRestartBackOff: a crashing container is restarted with back-off
+// (scaled down with --restart-backoff), shows CrashLoopBackOff, counts its
+// restarts and keeps the previous run's log.
+func TestRestartBackOff(t *testing.T) {
+	e := newEnv(t)
+	e.apply(`apiVersion: v1
+kind: Pod
+metadata: {name: crashy}
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+  - name: c
+    image: docker.io/library/busybox:1.36
+    command: ["sh", "-c", "echo run at $(date +%s%N); exit 1"]
+`)
+	eventually(t, 20*time.Second, "CrashLoopBackOff after 2 restarts", func() bool {
+		out, _, _ := e.run("get", "pods")
+		p := e.pod("crashy")
+		return p.Status.ContainerStatuses[0].RestartCount >= 2 && strings.Contains(out, "CrashLoopBackOff")
+	})
+	p := e.pod("crashy")
+	last := p.Status.ContainerStatuses[0].LastTerminationState.Terminated
+	if last == nil || last.ExitCode != 1 {
+		t.Fatalf("lastState %+v", p.Status.ContainerStatuses[0].LastTerminationState)
+	}
+	if out := e.mustRun("logs", "crashy", "--previous"); !strings.Contains(out, "run at") {
+		t.Fatalf("logs --previous: %q", out)
+	}
+	e.mustRun("delete", "pod", "crashy")
+	e.assertNoLeaks()
+}
