@@ -104,11 +104,12 @@ func (r *Runtime) GC(ctx context.Context, dryRun bool) (*GCReport, error) {
 		if err != nil {
 			continue
 		}
+		// A container's snapshot goes with it: never a leftover of its own.
+		if info, err := c.Info(nctx); err == nil {
+			inUse[info.SnapshotKey] = true
+		}
 		uid, ok := labels[LabelPodUID]
 		if !ok || known[uid] {
-			if info, err := c.Info(nctx); err == nil {
-				inUse[info.SnapshotKey] = true
-			}
 			continue
 		}
 		orphans[uid] = true

@@ -1,0 +1,93 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestGC loses a running pod's record (as a corrupted disk or a bug
+// would), so that everything of the pod is a leftover: containers, network
+// namespace, IP reservation, mounts, pod and log directories. `minipod gc
+// --dry-run` lists them, `minipod gc` removes them, a live pod is left
+// alone, and the leak checker reads zero.
+func TestGC(t *testing.T) {
+	e := newEnv(t)
+	pods := e.trackPods(t)
+	e.apply(survivorPod)
+	e.apply(strings.Replace(podA, "pod-a", "keeper", 1))
+	uid := string(e.pod("survivor").UID)
+	e.stop()
+	if err := os.Remove(filepath.Join(e.root, "pods", uid, "pod.json")); err != nil {
+		t.Fatal(err)
+	}
+	e.start()
+	if out, _, code := e.run("get", "pod", "survivor"); code == 0 {
+		t.Fatalf("the pod without a record is listed:\n%s", out)
+	}
+
+	out := e.mustRun("gc", "--dry-run")
+	kinds := []string{"container", "netns", "ip reservation", "mount", "pod dir", "log dir"}
+	for _, k := range kinds {
+		if !strings.Contains(out, k) {
+			t.Errorf("gc --dry-run lists no %s:\n%s", k, out)
+		}
+	}
+	if strings.Contains(out, "keeper") {
+		t.Errorf("gc --dry-run lists the live pod:\n%s", out)
+	}
+	found := strings.Count(out, "would remove")
+	if len(e.leaked(pods)) == 0 {
+		t.Fatal("a dry run removed something")
+	}
+
+	out = e.mustRun("gc")
+	removed := strings.Count(out, "removed")
+	if removed != found {
+		t.Errorf("gc removed %d of %d leftovers:\n%s", removed, found, out)
+	}
+	if out := e.mustRun("gc", "--dry-run"); !strings.Contains(out, "no leftovers") {
+		t.Errorf("leftovers after gc:\n%s", out)
+	}
+	// The live pod runs on.
+	e.podWorks(t, "keeper", "client")
+	e.mustRun("delete", "pod", "keeper", "--now")
+	left := e.leaked(pods)
+	if len(left) > 0 {
+		t.Errorf("left behind: %v", left)
+	}
+	leaks := len(left)
+
+	// Without a daemon, gc says so.
+	e.stop()
+	_, errs, code := e.run("gc")
+	if code == 0 || !strings.Contains(strings.ToLower(errs), "daemon") {
+		t.Errorf("gc without a daemon: exit %d:\n%s", code, errs)
+	}
+	e.start()
+
+	line := fmt.Sprintf("gc: %d leftovers found, %d removed, live pods untouched, leaks %d", found, removed, leaks)
+	t.Log(line)
+	figure(line)
+	if found == 0 || removed != found || leaks != 0 {
+		t.Error(line)
+	}
+}
+
+// TestDoctor: this host (CI's) has everything; a missing piece is named
+// with its fix and a non-zero exit.
+func TestDoctor(t *testing.T) {
+	requireSuite(t)
+	e := &env{t: t}
+	out, errs, code := e.run("doctor", "--containerd-address", suite.containerd)
+	if code != 0 || !strings.Contains(out, "this host can run minipod") {
+		t.Fatalf("doctor on the CI host: exit %d\n%s%s", code, out, errs)
+	}
+	out, _, code = e.run("doctor", "--cni-plugin-dir", t.TempDir(), "--containerd-address", filepath.Join(t.TempDir(), "none.sock"))
+	if code == 0 || !strings.Contains(out, "FAIL  CNI plugins") || !strings.Contains(out, "FAIL  containerd") || !strings.Contains(out, "fix: ") {
+		t.Fatalf("doctor with nothing: exit %d\n%s", code, out)
+	}
+	figure("doctor: host ready, missing pieces named with their fix")
+}
