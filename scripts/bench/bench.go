@@ -160,11 +160,14 @@ func (b *bench) measure(ctx context.Context) error {
 	if err := b.warmUp(ctx); err != nil {
 		return err
 	}
-	if b.cfg.profile {
-		stop := b.mp.profile(filepath.Join(filepath.Dir(b.cfg.out), "cpu-start.pprof"))
-		defer stop()
+	stopProfile := func() {}
+	if b.cfg.profile && b.cfg.cases["start"] {
+		stopProfile = b.mp.profile(filepath.Join(filepath.Dir(b.cfg.out), "cpu-start.pprof"))
 	}
 	for _, n := range []int{1, 3} {
+		if !b.cfg.cases["start"] {
+			break
+		}
 		caseName := fmt.Sprintf("start, %d container", n)
 		if n > 1 {
 			caseName += "s"
@@ -191,6 +194,7 @@ func (b *bench) measure(ctx context.Context) error {
 			return err
 		}
 	}
+	stopProfile()
 	for _, kind := range []struct {
 		name, prefix string
 		cmd          []string
@@ -198,6 +202,9 @@ func (b *bench) measure(ctx context.Context) error {
 		{"delete, 3 containers exiting on SIGTERM", "dt", cmdTrapTerm},
 		{"delete, 3 containers ignoring SIGTERM (grace 2 s)", "di", cmdSleep},
 	} {
+		if !b.cfg.cases["delete"] {
+			break
+		}
 		trials := []trial{{
 			system: sysMinipodDelete,
 			setup: func(ctx context.Context, name string) error {
@@ -225,13 +232,19 @@ func (b *bench) measure(ctx context.Context) error {
 			return err
 		}
 	}
-	var err error
-	b.density, err = b.mp.density(ctx)
-	if err != nil {
-		return err
+	if b.cfg.cases["density"] {
+		var err error
+		if b.density, err = b.mp.density(ctx); err != nil {
+			return err
+		}
 	}
-	b.gobench, err = runGoBench(ctx, b.cfg.repo, b.cfg.benchtime)
-	return err
+	if b.cfg.cases["go"] {
+		var err error
+		if b.gobench, err = runGoBench(ctx, b.cfg.repo, b.cfg.benchtime); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // warmUp runs each system once, untimed: podman builds its pause image on

@@ -43,6 +43,7 @@ type config struct {
 	id          string
 	netBase     int
 	benchtime   string
+	cases       map[string]bool
 }
 
 func main() {
@@ -62,7 +63,12 @@ func main() {
 	flag.StringVar(&c.id, "id", "b", "short tag (1-4 letters) in the names of what the run creates, so two runs do not collide")
 	flag.IntVar(&c.netBase, "net", 240, "third octet of the run's subnets: minipod 10.233.N.0/22, floor N+4, podman N+5")
 	flag.StringVar(&c.benchtime, "benchtime", "", "go test -benchtime of the pure-path benchmark (default: Go's, 100x with --smoke)")
+	cases := flag.String("cases", "start,delete,density,go", "the cases to run, comma-separated: start, delete, density, go")
 	flag.Parse()
+	c.cases = map[string]bool{}
+	for _, k := range strings.Split(*cases, ",") {
+		c.cases[strings.TrimSpace(k)] = true
+	}
 	if c.smoke {
 		c.reps, c.pods, c.idle = 1, 3, 2*time.Second
 		if c.benchtime == "" {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -193,16 +194,34 @@ func (m *minipodSystem) profile(file string) func() {
 				}
 				return
 			}
+			if resp.StatusCode != http.StatusOK {
+				msg, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				logf("failed to take a CPU profile: %s: %s (is the daemon run with --pprof?)", resp.Status, strings.TrimSpace(string(msg)))
+				return
+			}
 			name := strings.TrimSuffix(file, ".pprof") + fmt.Sprintf(".%d.pprof", i)
-			if f, err := os.Create(name); err == nil {
-				_, _ = io.Copy(f, resp.Body)
-				f.Close()
+			if err := saveTo(name, resp.Body); err != nil {
+				logf("failed to save a CPU profile: %v", err)
+			} else {
 				logf("CPU profile %s", name)
 			}
 			resp.Body.Close()
 		}
 	}()
 	return func() { cancel(); <-done }
+}
+
+func saveTo(name string, r io.Reader) error {
+	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(name)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(f, r)
+	return errors.Join(err, f.Close())
 }
 
 // writePod writes a pod of n busybox containers running cmd, as YAML
