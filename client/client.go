@@ -288,6 +288,20 @@ func (c *Client) ListSecrets(ctx context.Context, namespace string) ([]corev1.Se
 	return out.Items, nil
 }
 
+// ListEvents lists the events of a namespace ("" = all), of one pod when
+// pod is not "".
+func (c *Client) ListEvents(ctx context.Context, namespace, pod string) ([]corev1.Event, error) {
+	var q url.Values
+	if pod != "" {
+		q = url.Values{"fieldSelector": {"involvedObject.name=" + pod}}
+	}
+	var out corev1.EventList
+	if err := c.doJSON(ctx, http.MethodGet, nsPath(namespace, "events"), q, nil, &out); err != nil {
+		return nil, err
+	}
+	return out.Items, nil
+}
+
 // DeleteSecret deletes a Secret.
 func (c *Client) DeleteSecret(ctx context.Context, namespace, name string) error {
 	return c.doJSON(ctx, http.MethodDelete, objPath(namespace, "secrets", name), nil, nil, nil)

@@ -310,3 +310,7 @@ func testPod(name string) *corev1.Pod {
 		}}},
 	}
 }
+
+func (f *fakeBackend) ListEvents(ctx context.Context, ns, pod string) ([]corev1.Event, error) {
+	return nil, nil
+}

@@ -36,6 +36,10 @@ type Backend interface {
 	ListSecrets(ctx context.Context, namespace string) ([]corev1.Secret, error)
 	DeleteSecret(ctx context.Context, namespace, name string) error
 
+	// ListEvents returns the events of a namespace ("" = all), of one pod
+	// when pod is not "", oldest first.
+	ListEvents(ctx context.Context, namespace, pod string) ([]corev1.Event, error)
+
 	// Logs writes a container's log, as plain lines (with an RFC3339Nano
 	// timestamp prefix when opts.Timestamps), and with opts.Follow keeps
 	// writing until ctx ends or the container has exited.

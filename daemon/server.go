@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -115,6 +116,9 @@ func (s *server) routes() *http.ServeMux {
 	mux.HandleFunc("GET /api/v1/secrets", s.listSecrets)
 	mux.HandleFunc("GET /api/v1/namespaces/{ns}/secrets/{name}", s.getSecret)
 	mux.HandleFunc("DELETE /api/v1/namespaces/{ns}/secrets/{name}", s.deleteSecret)
+
+	mux.HandleFunc("GET /api/v1/namespaces/{ns}/events", s.listEvents)
+	mux.HandleFunc("GET /api/v1/events", s.listEvents)
 
 	mux.HandleFunc("GET /minipod/v1/images", s.listImages)
 	mux.HandleFunc("POST /minipod/v1/images/pull", s.pullImage)
@@ -625,4 +629,27 @@ func (s *server) deleteSecret(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, success("secrets", name))
+}
+
+// listEvents serves an EventList; `fieldSelector=involvedObject.name=POD`
+// narrows it to one pod, as kubectl asks for it.
+func (s *server) listEvents(w http.ResponseWriter, r *http.Request) {
+	pod := ""
+	for _, sel := range strings.Split(r.URL.Query().Get("fieldSelector"), ",") {
+		if k, v, ok := strings.Cut(sel, "="); ok && k == "involvedObject.name" {
+			pod = v
+		}
+	}
+	items, err := s.b.ListEvents(r.Context(), r.PathValue("ns"), pod)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if items == nil {
+		items = []corev1.Event{}
+	}
+	writeJSON(w, http.StatusOK, &corev1.EventList{
+		TypeMeta: metav1.TypeMeta{Kind: "EventList", APIVersion: "v1"},
+		Items:    items,
+	})
 }

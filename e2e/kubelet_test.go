@@ -168,3 +168,83 @@ spec:
 	e.mustRun("delete", "pod", "crashy")
 	e.assertNoLeaks()
 }
+
+// TestProbes: readiness (httpGet from the daemon, nothing in the image)
+// drives ready and the Ready condition; a failing liveness probe (exec)
+// restarts the container; a startup probe (tcpSocket) holds started back.
+func TestProbes(t *testing.T) {
+	e := newEnv(t)
+	e.apply(`apiVersion: v1
+kind: Pod
+metadata: {name: probed}
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+  - name: web
+    image: docker.io/library/busybox:1.36
+    command: ["sh", "-c", "mkdir -p /www && touch /tmp/alive && exec httpd -f -p 8080 -h /www"]
+    ports: [{name: http, containerPort: 8080}]
+    readinessProbe:
+      httpGet: {path: /ready, port: http}
+      periodSeconds: 1
+      failureThreshold: 1
+    livenessProbe:
+      exec: {command: ["test", "-f", "/tmp/alive"]}
+      periodSeconds: 1
+      failureThreshold: 2
+  - name: slow
+    image: docker.io/library/busybox:1.36
+    command: ["sh", "-c", "sleep 2; exec httpd -f -p 9000"]
+    startupProbe:
+      tcpSocket: {port: 9000}
+      periodSeconds: 1
+      failureThreshold: 30
+`)
+	ready := func(p *corev1.Pod, name string) bool {
+		for _, cs := range p.Status.ContainerStatuses {
+			if cs.Name == name {
+				return cs.Ready
+			}
+		}
+		return false
+	}
+	p := e.pod("probed")
+	if ready(p, "web") {
+		t.Fatal("web is ready before its readiness probe passed")
+	}
+	if out := e.mustRun("get", "pods"); !strings.Contains(out, "0/2") {
+		t.Fatalf("READY is not 0/2 at first:\n%s", out)
+	}
+	e.mustRun("exec", "probed", "-c", "web", "--", "touch", "/www/ready")
+	eventually(t, 15*time.Second, "web and slow to be ready and the pod Ready", func() bool {
+		p := e.pod("probed")
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.PodReady {
+				return c.Status == corev1.ConditionTrue && ready(p, "web") && ready(p, "slow")
+			}
+		}
+		return false
+	})
+	if out := e.mustRun("get", "pods"); !strings.Contains(out, "2/2") {
+		t.Fatalf("READY is not 2/2:\n%s", out)
+	}
+	e.mustRun("exec", "probed", "-c", "web", "--", "rm", "/www/ready")
+	eventually(t, 10*time.Second, "web to be unready again", func() bool { return !ready(e.pod("probed"), "web") })
+
+	// Liveness: remove the file it checks; the container is killed and
+	// restarted (which creates the file again).
+	e.mustRun("exec", "probed", "-c", "web", "--", "rm", "/tmp/alive")
+	eventually(t, 15*time.Second, "web to be restarted by its liveness probe", func() bool {
+		for _, cs := range e.pod("probed").Status.ContainerStatuses {
+			if cs.Name == "web" {
+				return cs.RestartCount >= 1 && cs.State.Running != nil
+			}
+		}
+		return false
+	})
+	if out := e.mustRun("describe", "pod", "probed"); !strings.Contains(out, "Unhealthy") || !strings.Contains(out, "Liveness probe failed") {
+		t.Fatalf("describe shows no Unhealthy event:\n%s", out)
+	}
+	e.mustRun("delete", "pod", "probed")
+	e.assertNoLeaks()
+}

@@ -370,7 +370,7 @@ func TestDecodePod(t *testing.T) {
 			`request (ConfigMap "web"): kind: expected apiVersion "v1" kind "Pod", got apiVersion "v1" kind "ConfigMap"`},
 		{`{"metadata":{"name":"web"},"spec":{"containers":[{"name":"app","image":"nginx","livenessProbe":{"exec":{},"grpc":{"port":1}}}]}}`,
 			"request (Pod \"web\"): spec.containers[0].livenessProbe: forbidden: may not specify more than 1 handler type (one of exec, httpGet, tcpSocket, grpc)\n" +
-				`request (Pod "web"): spec.containers[0].livenessProbe: not supported by minipod`},
+				`request (Pod "web"): spec.containers[0].livenessProbe.grpc: not supported by minipod`},
 		{`{"metadata":{"name":"web"}} {}`, `request (Pod): invalid JSON: unexpected data after the top-level value`},
 		{`metadata: {name: web}\nspec: {containers: [{name: app, image: nginx}]}`, ""},
 		{``, `request (Pod): empty: expected a v1 Pod`},

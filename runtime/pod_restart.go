@@ -117,6 +117,11 @@ func (r *Runtime) recordExit(ps *podState, name string, st containerd.ExitStatus
 		return 0, false
 	}
 	cs.Running, cs.Exited = false, true
+	if cs.stopProbes != nil {
+		cs.stopProbes()
+		cs.stopProbes = nil
+	}
+	cs.Ready = false
 	cs.ExitCode = int32(st.ExitCode())
 	cs.FinishedAt = st.ExitTime()
 	if cs.FinishedAt.IsZero() || cs.FinishedAt.Year() < 2000 {
@@ -145,6 +150,7 @@ func (r *Runtime) recordExit(ps *podState, name string, st containerd.ExitStatus
 	if cs.BackOff > 0 {
 		cs.BackOffUntil = time.Now().Add(cs.BackOff)
 		log.Info("back-off restarting failed container", "backoff", cs.BackOff)
+		go r.event(ps, corev1.EventTypeWarning, "BackOff", "Back-off restarting failed container "+name, name)
 	}
 	return cs.BackOff, true
 }
@@ -209,5 +215,7 @@ func (r *Runtime) restart(ps *podState, name string) (<-chan containerd.ExitStat
 	cs.StartedAt = time.Now()
 	cs.LogPath = logPath
 	ps.mu.Unlock()
+	r.event(ps, corev1.EventTypeNormal, "Started", "Started container "+name, name)
+	r.startProbes(ps, name)
 	return exitc, true
 }

@@ -370,7 +370,9 @@ func (r *Runtime) startContainer(ctx context.Context, ps *podState, c containerd
 	cs := ps.containers[cp.Name]
 	cs.Running, cs.StartedAt, cs.LogPath = true, time.Now(), cp.LogPath
 	ps.mu.Unlock()
+	r.event(ps, corev1.EventTypeNormal, "Started", "Started container "+cp.Name, cp.Name)
 	r.watch(ps, cp.Name, exitc)
+	r.startProbes(ps, cp.Name)
 	return nil
 }
 

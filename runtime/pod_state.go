@@ -22,6 +22,7 @@ type podState struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	events []corev1.Event
 }
 
 type containerState struct {
@@ -46,6 +47,11 @@ type containerState struct {
 	LogPath string
 	// OOMKilled is set by containerd's OOM event for the current run.
 	OOMKilled bool
+	// Started is false until a startup probe passes; Ready follows the
+	// readiness probe (true without one). stopProbes ends the run's probes.
+	Started    bool
+	Ready      bool
+	stopProbes context.CancelFunc
 }
 
 func newPodState(rec *Record) *podState {
@@ -101,7 +107,7 @@ func (p *podState) status() *corev1.Pod {
 		if s.Image != "" {
 			cs.Image = s.Image
 		}
-		started := s.Running
+		started := s.Running && s.Started
 		cs.Started = &started
 		cs.RestartCount = s.Restarts
 		if s.LastState != nil {
@@ -113,7 +119,7 @@ func (p *podState) status() *corev1.Pod {
 				Message: fmt.Sprintf("back-off %s restarting failed container=%s pod=%s", s.BackOff, c.Name, pod.Name)}
 		case s.Running:
 			cs.State.Running = &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(s.StartedAt)}
-			cs.Ready = true
+			cs.Ready = s.Started && s.Ready
 		case s.Exited:
 			cs.State.Terminated = &corev1.ContainerStateTerminated{
 				ExitCode: s.ExitCode, Reason: s.Reason, Message: s.Message,
@@ -134,9 +140,12 @@ func (p *podState) status() *corev1.Pod {
 		}
 		st.InitContainerStatuses = append(st.InitContainerStatuses, cs)
 	}
-	running, succeeded, failed, restarting := 0, 0, 0, 0
+	running, succeeded, failed, restarting, readyN := 0, 0, 0, 0, 0
 	for _, c := range pod.Spec.Containers {
 		cs := statusOf(c, false)
+		if cs.Ready {
+			readyN++
+		}
 		switch {
 		case cs.State.Waiting != nil && cs.State.Waiting.Reason == "CrashLoopBackOff":
 			restarting++
@@ -166,7 +175,7 @@ func (p *podState) status() *corev1.Pod {
 		now := metav1.Now()
 		pod.DeletionTimestamp = &now
 	}
-	ready := running == n && n > 0
+	ready := readyN == n && n > 0
 	cond := func(t corev1.PodConditionType, ok bool) corev1.PodCondition {
 		s := corev1.ConditionFalse
 		if ok {

@@ -97,6 +97,9 @@ func (r *Runtime) adopt(ctx context.Context, ps *podState) error {
 			cs.StartedAt = time.Now()
 		}
 		r.watch(ps, name, exitc)
+		if !cs.Init {
+			r.startProbes(ps, name)
+		}
 	}
 	return errors.Join(errs...)
 }

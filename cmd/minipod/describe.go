@@ -32,5 +32,12 @@ func runDescribe(ctx context.Context, c *client.Client, namespace, name string, 
 		return err
 	}
 	host, _ := os.Hostname()
-	return describePod(w, pod, host, time.Now())
+	if err := describePod(w, pod, host, time.Now()); err != nil {
+		return err
+	}
+	events, err := c.ListEvents(ctx, pod.Namespace, pod.Name)
+	if err != nil {
+		return err
+	}
+	return describeEvents(w, events, time.Now())
 }

@@ -56,6 +56,7 @@ containerd. Start the daemon with "sudo minipod daemon", then:
 		newRunCommand(s, g),
 		newGetCommand(s, g),
 		newDescribeCommand(s, g),
+		newEventsCommand(s, g),
 		newDeleteCommand(s, g),
 		newLogsCommand(s, g),
 		newExecCommand(s, g),
