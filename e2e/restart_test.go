@@ -277,7 +277,7 @@ func TestHostReboot(t *testing.T) {
 	// /run is empty after a reboot: the pinned network namespaces are gone,
 	// and so are the tmpfs and bind mounts under the state root.
 	for uid := range pods.all() {
-		p := filepath.Join("/run/netns", "minipod-"+uid)
+		p := filepath.Join(e.netnsDir, "minipod-"+uid)
 		_ = syscall.Unmount(p, syscall.MNT_DETACH)
 		_ = os.Remove(p)
 	}

@@ -153,8 +153,8 @@ func (r *Runtime) GC(ctx context.Context, dryRun bool) (*GCReport, error) {
 			ifName = "eth0"
 		}
 		att := netns.Attachment{ID: uid, IfName: ifName}
-		if _, err := os.Stat(filepath.Join(netns.Dir(), "minipod-"+uid)); err == nil {
-			att.NetNSPath = filepath.Join(netns.Dir(), "minipod-"+uid)
+		if _, err := os.Stat(filepath.Join(r.cfg.NetNSDir, NetNSPrefix+uid)); err == nil {
+			att.NetNSPath = filepath.Join(r.cfg.NetNSDir, NetNSPrefix+uid)
 		}
 		add(GCIPReservation, ip+" ("+uid+")", func() error { return r.network.Remove(ctx, att) })
 	}
@@ -184,14 +184,14 @@ func (r *Runtime) GC(ctx context.Context, dryRun bool) (*GCReport, error) {
 	}
 
 	// Network namespaces of UIDs seen in our state.
-	names, _ := netns.List("minipod-")
+	names, _ := netns.ListIn(r.cfg.NetNSDir, NetNSPrefix)
 	for _, name := range names {
-		uid := strings.TrimPrefix(name, "minipod-")
+		uid := strings.TrimPrefix(name, NetNSPrefix)
 		if known[uid] || !orphans[uid] {
 			continue
 		}
 		add(GCNetNS, name, func() error {
-			ns, err := netns.Load(name)
+			ns, err := netns.LoadIn(r.cfg.NetNSDir, name)
 			if errdefs.IsNotFound(err) {
 				return nil
 			}
