@@ -6,7 +6,8 @@
 #
 #   scripts/test.sh
 #
-# Environment: MINIPOD_FUZZTIME (default 30s), MINIPOD_RACE_PKGS (default
+# Environment: MINIPOD_FUZZTIME (default 30s), MINIPOD_API_FUZZTIME (the
+# API request fuzzer, default 20s), MINIPOD_RACE_PKGS (default
 # ./daemon/... ./runtime/...), MINIPOD_TEST_TIMEOUT (go test -timeout,
 # default 20m). The tests find the demo image archive through
 # MINIPOD_BUSYBOX_IMAGE (built first, into _output/images/busybox.tar).
@@ -16,6 +17,7 @@ repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo_root"
 
 fuzztime=${MINIPOD_FUZZTIME:-30s}
+api_fuzztime=${MINIPOD_API_FUZZTIME:-20s}
 test_timeout=${MINIPOD_TEST_TIMEOUT:-20m}
 read -r -a race_pkgs <<<"${MINIPOD_RACE_PKGS:-./daemon/... ./runtime/...}"
 
@@ -134,12 +136,23 @@ fi
 
 # -p 1: the root tiers share host-global state (/run/netns, iptables), and
 # a leak checker must not count another package's pods as its own leaks.
+# The reliability tests append their figures ("faults: 34 survived of 34,
+# leaks 0", ...) here; the summary prints them.
+MINIPOD_FIGURES=$(mktemp "${TMPDIR:-/tmp}/minipod-figures.XXXXXX")
+export MINIPOD_FIGURES
+trap 'rm -f "$MINIPOD_FIGURES"' EXIT
 step "go test" go test -p 1 -count=1 -timeout "$test_timeout" ./...
 
 if grep -qs '^func FuzzParse(' manifest/*_test.go; then
 	step "fuzz manifest FuzzParse $fuzztime" go test ./manifest -run '^$' -fuzz '^FuzzParse$' -fuzztime "$fuzztime"
 else
 	skip_ok "fuzz manifest" "manifest has no FuzzParse yet"
+fi
+
+if grep -qs '^func FuzzAPIRequest(' daemon/*_test.go; then
+	step "fuzz daemon FuzzAPIRequest $api_fuzztime" go test ./daemon -run '^$' -fuzz '^FuzzAPIRequest$' -fuzztime "$api_fuzztime"
+else
+	skip_ok "fuzz daemon" "daemon has no FuzzAPIRequest yet"
 fi
 
 mapfile -t race_existing < <(existing_pkgs "${race_pkgs[@]}")
@@ -156,6 +169,11 @@ echo "=== summary ($(go env GOVERSION), CI=${CI:-unset}, uid $(id -u))"
 for i in "${!names[@]}"; do
 	printf '  %-34s %5ss  %s\n' "${names[$i]}" "${durations[$i]}" "${results[$i]}"
 done
+if [[ -s $MINIPOD_FIGURES ]]; then
+	echo
+	echo "=== reliability figures"
+	sed 's/^/  /' "$MINIPOD_FIGURES"
+fi
 if ((failed)); then
 	echo "FAILED"
 	exit 1
