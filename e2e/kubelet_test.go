@@ -248,3 +248,116 @@ spec:
 	e.mustRun("delete", "pod", "probed")
 	e.assertNoLeaks()
 }
+
+// TestInitContainersAndSidecars: init containers run in order, a failing
+// one is retried with back-off until it succeeds; a native sidecar starts
+// in its turn without blocking the next, runs for the pod's life, and is
+// stopped after the app containers.
+func TestInitContainersAndSidecars(t *testing.T) {
+	e := newEnv(t)
+	out := t.TempDir()
+	e.apply(fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata: {name: ordered}
+spec:
+  terminationGracePeriodSeconds: 5
+  initContainers:
+  - name: first
+    image: docker.io/library/busybox:1.36
+    command: ["sh", "-c", "echo first >> /out/order"]
+    volumeMounts: [{name: out, mountPath: /out}]
+  - name: flaky
+    image: docker.io/library/busybox:1.36
+    # Fails on its first run, succeeds on the second.
+    command: ["sh", "-c", "echo flaky >> /out/order; test -f /out/flaky-ran && exit 0; touch /out/flaky-ran; exit 1"]
+    volumeMounts: [{name: out, mountPath: /out}]
+  - name: sidecar
+    image: docker.io/library/busybox:1.36
+    restartPolicy: Always
+    command: ["sh", "-c", "echo sidecar >> /out/order; trap 'echo sidecar >> /out/stops; exit 0' TERM; while :; do sleep 1 & wait; done"]
+    volumeMounts: [{name: out, mountPath: /out}]
+  containers:
+  - name: app
+    image: docker.io/library/busybox:1.36
+    command: ["sh", "-c", "echo app >> /out/order; trap 'echo app >> /out/stops; exit 0' TERM; while :; do sleep 1 & wait; done"]
+    volumeMounts: [{name: out, mountPath: /out}]
+    lifecycle:
+      postStart:
+        exec: {command: ["sh", "-c", "echo poststart > /out/poststart"]}
+      preStop:
+        exec: {command: ["sh", "-c", "echo prestop > /out/prestop"]}
+  volumes:
+  - name: out
+    hostPath: {path: %s, type: Directory}
+`, out))
+	p := e.pod("ordered")
+	if p.Status.Phase != corev1.PodRunning {
+		t.Fatalf("phase %s", p.Status.Phase)
+	}
+	b, _ := os.ReadFile(filepath.Join(out, "order"))
+	if got := strings.Fields(string(b)); strings.Join(got, " ") != "first flaky flaky sidecar app" {
+		t.Fatalf("run order %q, want first flaky flaky sidecar app", got)
+	}
+	var sidecar, flaky *corev1.ContainerStatus
+	for i := range p.Status.InitContainerStatuses {
+		switch cs := &p.Status.InitContainerStatuses[i]; cs.Name {
+		case "sidecar":
+			sidecar = cs
+		case "flaky":
+			flaky = cs
+		}
+	}
+	if flaky == nil || flaky.RestartCount != 1 || flaky.State.Terminated == nil || flaky.State.Terminated.ExitCode != 0 {
+		t.Fatalf("flaky init container status %+v", flaky)
+	}
+	if sidecar == nil || sidecar.State.Running == nil {
+		t.Fatalf("sidecar status %+v", sidecar)
+	}
+	if b, err := os.ReadFile(filepath.Join(out, "poststart")); err != nil || strings.TrimSpace(string(b)) != "poststart" {
+		t.Fatalf("postStart hook did not run: %v", err)
+	}
+	// The sidecar is restarted for the pod's whole life.
+	e.mustRun("exec", "ordered", "-c", "sidecar", "--", "kill", "1")
+	eventually(t, 15*time.Second, "the sidecar to be restarted", func() bool {
+		for _, cs := range e.pod("ordered").Status.InitContainerStatuses {
+			if cs.Name == "sidecar" {
+				return cs.RestartCount >= 1 && cs.State.Running != nil
+			}
+		}
+		return false
+	})
+	os.Remove(filepath.Join(out, "stops"))
+	e.mustRun("delete", "pod", "ordered")
+	if b, err := os.ReadFile(filepath.Join(out, "prestop")); err != nil || strings.TrimSpace(string(b)) != "prestop" {
+		t.Fatalf("preStop hook did not run: %v", err)
+	}
+	stops, _ := os.ReadFile(filepath.Join(out, "stops"))
+	if got := strings.Join(strings.Fields(string(stops)), " "); got != "app sidecar" {
+		t.Fatalf("stop order %q, want the app before the sidecar", got)
+	}
+	e.assertNoLeaks()
+}
+
+// TestInitContainerNever: under restartPolicy Never a failing init
+// container fails the pod, and nothing is left.
+func TestInitContainerNever(t *testing.T) {
+	e := newEnv(t)
+	out, errs, code := e.run("run", e.writeFile("pod.yaml", `apiVersion: v1
+kind: Pod
+metadata: {name: initfail}
+spec:
+  restartPolicy: Never
+  initContainers:
+  - name: init
+    image: docker.io/library/busybox:1.36
+    command: ["sh", "-c", "exit 4"]
+  containers:
+  - name: app
+    image: docker.io/library/busybox:1.36
+    command: ["sleep", "60"]
+`))
+	if code == 0 || !strings.Contains(out+errs, "Init:Error") || !strings.Contains(out+errs, "exited with code 4") {
+		t.Fatalf("exit %d:\n%s%s", code, out, errs)
+	}
+	e.assertNoLeaks()
+}

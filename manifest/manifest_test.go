@@ -79,6 +79,7 @@ var invalidCases = []struct {
 	// Refused: valid in Kubernetes, not honoured by minipod.
 	{name: "resource other than cpu and memory refused", data: pod("resources:\n  limits: {ephemeral-storage: 1Gi}", ""), want: w1 + `spec.containers[0].resources.limits[ephemeral-storage]: not supported by minipod (supported: cpu, memory)`},
 	{name: "memory limit below what runc enforces", data: pod("resources:\n  limits: {memory: 1Mi}", ""), want: w1 + `spec.containers[0].resources.limits[memory]: invalid value "1Mi": must be at least 6Mi, the least runc can enforce`},
+	{name: "restartPolicy on an app container", data: pod("restartPolicy: Always", ""), want: w1 + `spec.containers[0].restartPolicy: forbidden: may only be set for init containers`},
 	{name: "grpc probe refused", data: pod("livenessProbe:\n  grpc: {port: 9000}", ""), want: w1 + `spec.containers[0].livenessProbe.grpc: not supported by minipod`},
 	{name: "pod securityContext fsGroup refused", data: pod("", "securityContext: {fsGroup: 1000}"), want: w1 + `spec.securityContext.fsGroup: not supported by minipod`},
 	{name: "seccompProfile refused", data: pod("securityContext: {seccompProfile: {type: Unconfined}}", ""), want: w1 + `spec.containers[0].securityContext.seccompProfile: not supported by minipod`},
@@ -222,7 +223,7 @@ func TestParseInvalid(t *testing.T) {
 
 // Validation runs first where a refused field is also invalid.
 func TestValidationBeforeRefusal(t *testing.T) {
-	_, err := Parse("pod.yaml", []byte(pod("lifecycle:\n  postStart:\n    exec: {command: [/bin/true]}\n    httpGet: {port: 80}", "")))
+	_, err := Parse("pod.yaml", []byte(pod("livenessProbe:\n  exec: {command: [/bin/true]}\n  grpc: {port: 80}", "")))
 	if err == nil {
 		t.Fatal("no error")
 	}
@@ -230,7 +231,7 @@ func TestValidationBeforeRefusal(t *testing.T) {
 	if len(list) != 2 {
 		t.Fatalf("want 2 problems, got %v", err)
 	}
-	if list[0].Field != "spec.containers[0].lifecycle.postStart" || !strings.HasPrefix(list[0].Message, "forbidden") {
+	if list[0].Field != "spec.containers[0].livenessProbe" || !strings.HasPrefix(list[0].Message, "forbidden") {
 		t.Errorf("first problem = %v, want the validation error", list[0])
 	}
 	if list[1].Message != "not supported by minipod" {

@@ -201,6 +201,17 @@ func validateContainer(ps *problems, p string, c *corev1.Container, volumes map[
 	}
 
 	validateResources(ps, p+".resources", &c.Resources)
+	if c.RestartPolicy != nil {
+		switch {
+		case !init:
+			ps.add(p+".restartPolicy", "forbidden: may only be set for init containers")
+		case *c.RestartPolicy != corev1.ContainerRestartPolicyAlways:
+			ps.add(p+".restartPolicy", "unsupported value %q: supported values: \"Always\"", string(*c.RestartPolicy))
+		}
+	}
+	if init && c.RestartPolicy == nil && c.Lifecycle != nil {
+		ps.add(p+".lifecycle", "forbidden: may not be set for init containers without restartPolicy=Always")
+	}
 	for _, probe := range []struct {
 		name  string
 		probe *corev1.Probe

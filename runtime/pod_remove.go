@@ -73,28 +73,14 @@ func (r *Runtime) teardown(ctx context.Context, rec *Record, grace time.Duration
 	plan := rec.Plan
 	var errs []error
 
-	// Containers: app containers stop together, then init containers.
+	// Containers stop in waves: the app containers together, then native
+	// sidecars in reverse order, then what is left (finished init
+	// containers, or containers a crash left without a plan).
 	ids, err := r.podContainerIDs(ctx, uid)
 	if err != nil {
 		return err
 	}
-	stopSignals := map[string]string{}
-	if plan != nil {
-		for _, c := range append(append([]ContainerPlan{}, plan.Containers...), plan.Init...) {
-			stopSignals[containerID(uid, c.Name)] = c.StopSignal
-		}
-	}
-	var wg sync.WaitGroup
-	cerrs := make([]error, len(ids))
-	for i, id := range ids {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			cerrs[i] = r.removeContainer(ctx, id, stopSignals[id], grace)
-		}()
-	}
-	wg.Wait()
-	errs = append(errs, cerrs...)
+	errs = append(errs, r.stopContainers(ctx, rec, ids, grace))
 	errs = append(errs, failAt(StepTeardownContainers))
 	if plan == nil {
 		// The record was saved before any plan: nothing else was created.
@@ -139,4 +125,68 @@ func (r *Runtime) teardown(ctx context.Context, rec *Record, grace time.Duration
 		return err
 	}
 	return failAt(StepTeardownRecord)
+}
+
+// stopContainers stops and removes a pod's containers in waves, running
+// preStop hooks within the grace period.
+func (r *Runtime) stopContainers(ctx context.Context, rec *Record, ids []string, grace time.Duration) error {
+	uid := string(rec.Pod.UID)
+	plan := rec.Plan
+	byID := map[string]ContainerPlan{}
+	var waves [][]string
+	if plan != nil {
+		var app []string
+		for _, c := range plan.Containers {
+			byID[containerID(uid, c.Name)] = c
+			app = append(app, containerID(uid, c.Name))
+		}
+		waves = append(waves, app)
+		for i := len(plan.Init) - 1; i >= 0; i-- {
+			c := plan.Init[i]
+			byID[containerID(uid, c.Name)] = c
+			if spec, _ := specOf(rec.Pod, c.Name); spec != nil && isSidecar(spec) {
+				waves = append(waves, []string{containerID(uid, c.Name)})
+			}
+		}
+	}
+	placed := map[string]bool{}
+	for _, w := range waves {
+		for _, id := range w {
+			placed[id] = true
+		}
+	}
+	var rest []string
+	for _, id := range ids {
+		if !placed[id] {
+			rest = append(rest, id)
+		}
+	}
+	waves = append(waves, rest)
+	exists := map[string]bool{}
+	for _, id := range ids {
+		exists[id] = true
+	}
+	ps, _ := r.lookup(rec.Pod.Namespace, rec.Pod.Name)
+	var errs []error
+	for _, wave := range waves {
+		var wg sync.WaitGroup
+		werrs := make([]error, len(wave))
+		for i, id := range wave {
+			if !exists[id] {
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				left := grace
+				if c, ok := byID[id]; ok && ps != nil && ps.rec == rec {
+					left = r.preStop(ctx, ps, c.Name, grace)
+				}
+				werrs[i] = r.removeContainer(ctx, id, byID[id].StopSignal, left)
+			}()
+		}
+		wg.Wait()
+		errs = append(errs, werrs...)
+	}
+	return errors.Join(errs...)
 }

@@ -139,7 +139,8 @@ func (r *Runtime) recordExit(ps *podState, name string, st containerd.ExitStatus
 	}
 	log := r.log.With("pod", podKey(ps.rec.Pod.Namespace, ps.rec.Pod.Name), "container", name)
 	log.Info("container exited", "exitCode", cs.ExitCode)
-	if ps.ctx.Err() != nil || ps.rec.State != StateRunning || !shouldRestart(ps.rec.Pod.Spec.RestartPolicy, cs.ExitCode) {
+	alive := ps.rec.State == StateRunning || ps.rec.State == StateCreating
+	if ps.ctx.Err() != nil || !alive || !shouldRestart(restartPolicyOf(ps.rec.Pod, name), cs.ExitCode) {
 		return 0, false
 	}
 	ran := cs.FinishedAt.Sub(cs.StartedAt)
@@ -167,7 +168,7 @@ func (r *Runtime) restart(ps *podState, name string) (<-chan containerd.ExitStat
 		return nil, false
 	}
 	var first string
-	for _, cp := range plan.Containers {
+	for _, cp := range append(append([]ContainerPlan{}, plan.Containers...), plan.Init...) {
 		if cp.Name == name {
 			first = cp.LogPath
 		}
@@ -216,6 +217,7 @@ func (r *Runtime) restart(ps *podState, name string) (<-chan containerd.ExitStat
 	cs.LogPath = logPath
 	ps.mu.Unlock()
 	r.event(ps, corev1.EventTypeNormal, "Started", "Started container "+name, name)
+	go r.postStart(ps, name)
 	r.startProbes(ps, name)
 	return exitc, true
 }

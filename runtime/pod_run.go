@@ -372,59 +372,8 @@ func (r *Runtime) startContainer(ctx context.Context, ps *podState, c containerd
 	ps.mu.Unlock()
 	r.event(ps, corev1.EventTypeNormal, "Started", "Started container "+cp.Name, cp.Name)
 	r.watch(ps, cp.Name, exitc)
+	r.postStart(ps, cp.Name)
 	r.startProbes(ps, cp.Name)
-	return nil
-}
-
-// runInit runs one init container to completion; a non-zero exit fails the
-// pod's creation (restartPolicy Never semantics: the kubelet-semantics work
-// adds retries).
-func (r *Runtime) runInit(ctx context.Context, ps *podState, undo *undoStack, plan *PodPlan, cp *ContainerPlan, img containerd.Image, podIP, hostIP, nodeName string) error {
-	id := containerID(plan.UID, cp.Name)
-	undo.push("init container "+cp.Name, func(ctx context.Context) error { return r.removeContainer(ctx, id, "", 0) })
-	c, err := r.createContainer(ctx, plan, cp, img, podIP, hostIP, nodeName)
-	if err != nil {
-		return err
-	}
-	ps.mu.Lock()
-	ps.rec.Containers[cp.Name] = c.ID()
-	ps.containers[cp.Name] = &containerState{ID: c.ID(), Init: true, Image: img.Name(), ImageID: img.Target().Digest.String()}
-	ps.mu.Unlock()
-	if err := r.records.save(ps.rec); err != nil {
-		return err
-	}
-	t, err := r.newTask(ctx, c, cp.LogPath)
-	if err != nil {
-		return err
-	}
-	exitc, err := t.Wait(r.nsctx(ctx))
-	if err != nil {
-		return fmt.Errorf("failed to wait on init container %q: %w", cp.Name, err)
-	}
-	if err := t.Start(r.nsctx(ctx)); err != nil {
-		return fmt.Errorf("failed to start init container %q: %w", cp.Name, err)
-	}
-	startedAt := time.Now()
-	var st containerd.ExitStatus
-	select {
-	case st = <-exitc:
-	case <-ctx.Done():
-		return fmt.Errorf("init container %q did not finish: %w", cp.Name, ctx.Err())
-	}
-	ps.mu.Lock()
-	cs := ps.containers[cp.Name]
-	cs.StartedAt, cs.FinishedAt, cs.Exited, cs.ExitCode = startedAt, st.ExitTime(), true, int32(st.ExitCode())
-	cs.Reason = "Completed"
-	if st.ExitCode() != 0 {
-		cs.Reason = "Error"
-	}
-	ps.mu.Unlock()
-	if err := deleteTask(r.nsctx(ctx), c, t); err != nil {
-		return err
-	}
-	if st.ExitCode() != 0 {
-		return fmt.Errorf("init container %q exited with code %d", cp.Name, st.ExitCode())
-	}
 	return nil
 }
 

@@ -134,9 +134,16 @@ func (p *podState) status() *corev1.Pod {
 	initDone := true
 	for _, c := range pod.Spec.InitContainers {
 		cs := statusOf(c, true)
-		cs.Ready = cs.State.Terminated != nil && cs.State.Terminated.ExitCode == 0
-		if !cs.Ready {
-			initDone = false
+		if isSidecar(&c) {
+			// A native sidecar counts as initialized once it has started.
+			if cs.Started == nil || !*cs.Started {
+				initDone = false
+			}
+		} else {
+			cs.Ready = cs.State.Terminated != nil && cs.State.Terminated.ExitCode == 0
+			if !cs.Ready {
+				initDone = false
+			}
 		}
 		st.InitContainerStatuses = append(st.InitContainerStatuses, cs)
 	}

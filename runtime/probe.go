@@ -41,11 +41,9 @@ type probeResult struct {
 // when ctx (the run's) ends.
 func (r *Runtime) startProbes(ps *podState, name string) {
 	ps.mu.Lock()
-	var c *corev1.Container
-	for i := range ps.rec.Pod.Spec.Containers {
-		if ps.rec.Pod.Spec.Containers[i].Name == name {
-			c = &ps.rec.Pod.Spec.Containers[i]
-		}
+	c, init := specOf(ps.rec.Pod, name)
+	if init && c != nil && !isSidecar(c) {
+		c = nil
 	}
 	cs := ps.containers[name]
 	if c == nil || cs == nil {

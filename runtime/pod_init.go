@@ -1,0 +1,179 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	containerd "github.com/containerd/containerd/v2/client"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Init containers run one at a time, in order, each to exit 0 before the
+// next starts. A failing one is retried with the kubelet's back-off when
+// the pod's restartPolicy is Always or OnFailure (the status reads
+// Init:CrashLoopBackOff meanwhile), and fails the pod under Never.
+//
+// An init container with restartPolicy Always is a native sidecar: it is
+// started in its turn, the next one starts once it is running (and its
+// startupProbe, if any, has passed), it is restarted for the whole life of
+// the pod, and it is stopped after the app containers.
+
+// isSidecar tells whether an init container is a native sidecar.
+func isSidecar(c *corev1.Container) bool {
+	return c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways
+}
+
+// specOf finds a container of the pod, app or init, by name.
+func specOf(pod *corev1.Pod, name string) (*corev1.Container, bool) {
+	for i := range pod.Spec.InitContainers {
+		if pod.Spec.InitContainers[i].Name == name {
+			return &pod.Spec.InitContainers[i], true
+		}
+	}
+	for i := range pod.Spec.Containers {
+		if pod.Spec.Containers[i].Name == name {
+			return &pod.Spec.Containers[i], false
+		}
+	}
+	return nil, false
+}
+
+// restartPolicyOf is the policy that applies to a container's exits:
+// Always for sidecars, the pod's for app containers.
+func restartPolicyOf(pod *corev1.Pod, name string) corev1.RestartPolicy {
+	if c, init := specOf(pod, name); init && c != nil && isSidecar(c) {
+		return corev1.RestartPolicyAlways
+	}
+	return pod.Spec.RestartPolicy
+}
+
+// runInit creates an init container and runs it to completion (or, for a
+// sidecar, until it has started).
+func (r *Runtime) runInit(ctx context.Context, ps *podState, undo *undoStack, plan *PodPlan, cp *ContainerPlan, img containerd.Image, podIP, hostIP, nodeName string) error {
+	id := containerID(plan.UID, cp.Name)
+	undo.push("init container "+cp.Name, func(ctx context.Context) error { return r.removeContainer(ctx, id, "", 0) })
+	c, err := r.createContainer(ctx, plan, cp, img, podIP, hostIP, nodeName)
+	if err != nil {
+		return err
+	}
+	ps.mu.Lock()
+	ps.rec.Containers[cp.Name] = c.ID()
+	ps.containers[cp.Name] = &containerState{ID: c.ID(), Init: true, Image: img.Name(), ImageID: img.Target().Digest.String()}
+	spec, _ := specOf(ps.rec.Pod, cp.Name)
+	policy := ps.rec.Pod.Spec.RestartPolicy
+	ps.mu.Unlock()
+	if err := r.records.save(ps.rec); err != nil {
+		return err
+	}
+	if spec != nil && isSidecar(spec) {
+		return r.startSidecar(ctx, ps, c, cp)
+	}
+	for run := int32(0); ; run++ {
+		code, err := r.runInitOnce(ctx, ps, c, cp, run)
+		if err != nil {
+			return err
+		}
+		if code == 0 {
+			return nil
+		}
+		if policy == corev1.RestartPolicyNever {
+			return fmt.Errorf("Init:Error: init container %q exited with code %d", cp.Name, code)
+		}
+		ps.mu.Lock()
+		cs := ps.containers[cp.Name]
+		cs.BackOff = nextBackOff(cs.BackOff, 0, r.backOffBase(), r.backOffMax(), run+1)
+		cs.BackOffUntil = time.Now().Add(cs.BackOff)
+		wait := cs.BackOff
+		ps.mu.Unlock()
+		r.event(ps, corev1.EventTypeWarning, "BackOff", "Back-off restarting failed container "+cp.Name, cp.Name)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("Init:CrashLoopBackOff: init container %q keeps failing (exit code %d): %w", cp.Name, code, ctx.Err())
+		case <-time.After(wait):
+		}
+	}
+}
+
+// runInitOnce runs one attempt of an init container and returns its exit
+// code.
+func (r *Runtime) runInitOnce(ctx context.Context, ps *podState, c containerd.Container, cp *ContainerPlan, run int32) (int32, error) {
+	nctx := r.nsctx(ctx)
+	if t, err := c.Task(nctx, nil); err == nil {
+		if err := deleteTask(nctx, c, t); err != nil {
+			return 0, err
+		}
+	}
+	logPath := logPathFor(cp.LogPath, run)
+	t, err := r.newTask(ctx, c, logPath)
+	if err != nil {
+		return 0, err
+	}
+	exitc, err := t.Wait(nctx)
+	if err != nil {
+		return 0, fmt.Errorf("failed to wait on init container %q: %w", cp.Name, err)
+	}
+	if err := t.Start(nctx); err != nil {
+		return 0, fmt.Errorf("failed to start init container %q: %w", cp.Name, err)
+	}
+	ps.mu.Lock()
+	cs := ps.containers[cp.Name]
+	if cs.Exited {
+		cs.LastState = &corev1.ContainerStateTerminated{
+			ExitCode: cs.ExitCode, Reason: cs.Reason,
+			StartedAt: metav1.NewTime(cs.StartedAt), FinishedAt: metav1.NewTime(cs.FinishedAt),
+			ContainerID: "containerd://" + cs.ID,
+		}
+	}
+	cs.Restarts, cs.LogPath = run, logPath
+	cs.Running, cs.Exited, cs.BackOffUntil, cs.StartedAt = true, false, time.Time{}, time.Now()
+	ps.mu.Unlock()
+	r.event(ps, corev1.EventTypeNormal, "Started", "Started container "+cp.Name, cp.Name)
+	var st containerd.ExitStatus
+	select {
+	case st = <-exitc:
+	case <-ctx.Done():
+		return 0, fmt.Errorf("init container %q did not finish: %w", cp.Name, ctx.Err())
+	}
+	code := int32(st.ExitCode())
+	ps.mu.Lock()
+	cs.Running, cs.Exited, cs.ExitCode = false, true, code
+	cs.FinishedAt = st.ExitTime()
+	cs.Reason = "Completed"
+	if code != 0 {
+		cs.Reason = "Error"
+	}
+	ps.mu.Unlock()
+	if err := deleteTask(nctx, c, t); err != nil {
+		return 0, err
+	}
+	return code, nil
+}
+
+// startSidecar starts a native sidecar and waits until it has started:
+// running, and past its startupProbe if it has one.
+func (r *Runtime) startSidecar(ctx context.Context, ps *podState, c containerd.Container, cp *ContainerPlan) error {
+	if err := r.startContainer(ctx, ps, c, cp); err != nil {
+		return err
+	}
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		ps.mu.Lock()
+		cs := ps.containers[cp.Name]
+		started, exited, code := cs.Running && cs.Started, cs.Exited, cs.ExitCode
+		ps.mu.Unlock()
+		if started {
+			return nil
+		}
+		if exited && ps.rec.Pod.Spec.RestartPolicy == corev1.RestartPolicyNever {
+			return fmt.Errorf("sidecar %q exited with code %d before it started", cp.Name, code)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("sidecar %q did not start: %w", cp.Name, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
