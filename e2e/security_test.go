@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"net"
@@ -189,6 +190,22 @@ spec:
 		return nil
 	})
 	check(len(onDisk) == 0, "the secret value is on disk, not on tmpfs: %v", onDisk)
+	// The daemon's own copy of the Secret, under /run/minipod/secrets: on
+	// tmpfs even where /run is not one.
+	var stored, storedOnDisk []string
+	_ = filepath.Walk("/run/minipod/secrets", func(p string, info os.FileInfo, err error) error {
+		if err != nil || !info.Mode().IsRegular() {
+			return nil
+		}
+		if b, err := os.ReadFile(p); err == nil && (strings.Contains(string(b), value) || strings.Contains(string(b), base64.StdEncoding.EncodeToString([]byte(value)))) {
+			stored = append(stored, p)
+			if !underAny(p, tmpfs) {
+				storedOnDisk = append(storedOnDisk, p)
+			}
+		}
+		return nil
+	})
+	check(len(stored) > 0 && len(storedOnDisk) == 0, "the daemon's copy of the Secret: %v, not on tmpfs: %v", stored, storedOnDisk)
 
 	e.mustRun("delete", "pod", "vault")
 	// The daemon's log, last: everything above went through it.

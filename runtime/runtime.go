@@ -122,6 +122,10 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		log:     cfg.Logger,
 		pods:    map[string]*podState{},
 	}
+	// Secrets only ever on tmpfs, even where /run is not one.
+	if err := ensureTmpfs(secretRunDir); err != nil {
+		return nil, err
+	}
 	r.network = cfg.Network
 	if r.network == nil {
 		r.network, err = netns.NewCNI(netns.CNIConfig{
