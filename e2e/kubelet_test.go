@@ -361,3 +361,69 @@ spec:
 	}
 	e.assertNoLeaks()
 }
+
+// TestPodOptions: hostAliases, subdomain and dnsConfig shape the pod's
+// /etc files; hostNetwork, hostPID and hostIPC put it in the host's
+// namespaces, only when asked.
+func TestPodOptions(t *testing.T) {
+	e := newEnv(t)
+	e.apply(`apiVersion: v1
+kind: Pod
+metadata: {name: opts}
+spec:
+  terminationGracePeriodSeconds: 0
+  hostname: web-0
+  subdomain: web
+  hostAliases:
+  - ip: 10.1.2.3
+    hostnames: [db.local, cache.local]
+  dnsPolicy: None
+  dnsConfig:
+    nameservers: [192.0.2.53]
+    searches: [example.test]
+    options: [{name: ndots, value: "2"}]
+  containers:
+  - name: c
+    image: docker.io/library/busybox:1.36
+    command: ["sleep", "3600"]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: hostns}
+spec:
+  terminationGracePeriodSeconds: 0
+  hostNetwork: true
+  hostPID: true
+  hostIPC: true
+  containers:
+  - name: c
+    image: docker.io/library/busybox:1.36
+    command: ["sleep", "3600"]
+`)
+	hosts, _ := e.exec("opts", "c", "cat", "/etc/hosts")
+	for _, want := range []string{"10.1.2.3\tdb.local\tcache.local", "web-0.web.default.svc.cluster.local\tweb-0"} {
+		if !strings.Contains(hosts, want) {
+			t.Errorf("/etc/hosts lacks %q:\n%s", want, hosts)
+		}
+	}
+	resolv, _ := e.exec("opts", "c", "cat", "/etc/resolv.conf")
+	if strings.TrimSpace(resolv) != "nameserver 192.0.2.53\nsearch example.test\noptions ndots:2" {
+		t.Errorf("resolv.conf with dnsPolicy None:\n%s", resolv)
+	}
+	if got, _ := e.exec("opts", "c", "hostname"); strings.TrimSpace(got) != "web-0" {
+		t.Errorf("hostname %q, want web-0", got)
+	}
+	for _, ns := range []string{"net", "pid", "ipc"} {
+		host, _ := os.Readlink("/proc/self/ns/" + ns)
+		in, _ := e.exec("hostns", "c", "readlink", "/proc/self/ns/"+ns)
+		if strings.TrimSpace(in) != host {
+			t.Errorf("host%s: the container's %s namespace is %q, the host's %q", strings.ToUpper(ns[:1])+ns[1:], ns, strings.TrimSpace(in), host)
+		}
+		// And the other pod is in its own.
+		if own, _ := e.exec("opts", "c", "readlink", "/proc/self/ns/"+ns); strings.TrimSpace(own) == host {
+			t.Errorf("a pod that did not ask shares the host's %s namespace", ns)
+		}
+	}
+	e.mustRun("delete", "pod", "opts", "hostns")
+	e.assertNoLeaks()
+}

@@ -242,7 +242,20 @@ func podRules() []FieldRule {
 		FieldRule{"Pod", "spec.volumes", Supported, ""},
 		FieldRule{"Pod", "spec.restartPolicy", Supported, "default: Always"},
 		FieldRule{"Pod", "spec.terminationGracePeriodSeconds", Supported, "default: 30"},
-		FieldRule{"Pod", "spec.dnsPolicy", Supported, "ClusterFirst (default) or Default"},
+		FieldRule{"Pod", "spec.dnsPolicy", Supported, "ClusterFirst (default), ClusterFirstWithHostNet and Default: the host's resolv.conf without loopback nameservers (one host, no cluster DNS); None: only dnsConfig"},
+		FieldRule{"Pod", "spec.dnsConfig", Supported, "merged into resolv.conf as the kubelet merges it"},
+		FieldRule{"Pod", "spec.dnsConfig.nameservers", Supported, ""},
+		FieldRule{"Pod", "spec.dnsConfig.searches", Supported, ""},
+		FieldRule{"Pod", "spec.dnsConfig.options", Supported, ""},
+		FieldRule{"Pod", "spec.dnsConfig.options[].name", Supported, ""},
+		FieldRule{"Pod", "spec.dnsConfig.options[].value", Supported, ""},
+		FieldRule{"Pod", "spec.hostAliases", Supported, "added to the pod's /etc/hosts"},
+		FieldRule{"Pod", "spec.hostAliases[].ip", Supported, ""},
+		FieldRule{"Pod", "spec.hostAliases[].hostnames", Supported, ""},
+		FieldRule{"Pod", "spec.subdomain", Supported, "<hostname>.<subdomain>.<namespace>.svc.cluster.local in /etc/hosts"},
+		FieldRule{"Pod", "spec.hostNetwork", Supported, "the host's network and UTS namespaces; no CNI; pod IP = host IP"},
+		FieldRule{"Pod", "spec.hostPID", Supported, "the host's PID namespace, only when asked"},
+		FieldRule{"Pod", "spec.hostIPC", Supported, "the host's IPC namespace, only when asked"},
 		FieldRule{"Pod", "spec.hostname", Supported, ""},
 		FieldRule{"Pod", "spec.nodeName", Warning, noScheduler},
 		FieldRule{"Pod", "spec.nodeSelector", Warning, noScheduler},
@@ -362,10 +375,6 @@ var supportedFieldPaths = []string{
 // honour. It runs after validation, on values the API server accepts.
 func refuseValues(pod *corev1.Pod) problems {
 	var ps problems
-	switch pod.Spec.DNSPolicy {
-	case corev1.DNSNone, corev1.DNSClusterFirstWithHostNet:
-		ps.add("spec.dnsPolicy", "%q is not supported by minipod (use ClusterFirst or Default)", pod.Spec.DNSPolicy)
-	}
 	eachContainer(pod, func(path string, c *corev1.Container) {
 		for i, env := range c.Env {
 			if env.ValueFrom == nil || env.ValueFrom.FieldRef == nil {

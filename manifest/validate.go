@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"path"
 	"reflect"
@@ -79,6 +80,37 @@ func validatePod(pod *corev1.Pod, refs *Refs) problems {
 	}
 	oneOf(&ps, "spec.dnsPolicy", string(spec.DNSPolicy), true,
 		corev1.DNSClusterFirst, corev1.DNSDefault, corev1.DNSClusterFirstWithHostNet, corev1.DNSNone)
+	if spec.DNSPolicy == corev1.DNSNone && (spec.DNSConfig == nil || len(spec.DNSConfig.Nameservers) == 0) {
+		ps.add("spec.dnsConfig", "required value: must provide at least one DNS nameserver when dnsPolicy is None")
+	}
+	if dc := spec.DNSConfig; dc != nil {
+		if len(dc.Nameservers) > 3 {
+			ps.add("spec.dnsConfig.nameservers", "invalid value: must not have more than 3 nameservers")
+		}
+		for i, n := range dc.Nameservers {
+			if net.ParseIP(n) == nil {
+				ps.add(fmt.Sprintf("spec.dnsConfig.nameservers[%d]", i), "invalid value %q: must be a valid IP address", n)
+			}
+		}
+		if len(dc.Searches) > 32 {
+			ps.add("spec.dnsConfig.searches", "invalid value: must not have more than 32 search paths")
+		}
+	}
+	for i, a := range spec.HostAliases {
+		if net.ParseIP(a.IP) == nil {
+			ps.add(fmt.Sprintf("spec.hostAliases[%d].ip", i), "invalid value %q: must be a valid IP address", a.IP)
+		}
+		for j, h := range a.Hostnames {
+			if errs := validation.IsDNS1123Subdomain(h); len(errs) > 0 {
+				ps.add(fmt.Sprintf("spec.hostAliases[%d].hostnames[%d]", i, j), "invalid value %q: %s", h, strings.Join(errs, "; "))
+			}
+		}
+	}
+	if spec.Subdomain != "" {
+		if errs := validation.IsDNS1123Label(spec.Subdomain); len(errs) > 0 {
+			ps.add("spec.subdomain", "invalid value %q: %s", spec.Subdomain, strings.Join(errs, "; "))
+		}
+	}
 	if spec.Hostname != "" {
 		dnsLabel(&ps, "spec.hostname", spec.Hostname)
 	}

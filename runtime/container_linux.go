@@ -83,12 +83,16 @@ func (r *Runtime) createContainer(ctx context.Context, p *PodPlan, cp *Container
 		oci.WithImageConfig(img),
 		oci.WithProcessArgs(cp.Argv...),
 		oci.WithEnv(env),
-		oci.WithHostname(p.Sandbox.Hostname),
 		oci.WithMounts(mounts),
 		oci.WithAnnotations(map[string]string{shimGroupAnnotation: p.UID}),
 	}
 	if cp.WorkingDir != "" {
 		specOpts = append(specOpts, oci.WithProcessCwd(cp.WorkingDir))
+	}
+	if !p.Sandbox.HostNetwork {
+		// With hostNetwork the container is in the host's UTS namespace
+		// and keeps the host's name, as on a node.
+		specOpts = append(specOpts, oci.WithHostname(p.Sandbox.Hostname))
 	}
 	imgCfg, err := imageConfig(ctx, img)
 	if err != nil {
@@ -100,6 +104,10 @@ func (r *Runtime) createContainer(ctx context.Context, p *PodPlan, cp *Container
 	}
 	specOpts = append(specOpts, secOpts...)
 	for _, n := range cp.Namespaces {
+		if n.Path == "" {
+			specOpts = append(specOpts, oci.WithHostNamespace(specs.LinuxNamespaceType(n.Type)))
+			continue
+		}
 		specOpts = append(specOpts, oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.LinuxNamespaceType(n.Type), Path: n.Path}))
 	}
 	labels := map[string]string{

@@ -92,6 +92,25 @@ type SandboxPlan struct {
 	NamespaceDir string    `json:"namespaceDir"`
 	Hostname     string    `json:"hostname"`
 	Files        []PodFile `json:"files"`
+	// HostNetwork, HostPID and HostIPC put the pod in the host's
+	// namespaces: no network namespace and no CNI with HostNetwork.
+	HostNetwork bool `json:"hostNetwork,omitempty"`
+	HostPID     bool `json:"hostPID,omitempty"`
+	HostIPC     bool `json:"hostIPC,omitempty"`
+	// HostsExtra are hostAliases and the subdomain FQDN, as lines of
+	// /etc/hosts; DNS is what /etc/resolv.conf is made from.
+	HostsExtra []string `json:"hostsExtra,omitempty"`
+	DNS        DNSPlan  `json:"dns"`
+}
+
+// DNSPlan is the pod's resolver configuration: dnsPolicy Default (and
+// ClusterFirst, the same on one host) starts from the host's resolv.conf
+// without loopback nameservers; None starts empty; dnsConfig adds to both.
+type DNSPlan struct {
+	Policy      string   `json:"policy"`
+	Nameservers []string `json:"nameservers,omitempty"`
+	Searches    []string `json:"searches,omitempty"`
+	Options     []string `json:"options,omitempty"`
 }
 
 // PortMapping is a hostPort of a container, handed to CNI's portmap.
@@ -325,6 +344,29 @@ func planSandbox(pod *corev1.Pod, uid, podDir string, opts PlanOptions) SandboxP
 			})
 		}
 	}
+	s.HostPID, s.HostIPC = pod.Spec.HostPID, pod.Spec.HostIPC
+	if pod.Spec.HostNetwork {
+		s.HostNetwork = true
+		s.NetNSName, s.NetNSPath, s.Network, s.Interface, s.CNIArgs, s.PortMappings = "", "", "", "", nil, nil
+	}
+	if sub := pod.Spec.Subdomain; sub != "" {
+		s.HostsExtra = append(s.HostsExtra, fmt.Sprintf("<pod IP>\t%s.%s.%s.svc.cluster.local\t%s", hostname, sub, pod.Namespace, hostname))
+	}
+	for _, a := range pod.Spec.HostAliases {
+		s.HostsExtra = append(s.HostsExtra, a.IP+"\t"+strings.Join(a.Hostnames, "\t"))
+	}
+	s.DNS = DNSPlan{Policy: string(pod.Spec.DNSPolicy)}
+	if dc := pod.Spec.DNSConfig; dc != nil {
+		s.DNS.Nameservers = append(s.DNS.Nameservers, dc.Nameservers...)
+		s.DNS.Searches = append(s.DNS.Searches, dc.Searches...)
+		for _, o := range dc.Options {
+			opt := o.Name
+			if o.Value != nil {
+				opt += ":" + *o.Value
+			}
+			s.DNS.Options = append(s.DNS.Options, opt)
+		}
+	}
 	etc := filepath.Join(podDir, "etc")
 	s.Files = []PodFile{
 		{HostPath: filepath.Join(etc, "hosts"), ContainerPath: "/etc/hosts",
@@ -493,10 +535,20 @@ func planContainer(pod *corev1.Pod, c *corev1.Container, init bool, p *PodPlan, 
 	}
 	cp.Env = env
 
+	// An empty path means the host's namespace of that type.
 	cp.Namespaces = []NamespacePlan{
 		{Type: "network", Path: p.Sandbox.NetNSPath},
 		{Type: "ipc", Path: filepath.Join(p.Sandbox.NamespaceDir, "ipc")},
 		{Type: "uts", Path: filepath.Join(p.Sandbox.NamespaceDir, "uts")},
+	}
+	if p.Sandbox.HostIPC {
+		cp.Namespaces[1].Path = ""
+	}
+	if p.Sandbox.HostNetwork {
+		cp.Namespaces[2].Path = ""
+	}
+	if p.Sandbox.HostPID {
+		cp.Namespaces = append(cp.Namespaces, NamespacePlan{Type: "pid"})
 	}
 	for _, f := range p.Sandbox.Files {
 		cp.Mounts = append(cp.Mounts, MountPlan{HostPath: f.HostPath, ContainerPath: f.ContainerPath})

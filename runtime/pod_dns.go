@@ -54,7 +54,7 @@ func (r *Runtime) refreshHosts(namespace string) {
 			if f.ContainerPath != "/etc/hosts" {
 				continue
 			}
-			content := hostsFile(ip, plan.Sandbox.Hostname, r.peerLines(namespace, string(pod.UID)))
+			content := hostsFile(ip, plan.Sandbox.Hostname, podHostsExtra(plan, ip, r.peerLines(namespace, string(pod.UID))))
 			if err := writeInPlace(f.HostPath, content); err != nil {
 				r.log.Warn("failed to update a pod's hosts file", "pod", podKey(pod.Namespace, pod.Name), "err", err)
 			}

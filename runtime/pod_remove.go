@@ -89,24 +89,10 @@ func (r *Runtime) teardown(ctx context.Context, rec *Record, grace time.Duration
 	}
 
 	// Network: CNI DEL (also without the namespace, so the IP is freed),
-	// then the namespace itself.
-	nsPath := plan.Sandbox.NetNSPath
-	ns, err := netns.LoadIn(filepath.Dir(plan.Sandbox.NetNSPath), plan.Sandbox.NetNSName)
-	if errdefs.IsNotFound(err) {
-		nsPath = ""
-	} else if err != nil {
-		errs = append(errs, err)
+	// then the namespace itself. A hostNetwork pod has neither.
+	if !plan.Sandbox.HostNetwork {
+		errs = append(errs, r.teardownNetwork(ctx, plan))
 	}
-	if err := r.network.Remove(ctx, attachment(plan, nsPath)); err != nil {
-		errs = append(errs, err)
-	}
-	errs = append(errs, failAt(StepTeardownCNI))
-	if ns != nil {
-		if err := ns.Remove(); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	errs = append(errs, failAt(StepTeardownNetNS))
 	if err := unpinPodNamespaces(plan.Sandbox.NamespaceDir); err != nil {
 		errs = append(errs, err)
 	}
@@ -188,5 +174,30 @@ func (r *Runtime) stopContainers(ctx context.Context, rec *Record, ids []string,
 		wg.Wait()
 		errs = append(errs, werrs...)
 	}
+	return errors.Join(errs...)
+}
+
+// teardownNetwork runs CNI DEL (with an empty namespace path when the
+// namespace is gone, so the IP is still freed) and removes the namespace.
+func (r *Runtime) teardownNetwork(ctx context.Context, plan *PodPlan) error {
+	var errs []error
+
+	nsPath := plan.Sandbox.NetNSPath
+	ns, err := netns.LoadIn(filepath.Dir(plan.Sandbox.NetNSPath), plan.Sandbox.NetNSName)
+	if errdefs.IsNotFound(err) {
+		nsPath = ""
+	} else if err != nil {
+		errs = append(errs, err)
+	}
+	if err := r.network.Remove(ctx, attachment(plan, nsPath)); err != nil {
+		errs = append(errs, err)
+	}
+	errs = append(errs, failAt(StepTeardownCNI))
+	if ns != nil {
+		if err := ns.Remove(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	errs = append(errs, failAt(StepTeardownNetNS))
 	return errors.Join(errs...)
 }

@@ -192,14 +192,21 @@ func (r *Runtime) apply(ctx context.Context, ps *podState, cms []*corev1.ConfigM
 	}
 
 	// 3. The pod's namespaces: network (pinned, loopback up), IPC and UTS.
-	step = StepNetNS
-	ns, err := netns.NewIn(r.cfg.NetNSDir, plan.Sandbox.NetNSName)
-	if err != nil {
-		return err
-	}
-	undo.push(step, func(context.Context) error { return ns.Remove() })
-	if err := failAt(step); err != nil {
-		return err
+	var nsPath string
+	// With hostNetwork the pod is in the host's network namespace: no
+	// namespace of its own, no CNI, the host's address.
+	podIP := hostIP()
+	if !plan.Sandbox.HostNetwork {
+		step = StepNetNS
+		ns, err := netns.NewIn(r.cfg.NetNSDir, plan.Sandbox.NetNSName)
+		if err != nil {
+			return err
+		}
+		undo.push(step, func(context.Context) error { return ns.Remove() })
+		if err := failAt(step); err != nil {
+			return err
+		}
+		nsPath = ns.Path()
 	}
 	step = StepPodNamespaces
 	undo.push(step, func(context.Context) error { return unpinPodNamespaces(plan.Sandbox.NamespaceDir) })
@@ -212,20 +219,23 @@ func (r *Runtime) apply(ctx context.Context, ps *podState, cms []*corev1.ConfigM
 
 	// 4. CNI ADD; its DEL is registered first, since ADD may allocate an IP
 	// and still fail.
-	step = StepCNI
-	att := attachment(plan, ns.Path())
-	undo.push(step, func(ctx context.Context) error { return r.network.Remove(ctx, att) })
-	res, err := r.network.Setup(ctx, att)
-	if err != nil {
-		return err
+	if !plan.Sandbox.HostNetwork {
+		step = StepCNI
+		att := attachment(plan, nsPath)
+		undo.push(step, func(ctx context.Context) error { return r.network.Remove(ctx, att) })
+		res, err := r.network.Setup(ctx, att)
+		if err != nil {
+			return err
+		}
+		podIP = res.IP.String()
+		if err := failAt(step); err != nil {
+			return err
+		}
 	}
 	ps.mu.Lock()
-	ps.rec.PodIP = res.IP.String()
+	ps.rec.PodIP = podIP
 	ps.mu.Unlock()
 	if err := r.records.save(ps.rec); err != nil {
-		return err
-	}
-	if err := failAt(step); err != nil {
 		return err
 	}
 
@@ -244,7 +254,7 @@ func (r *Runtime) apply(ctx context.Context, ps *podState, cms []*corev1.ConfigM
 
 	// 6. /etc/hosts, /etc/hostname, /etc/resolv.conf of the pod.
 	step = StepPodFiles
-	if err := writePodFiles(plan, res.IP.String(), r.peerLines(pod.Namespace, plan.UID)); err != nil {
+	if err := writePodFiles(plan, podIP, r.peerLines(pod.Namespace, plan.UID)); err != nil {
 		return err
 	}
 	if err := failAt(step); err != nil {
@@ -256,7 +266,7 @@ func (r *Runtime) apply(ctx context.Context, ps *podState, cms []*corev1.ConfigM
 	step = StepInitContainers
 	for i := range plan.Init {
 		cp := &plan.Init[i]
-		if err := r.runInit(ctx, ps, &undo, plan, cp, images[cp.Image], res.IP.String(), hostIP, nodeName); err != nil {
+		if err := r.runInit(ctx, ps, &undo, plan, cp, images[cp.Image], podIP, hostIP, nodeName); err != nil {
 			return err
 		}
 	}
@@ -276,7 +286,7 @@ func (r *Runtime) apply(ctx context.Context, ps *podState, cms []*corev1.ConfigM
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			created[i], errs[i] = r.createContainer(ctx, plan, cp, images[cp.Image], res.IP.String(), hostIP, nodeName)
+			created[i], errs[i] = r.createContainer(ctx, plan, cp, images[cp.Image], podIP, hostIP, nodeName)
 		}()
 	}
 	wg.Wait()
@@ -337,9 +347,9 @@ func writePodFiles(plan *PodPlan, podIP string, peers []string) error {
 		return fmt.Errorf("failed to read the host's resolv.conf: %w", err)
 	}
 	content := map[string][]byte{
-		"/etc/hosts":       hostsFile(podIP, plan.Sandbox.Hostname, peers),
+		"/etc/hosts":       hostsFile(podIP, plan.Sandbox.Hostname, podHostsExtra(plan, podIP, peers)),
 		"/etc/hostname":    []byte(plan.Sandbox.Hostname + "\n"),
-		"/etc/resolv.conf": resolvConf(host),
+		"/etc/resolv.conf": podResolvConf(plan.Sandbox.DNS, host),
 	}
 	for _, f := range plan.Sandbox.Files {
 		if err := os.MkdirAll(filepath.Dir(f.HostPath), 0o755); err != nil {

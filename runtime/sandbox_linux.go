@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	goruntime "runtime"
+	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -129,6 +130,70 @@ func resolvConf(host []byte) []byte {
 			}
 		}
 		b.WriteString(line + "\n")
+	}
+	return b.Bytes()
+}
+
+// podHostsExtra are the pod's /etc/hosts lines after its own: its
+// subdomain FQDN and hostAliases (with the pod IP filled in), then the
+// other pods of its namespace.
+func podHostsExtra(plan *PodPlan, podIP string, peers []string) []string {
+	var out []string
+	if len(plan.Sandbox.HostsExtra) > 0 {
+		out = append(out, "", "# Entries added by HostAliases and the pod's subdomain.")
+		for _, l := range plan.Sandbox.HostsExtra {
+			out = append(out, strings.ReplaceAll(l, "<pod IP>", podIP))
+		}
+	}
+	if len(peers) > 0 {
+		out = append(out, "", "# Pods of this namespace, kept current by minipod.")
+		out = append(out, peers...)
+	}
+	return out
+}
+
+// podResolvConf is the pod's /etc/resolv.conf from its DNS plan: the host's
+// (without loopback nameservers) unless dnsPolicy is None, with dnsConfig's
+// nameservers, searches and options merged in, as the kubelet merges them.
+func podResolvConf(dns DNSPlan, host []byte) []byte {
+	var nameservers, searches, options []string
+	if dns.Policy != "None" {
+		sc := bufio.NewScanner(bytes.NewReader(resolvConf(host)))
+		for sc.Scan() {
+			f := strings.Fields(sc.Text())
+			if len(f) < 2 {
+				continue
+			}
+			switch f[0] {
+			case "nameserver":
+				nameservers = append(nameservers, f[1])
+			case "search", "domain":
+				searches = append(searches, f[1:]...)
+			case "options":
+				options = append(options, f[1:]...)
+			}
+		}
+	}
+	add := func(list []string, more []string) []string {
+		for _, m := range more {
+			if !slices.Contains(list, m) {
+				list = append(list, m)
+			}
+		}
+		return list
+	}
+	nameservers = add(nameservers, dns.Nameservers)
+	searches = add(searches, dns.Searches)
+	options = add(options, dns.Options)
+	var b bytes.Buffer
+	for _, n := range nameservers {
+		fmt.Fprintf(&b, "nameserver %s\n", n)
+	}
+	if len(searches) > 0 {
+		fmt.Fprintf(&b, "search %s\n", strings.Join(searches, " "))
+	}
+	if len(options) > 0 {
+		fmt.Fprintf(&b, "options %s\n", strings.Join(options, " "))
 	}
 	return b.Bytes()
 }
