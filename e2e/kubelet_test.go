@@ -427,3 +427,80 @@ spec:
 	e.mustRun("delete", "pod", "opts", "hostns")
 	e.assertNoLeaks()
 }
+
+// TestDownwardAPIAndExpansion: downwardAPI and projected volumes,
+// resourceFieldRef, and $(VAR) expansion in env and args, as Kubernetes
+// does them.
+func TestDownwardAPIAndExpansion(t *testing.T) {
+	e := newEnv(t)
+	e.apply(`apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings}
+data: {mode: blue}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: creds}
+stringData: {token: s3cr3t}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: downward
+  labels: {app: demo, tier: web}
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+  - name: c
+    image: docker.io/library/busybox:1.36
+    command: ["sh", "-c"]
+    args: ["echo 'greeting=$(GREETING) escaped=$$(GREETING)'; sleep 3600"]
+    env:
+    - name: NAME
+      valueFrom: {fieldRef: {fieldPath: metadata.name}}
+    - name: GREETING
+      value: "hello $(NAME) from $(UNDEFINED)"
+    - name: MEM_MI
+      valueFrom: {resourceFieldRef: {resource: limits.memory, divisor: 1Mi}}
+    resources:
+      limits: {memory: 64Mi, cpu: 500m}
+    volumeMounts:
+    - {name: info, mountPath: /info}
+    - {name: all, mountPath: /all}
+  volumes:
+  - name: info
+    downwardAPI:
+      items:
+      - {path: labels, fieldRef: {fieldPath: metadata.labels}}
+      - {path: name, fieldRef: {fieldPath: metadata.name}}
+      - {path: cpu-millis, resourceFieldRef: {containerName: c, resource: limits.cpu, divisor: 1m}}
+  - name: all
+    projected:
+      sources:
+      - configMap: {name: settings}
+      - secret: {name: creds}
+      - downwardAPI:
+          items: [{path: ns, fieldRef: {fieldPath: metadata.namespace}}]
+`)
+	checks := []struct{ cmd, want string }{
+		{"echo $GREETING", "hello downward from $(UNDEFINED)"},
+		{"echo $MEM_MI", "64"},
+		{"cat /info/labels", "app=\"demo\"\ntier=\"web\""},
+		{"cat /info/name", "downward"},
+		{"cat /info/cpu-millis", "500"},
+		{"cat /all/mode /all/token /all/ns", "blues3cr3tdefault"},
+		{"grep ' /all ' /proc/mounts | cut -d' ' -f3", "tmpfs"},
+	}
+	for _, c := range checks {
+		got, _ := e.exec("downward", "c", "sh", "-c", c.cmd)
+		if strings.TrimSpace(got) != c.want {
+			t.Errorf("%q gave %q, want %q", c.cmd, strings.TrimSpace(got), c.want)
+		}
+	}
+	eventually(t, 10*time.Second, "the expanded args in the log", func() bool {
+		out, _, _ := e.run("logs", "downward")
+		return strings.Contains(out, "greeting=hello downward from $(UNDEFINED) escaped=$(GREETING)")
+	})
+	e.mustRun("delete", "pod", "downward")
+	e.assertNoLeaks()
+}

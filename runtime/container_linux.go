@@ -64,24 +64,42 @@ func (r *Runtime) createContainer(ctx context.Context, p *PodPlan, cp *Container
 		}
 		mounts = append(mounts, om)
 	}
+	// Values known only now, then $(VAR) expansion as Kubernetes does it:
+	// each variable sees those defined before it; command and args see all.
+	// The image's own variables are not expanded into others.
 	env := make([]string, 0, len(cp.Env))
+	defined := map[string]string{}
+	lookup := func(name string) (string, bool) { v, ok := defined[name]; return v, ok }
 	for _, e := range cp.Env {
 		val := e.Value
-		switch e.Deferred {
-		case "status.podIP":
+		switch d := e.Deferred; {
+		case d == "status.podIP":
 			val = podIP
-		case "status.hostIP":
+		case d == "status.hostIP":
 			val = hostIP
-		case "spec.nodeName":
+		case d == "spec.nodeName":
 			val = nodeName
-		case "metadata.uid":
+		case d == "metadata.uid":
 			val = p.UID
+		case strings.HasPrefix(d, "node:"):
+			cpus, mem := hostResources()
+			val = nodeResource(d, cpus, mem)
+		}
+		if e.From != "image" {
+			if e.From == "" {
+				val = expand(val, lookup)
+			}
+			defined[e.Name] = val
 		}
 		env = append(env, e.Name+"="+val)
 	}
+	argv := make([]string, len(cp.Argv))
+	for i, a := range cp.Argv {
+		argv[i] = expand(a, lookup)
+	}
 	specOpts := []oci.SpecOpts{
 		oci.WithImageConfig(img),
-		oci.WithProcessArgs(cp.Argv...),
+		oci.WithProcessArgs(argv...),
 		oci.WithEnv(env),
 		oci.WithMounts(mounts),
 		oci.WithAnnotations(map[string]string{shimGroupAnnotation: p.UID}),
@@ -147,7 +165,12 @@ func toVolume(v VolumePlan) volumes.Volume {
 		HostPathType: v.HostPathType,
 	}
 	for _, f := range v.Files {
-		out.Files = append(out.Files, volumes.File{Path: f.Path, Data: f.Data, Mode: os.FileMode(f.Mode)})
+		data := f.Data
+		if d := string(data); strings.HasPrefix(d, "node:") {
+			cpus, mem := hostResources()
+			data = []byte(nodeResource(d, cpus, mem))
+		}
+		out.Files = append(out.Files, volumes.File{Path: f.Path, Data: data, Mode: os.FileMode(f.Mode)})
 	}
 	return out
 }

@@ -459,6 +459,28 @@ func planVolumes(pod *corev1.Pod, podDir string, refs refIndex) ([]VolumePlan, e
 				return nil, err
 			}
 			vp.Files = files
+		case v.DownwardAPI != nil:
+			// As the kubelet, downward API and projected volumes live in
+			// memory.
+			vp.Kind = "secret"
+			vp.Source = "downwardAPI"
+			vp.HostPath = filepath.Join(podDir, "volumes", "downward-api", v.Name)
+			vp.Medium = "Memory"
+			files, err := downwardFiles(pod, v.Name, v.DownwardAPI.Items, v.DownwardAPI.DefaultMode)
+			if err != nil {
+				return nil, err
+			}
+			vp.Files = files
+		case v.Projected != nil:
+			vp.Kind = "secret"
+			vp.Source = "projected"
+			vp.HostPath = filepath.Join(podDir, "volumes", "projected", v.Name)
+			vp.Medium = "Memory"
+			files, err := projectedFiles(pod, v.Name, v.Projected, refs)
+			if err != nil {
+				return nil, err
+			}
+			vp.Files = files
 		default:
 			return nil, fmt.Errorf("failed to plan volume %q: no supported volume source", v.Name)
 		}
@@ -683,6 +705,18 @@ func planEnv(pod *corev1.Pod, c *corev1.Container, refs refIndex) ([]EnvVar, err
 				fp := src.FieldRef.FieldPath
 				v.From = "fieldRef " + fp
 				val, deferred, err := fieldValue(pod, fp)
+				if err != nil {
+					return nil, fmt.Errorf("failed to plan container %q: env %q: %w", c.Name, e.Name, err)
+				}
+				v.Value, v.Deferred = val, deferred
+			case src.ResourceFieldRef != nil:
+				ref := src.ResourceFieldRef
+				v.From = "resourceFieldRef " + ref.Resource
+				ctr := ref.ContainerName
+				if ctr == "" {
+					ctr = c.Name
+				}
+				val, deferred, err := resourceValue(pod, ctr, ref)
 				if err != nil {
 					return nil, fmt.Errorf("failed to plan container %q: env %q: %w", c.Name, e.Name, err)
 				}

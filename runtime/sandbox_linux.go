@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	goruntime "runtime"
 	"slices"
+	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -196,4 +197,19 @@ func podResolvConf(dns DNSPlan, host []byte) []byte {
 		fmt.Fprintf(&b, "options %s\n", strings.Join(options, " "))
 	}
 	return b.Bytes()
+}
+
+// hostResources are the node's allocatable CPUs and memory, for
+// resourceFieldRefs of containers without a limit.
+func hostResources() (int, int64) {
+	var mem int64
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(l); len(f) >= 2 && f[0] == "MemTotal:" {
+				kb, _ := strconv.ParseInt(f[1], 10, 64)
+				mem = kb * 1024
+			}
+		}
+	}
+	return goruntime.NumCPU(), mem
 }
