@@ -230,9 +230,9 @@ func TestPlanErrors(t *testing.T) {
 		{"unsupported fieldRef", base(func(p *corev1.Pod) {
 			p.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "E", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "spec.serviceAccountName"}}}}
 		}), "not supported by minipod"},
-		{"resourceFieldRef", base(func(p *corev1.Pod) {
-			p.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "E", ValueFrom: &corev1.EnvVarSource{ResourceFieldRef: &corev1.ResourceFieldSelector{Resource: "limits.cpu"}}}}
-		}), "valueFrom is not supported"},
+		{"resourceFieldRef of an unknown resource", base(func(p *corev1.Pod) {
+			p.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "E", ValueFrom: &corev1.EnvVarSource{ResourceFieldRef: &corev1.ResourceFieldSelector{Resource: "limits.ephemeral-storage"}}}}
+		}), "is not supported by minipod"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -288,5 +288,27 @@ func TestPlanHostnameTruncated(t *testing.T) {
 	}
 	if want := strings.Repeat("a", 62); p.Sandbox.Hostname != want {
 		t.Errorf("hostname = %q, want %q (63 characters at most, no trailing '-')", p.Sandbox.Hostname, want)
+	}
+}
+
+func TestExpand(t *testing.T) {
+	vars := map[string]string{"A": "1", "NAME": "web"}
+	lookup := func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
+	for in, want := range map[string]string{
+		"plain":              "plain",
+		"$(A)":               "1",
+		"x$(A)y$(NAME)z":     "x1ywebz",
+		"$$(A)":              "$(A)",
+		"$(MISSING)":         "$(MISSING)",
+		"$(unterminated":     "$(unterminated",
+		"cost $5":            "cost $5",
+		"$":                  "$",
+		"$$$(A)":             "$1",
+		"$(A)$(A)":           "11",
+		"a $(NAME) $$(NAME)": "a web $(NAME)",
+	} {
+		if got := expand(in, lookup); got != want {
+			t.Errorf("expand(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
