@@ -3,9 +3,11 @@ package runtime
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -47,6 +49,34 @@ func TestCheckHostPaths(t *testing.T) {
 			err := r.checkHostPaths(pod)
 			if (err != nil) != tc.refused {
 				t.Fatalf("refused=%v, want %v (err %v)", err != nil, tc.refused, err)
+			}
+		})
+	}
+}
+
+func TestCheckResourceValues(t *testing.T) {
+	for _, tc := range []struct {
+		name, q string
+		res     corev1.ResourceName
+		refused bool
+	}{
+		{"normal memory", "512Mi", corev1.ResourceMemory, false},
+		{"large memory", "2Ti", corev1.ResourceMemory, false},
+		{"absurd memory", "999999999999Ei", corev1.ResourceMemory, true},
+		{"memory beyond 64Pi", "65Pi", corev1.ResourceMemory, true},
+		{"normal cpu", "1500m", corev1.ResourceCPU, false},
+		{"absurd cpu", "1e12", corev1.ResourceCPU, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pod := &corev1.Pod{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Resources: corev1.ResourceRequirements{
+				Limits: corev1.ResourceList{tc.res: resource.MustParse(tc.q)},
+			}}}}}
+			err := checkResourceValues(pod)
+			if (err != nil) != tc.refused {
+				t.Fatalf("refused=%v, want %v (%v)", err != nil, tc.refused, err)
+			}
+			if err != nil && !strings.Contains(err.Error(), "spec.containers[0].resources.limits["+string(tc.res)+"]") {
+				t.Fatalf("error does not name the field: %v", err)
 			}
 		})
 	}

@@ -68,6 +68,9 @@ func (r *Runtime) CreatePod(ctx context.Context, in *corev1.Pod) (*corev1.Pod, e
 	if err := r.checkHostPaths(pod); err != nil {
 		return nil, err
 	}
+	if err := checkResourceValues(pod); err != nil {
+		return nil, err
+	}
 	pod.UID = types.UID(uuid.NewString())
 	pod.CreationTimestamp = metav1.NewTime(time.Now())
 	pod.ResourceVersion = "1"

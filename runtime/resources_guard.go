@@ -1,0 +1,46 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/containerd/errdefs"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+)
+
+// Resource values beyond any host are refused by field rather than passed
+// on, saturated, to the kernel: a memory quantity that does not fit in 64
+// bits or exceeds maxMemory, a CPU quantity above maxCPU cores.
+var (
+	maxMemory = resource.MustParse("64Pi")
+	maxCPU    = resource.MustParse("1M") // cores
+)
+
+// checkResourceValues refuses absurd resource requests and limits.
+func checkResourceValues(pod *corev1.Pod) error {
+	var errs []error
+	check := func(field string, rl corev1.ResourceList) {
+		for name, q := range rl {
+			var max resource.Quantity
+			switch name {
+			case corev1.ResourceMemory:
+				max = maxMemory
+			case corev1.ResourceCPU:
+				max = maxCPU
+			default:
+				continue
+			}
+			if _, fits := q.AsInt64(); (!fits && name == corev1.ResourceMemory) || q.Cmp(max) > 0 {
+				errs = append(errs, fmt.Errorf("%s[%s]: %s is more than any host has (at most %s): %w", field, name, q.String(), max.String(), errdefs.ErrInvalidArgument))
+			}
+		}
+	}
+	for kind, cs := range map[string][]corev1.Container{"initContainers": pod.Spec.InitContainers, "containers": pod.Spec.Containers} {
+		for i, c := range cs {
+			check(fmt.Sprintf("spec.%s[%d].resources.limits", kind, i), c.Resources.Limits)
+			check(fmt.Sprintf("spec.%s[%d].resources.requests", kind, i), c.Resources.Requests)
+		}
+	}
+	return errors.Join(errs...)
+}
