@@ -32,11 +32,13 @@ type bench struct {
 	undo    []func()
 }
 
-// series is the timings of one case on one system, in seconds.
+// series is the timings of one case on one system, in seconds, and the
+// repetitions that failed (not timed).
 type series struct {
-	Case    string    `json:"case"`
-	System  string    `json:"system"`
-	Seconds []float64 `json:"seconds"`
+	Case     string    `json:"case"`
+	System   string    `json:"system"`
+	Seconds  []float64 `json:"seconds"`
+	Failures []string  `json:"failures,omitempty"`
 }
 
 func (b *bench) onCleanup(f func()) { b.undo = append(b.undo, f) }
@@ -72,6 +74,11 @@ func (b *bench) setup(ctx context.Context) error {
 	}
 	logf("work directory %s", b.work)
 	cdir := filepath.Join(b.work, "containerd")
+	b.containerdSock = filepath.Join(cdir, "containerd.sock")
+	// Runs after containerd has stopped: a shim that lost its socket to a
+	// sibling's start (seen with grouped shims) is unknown to containerd
+	// and would outlive it.
+	b.onCleanup(func() { killShims(b.containerdSock) })
 	if out, err := exec.CommandContext(ctx, "bash", filepath.Join(b.cfg.repo, "scripts/testenv.sh"), "start-containerd", cdir).CombinedOutput(); err != nil {
 		return fmt.Errorf("failed to start containerd: %v\n%s", err, out)
 	}
@@ -80,7 +87,6 @@ func (b *bench) setup(ctx context.Context) error {
 			logf("failed to stop containerd: %v\n%s", err, out)
 		}
 	})
-	b.containerdSock = filepath.Join(cdir, "containerd.sock")
 	// Containers must go before containerd does: their shims outlive it.
 	b.onCleanup(func() {
 		for _, ns := range []string{b.ns(), b.floorNS()} {
@@ -106,13 +112,19 @@ func (b *bench) setup(ctx context.Context) error {
 }
 
 // A timed case: how to run it once on one system. setup and after are not
-// timed.
+// timed; cleanup removes the pod after a failed repetition, whatever state
+// it is in.
 type trial struct {
-	system string
-	setup  func(ctx context.Context, name string) error
-	timed  func(ctx context.Context, name string) error
-	after  func(ctx context.Context, name string) error
+	system  string
+	setup   func(ctx context.Context, name string) error
+	timed   func(ctx context.Context, name string) error
+	after   func(ctx context.Context, name string) error
+	cleanup func(ctx context.Context, name string) error
 }
+
+// maxFailures is how many failed repetitions of one case and system the
+// run records (and goes on) before it gives up.
+const maxFailures = 3
 
 // runCase runs every trial reps times, interleaved (A B C, then B C A, ...),
 // each time on a pod of its own name.
@@ -130,29 +142,55 @@ func (b *bench) runCase(ctx context.Context, caseName, prefix string, trials []t
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			if t.setup != nil {
-				if err := t.setup(ctx, name); err != nil {
-					return fmt.Errorf("%s, %s: failed to set up %s: %w", caseName, t.system, name, err)
+			d, err := runTrial(ctx, t, name)
+			if err == nil {
+				got[i].Seconds = append(got[i].Seconds, d.Seconds())
+				continue
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			// A failure is a result: record it, remove the pod, go on.
+			logf("%s, %s, pod %s FAILED: %v", caseName, t.system, name, err)
+			got[i].Failures = append(got[i].Failures, fmt.Sprintf("pod %s: %v", name, err))
+			if t.cleanup != nil {
+				if cerr := t.cleanup(ctx, name); cerr != nil {
+					logf("failed to clean up pod %s: %v", name, cerr)
 				}
 			}
-			t0 := time.Now()
-			err := t.timed(ctx, name)
-			d := time.Since(t0)
-			if err != nil {
-				return fmt.Errorf("%s, %s, pod %s: %w", caseName, t.system, name, err)
-			}
-			got[i].Seconds = append(got[i].Seconds, d.Seconds())
-			if t.after != nil {
-				if err := t.after(ctx, name); err != nil {
-					return fmt.Errorf("%s, %s: failed to clean up %s: %w", caseName, t.system, name, err)
-				}
+			if len(got[i].Failures) >= maxFailures {
+				return fmt.Errorf("%s, %s: %d repetitions failed, the last: %w", caseName, t.system, len(got[i].Failures), err)
 			}
 		}
 	}
 	for _, s := range got {
+		if len(s.Failures) > 0 {
+			logf("%-32s %-34s %d failed", caseName, s.System, len(s.Failures))
+		}
 		logf("%-32s %-34s median %.3fs", caseName, s.System, median(s.Seconds))
 	}
 	return nil
+}
+
+// runTrial runs one repetition and returns the timed part's duration.
+func runTrial(ctx context.Context, t trial, name string) (time.Duration, error) {
+	if t.setup != nil {
+		if err := t.setup(ctx, name); err != nil {
+			return 0, fmt.Errorf("failed to set up: %w", err)
+		}
+	}
+	t0 := time.Now()
+	err := t.timed(ctx, name)
+	d := time.Since(t0)
+	if err != nil {
+		return 0, err
+	}
+	if t.after != nil {
+		if err := t.after(ctx, name); err != nil {
+			return 0, fmt.Errorf("failed to clean up: %w", err)
+		}
+	}
+	return d, nil
 }
 
 func (b *bench) measure(ctx context.Context) error {
@@ -173,21 +211,24 @@ func (b *bench) measure(ctx context.Context) error {
 			caseName += "s"
 		}
 		trials := []trial{{
-			system: sysMinipodRun,
-			setup:  func(_ context.Context, name string) error { return b.mp.write(name, n, cmdSleep, 2) },
-			timed:  b.mp.run,
-			after:  b.mp.deleteNow,
+			system:  sysMinipodRun,
+			setup:   func(_ context.Context, name string) error { return b.mp.write(name, n, cmdSleep, 2) },
+			timed:   b.mp.run,
+			after:   b.mp.deleteNow,
+			cleanup: b.mp.forget,
 		}, {
-			system: sysFloor,
-			timed:  func(ctx context.Context, name string) error { return b.fl.start(ctx, name, n) },
-			after:  b.fl.remove,
+			system:  sysFloor,
+			timed:   func(ctx context.Context, name string) error { return b.fl.start(ctx, name, n) },
+			after:   b.fl.remove,
+			cleanup: b.fl.remove,
 		}}
 		if b.pm != nil {
 			trials = append(trials, trial{
-				system: sysPodmanPlay,
-				setup:  func(_ context.Context, name string) error { return b.pm.write(name, n, cmdSleep, 2) },
-				timed:  b.pm.play,
-				after:  b.pm.removeNow,
+				system:  sysPodmanPlay,
+				setup:   func(_ context.Context, name string) error { return b.pm.write(name, n, cmdSleep, 2) },
+				timed:   b.pm.play,
+				after:   b.pm.removeNow,
+				cleanup: b.pm.forget,
 			})
 		}
 		if err := b.runCase(ctx, caseName, fmt.Sprintf("s%d", n), trials); err != nil {
@@ -213,7 +254,8 @@ func (b *bench) measure(ctx context.Context) error {
 				}
 				return b.mp.run(ctx, name)
 			},
-			timed: b.mp.delete,
+			timed:   b.mp.delete,
+			cleanup: b.mp.forget,
 		}}
 		if b.pm != nil {
 			setup := func(ctx context.Context, name string) error {
@@ -223,9 +265,9 @@ func (b *bench) measure(ctx context.Context) error {
 				return b.pm.play(ctx, name)
 			}
 			trials = append(trials,
-				trial{system: sysPodmanDown, setup: setup, timed: b.pm.down},
-				trial{system: sysPodmanRm, setup: setup, timed: b.pm.rm},
-				trial{system: sysPodmanStopRm, setup: setup, timed: b.pm.stopRm},
+				trial{system: sysPodmanDown, setup: setup, timed: b.pm.down, cleanup: b.pm.forget},
+				trial{system: sysPodmanRm, setup: setup, timed: b.pm.rm, cleanup: b.pm.forget},
+				trial{system: sysPodmanStopRm, setup: setup, timed: b.pm.stopRm, cleanup: b.pm.forget},
 			)
 		}
 		if err := b.runCase(ctx, kind.name, kind.prefix, trials); err != nil {
@@ -332,6 +374,23 @@ func unmountUnder(dir string) {
 		if err := syscall.Unmount(m, syscall.MNT_DETACH); err != nil && !errors.Is(err, syscall.EINVAL) {
 			logf("failed to unmount %s: %v", m, err)
 		}
+	}
+}
+
+// killShims ends the shims still serving the run's containerd (by pid:
+// SIGTERM, then SIGKILL).
+func killShims(address string) {
+	pids := shimPids("", address)
+	for _, pid := range pids {
+		logf("stopping containerd-shim %d left by the run", pid)
+		_ = syscall.Kill(pid, syscall.SIGTERM)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(shimPids("", address)) > 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, pid := range shimPids("", address) {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
 }
 

@@ -191,7 +191,7 @@ func collect(errs <-chan error) []error {
 
 // leaks lists what the run's daemon left on the host once every pod is
 // deleted: containerd containers, tasks and active snapshots in its
-// namespace, network namespaces of its pods, veths on its bridge, IP
+// namespace, shims still running for it, network namespaces of its pods, veths on its bridge, IP
 // reservations, mounts under its root and pod directories.
 func (m *minipodSystem) leaks(ctx context.Context) []string {
 	var out []string
@@ -218,6 +218,14 @@ func (m *minipodSystem) leaks(ctx context.Context) []string {
 		c.Close()
 	} else {
 		add("containerd unreachable", err.Error())
+	}
+	// Shims exit shortly after their last task is deleted.
+	deadline := time.Now().Add(10 * time.Second)
+	for len(shimPids(m.b.ns(), m.b.containerdSock)) > 0 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	for _, pid := range shimPids(m.b.ns(), m.b.containerdSock) {
+		add("containerd-shim", strconv.Itoa(pid))
 	}
 	m.mu.Lock()
 	uids := m.uids
@@ -310,8 +318,8 @@ func readPid(file string) (int, error) {
 	return strconv.Atoi(strings.TrimSpace(string(b)))
 }
 
-// shimPids finds the containerd shims serving namespace ns of the
-// containerd at address.
+// shimPids finds the containerd shims serving namespace ns (any, if "")
+// of the containerd at address.
 func shimPids(ns, address string) []int {
 	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
 	var pids []int
@@ -324,7 +332,7 @@ func shimPids(ns, address string) []int {
 		if !strings.Contains(filepath.Base(args[0]), "containerd-shim") {
 			continue
 		}
-		if argValue(args, "-namespace") == ns && argValue(args, "-address") == address {
+		if (ns == "" || argValue(args, "-namespace") == ns) && argValue(args, "-address") == address {
 			pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(p)))
 			pids = append(pids, pid)
 		}

@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/containerd/errdefs"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -172,6 +173,15 @@ func (m *minipodSystem) delete(ctx context.Context, name string) error {
 func (m *minipodSystem) deleteNow(ctx context.Context, name string) error {
 	zero := int64(0)
 	return m.client.DeletePod(ctx, "default", name, runtime.DeleteOptions{GracePeriodSeconds: &zero})
+}
+
+// forget removes a pod after a failed repetition, if it exists.
+func (m *minipodSystem) forget(ctx context.Context, name string) error {
+	err := m.deleteNow(ctx, name)
+	if errdefs.IsNotFound(err) {
+		return nil
+	}
+	return err
 }
 
 // profile saves CPU profiles of the daemon to file.N.pprof, 10 s each,

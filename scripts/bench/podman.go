@@ -107,6 +107,11 @@ func (p *podmanSystem) removeNow(ctx context.Context, name string) error {
 	return p.stopRm(ctx, name)
 }
 
+// forget removes a pod after a failed repetition, if it exists.
+func (p *podmanSystem) forget(ctx context.Context, name string) error {
+	return p.podman(ctx, "pod", "rm", "--force", "--ignore", "--time", "0", name)
+}
+
 // cleanup removes every pod and container of the run's podman, its
 // network and bridge; the work directory goes with the rest.
 func (p *podmanSystem) cleanup() {
