@@ -504,3 +504,38 @@ spec:
 	e.mustRun("delete", "pod", "downward")
 	e.assertNoLeaks()
 }
+
+// TestTerminationMessage: the file at terminationMessagePath, or the end of
+// the log under FallbackToLogsOnError, becomes the terminated state's
+// message.
+func TestTerminationMessage(t *testing.T) {
+	e := newEnv(t)
+	e.apply(`apiVersion: v1
+kind: Pod
+metadata: {name: lastwords}
+spec:
+  restartPolicy: Never
+  terminationGracePeriodSeconds: 0
+  containers:
+  - name: file
+    image: docker.io/library/busybox:1.36
+    command: ["sh", "-c", "echo -n 'bye from file' > /tmp/last-words; exit 1"]
+    terminationMessagePath: /tmp/last-words
+  - name: logs
+    image: docker.io/library/busybox:1.36
+    command: ["sh", "-c", "echo starting; echo 'fatal: boom' >&2; exit 2"]
+    terminationMessagePolicy: FallbackToLogsOnError
+`)
+	want := map[string]string{"file": "bye from file", "logs": "starting\nfatal: boom\n"}
+	eventually(t, 15*time.Second, "both containers to terminate with their messages", func() bool {
+		got := 0
+		for _, cs := range e.pod("lastwords").Status.ContainerStatuses {
+			if term := cs.State.Terminated; term != nil && term.Message == want[cs.Name] {
+				got++
+			}
+		}
+		return got == 2
+	})
+	e.mustRun("delete", "pod", "lastwords")
+	e.assertNoLeaks()
+}

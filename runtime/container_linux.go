@@ -52,6 +52,17 @@ func (r *Runtime) createContainer(ctx context.Context, p *PodPlan, cp *Container
 	ctx = r.nsctx(ctx)
 	id := containerID(p.UID, cp.Name)
 	var mounts []specs.Mount
+	if tm := cp.TerminationMessageHostPath; tm != "" {
+		// The container's last words: an empty file per run, bind-mounted
+		// read-write at terminationMessagePath.
+		if err := os.MkdirAll(filepath.Dir(tm), 0o755); err != nil {
+			return nil, fmt.Errorf("failed to create the termination message file of %q: %w", cp.Name, err)
+		}
+		if err := os.WriteFile(tm, nil, 0o666); err != nil {
+			return nil, fmt.Errorf("failed to create the termination message file of %q: %w", cp.Name, err)
+		}
+		mounts = append(mounts, specs.Mount{Destination: cp.TerminationMessagePath, Type: "bind", Source: tm, Options: []string{"rbind", "rprivate", "rw"}})
+	}
 	for _, m := range cp.Mounts {
 		if m.Volume == "" {
 			mounts = append(mounts, specs.Mount{Destination: m.ContainerPath, Type: "bind", Source: m.HostPath, Options: []string{"rbind", "rprivate", "ro"}})

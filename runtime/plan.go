@@ -180,6 +180,10 @@ type ContainerPlan struct {
 	Namespaces []NamespacePlan `json:"namespaces"`
 	// TerminationMessagePath is where the container may leave its last words.
 	TerminationMessagePath string `json:"terminationMessagePath,omitempty"`
+	// TerminationMessageHostPath is the host file bind-mounted there;
+	// FallbackToLogs is terminationMessagePolicy FallbackToLogsOnError.
+	TerminationMessageHostPath string `json:"terminationMessageHostPath,omitempty"`
+	FallbackToLogs             bool   `json:"fallbackToLogsOnError,omitempty"`
 	// Security and Resources are what the container's process and cgroup
 	// get from securityContext and resources.
 	Security  SecurityPlan  `json:"security"`
@@ -538,6 +542,7 @@ func planContainer(pod *corev1.Pod, c *corev1.Container, init bool, p *PodPlan, 
 		WorkingDir:             c.WorkingDir,
 		LogPath:                filepath.Join(p.LogDir, c.Name, "0.log"),
 		TerminationMessagePath: c.TerminationMessagePath,
+		FallbackToLogs:         c.TerminationMessagePolicy == corev1.TerminationMessageFallbackToLogsOnError,
 	}
 	cp.Argv, cp.ArgvKnown, cp.ArgvFrom = mergeArgv(c.Command, c.Args, img)
 	cp.Security = planSecurity(pod, c)
@@ -574,6 +579,9 @@ func planContainer(pod *corev1.Pod, c *corev1.Container, init bool, p *PodPlan, 
 	}
 	for _, f := range p.Sandbox.Files {
 		cp.Mounts = append(cp.Mounts, MountPlan{HostPath: f.HostPath, ContainerPath: f.ContainerPath})
+	}
+	if cp.TerminationMessagePath != "" {
+		cp.TerminationMessageHostPath = filepath.Join(p.PodDir, "termination", c.Name)
 	}
 	for _, m := range c.VolumeMounts {
 		var host string

@@ -3,7 +3,10 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"io"
+	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	containerd "github.com/containerd/containerd/v2/client"
@@ -137,6 +140,9 @@ func (r *Runtime) recordExit(ps *podState, name string, st containerd.ExitStatus
 	if cs.OOMKilled && cs.ExitCode == 137 {
 		cs.Reason = "OOMKilled"
 	}
+	if msg := terminationMessage(ps.rec.Plan, name, cs); msg != "" {
+		cs.Message = msg
+	}
 	log := r.log.With("pod", podKey(ps.rec.Pod.Namespace, ps.rec.Pod.Name), "container", name)
 	log.Info("container exited", "exitCode", cs.ExitCode)
 	alive := ps.rec.State == StateRunning || ps.rec.State == StateCreating
@@ -213,6 +219,7 @@ func (r *Runtime) restart(ps *podState, name string) (<-chan containerd.ExitStat
 	}
 	cs.Restarts = n
 	cs.Running, cs.Exited, cs.BackOffUntil, cs.OOMKilled = true, false, time.Time{}, false
+	cs.Message = ""
 	cs.StartedAt = time.Now()
 	cs.LogPath = logPath
 	ps.mu.Unlock()
@@ -220,4 +227,64 @@ func (r *Runtime) restart(ps *podState, name string) (<-chan containerd.ExitStat
 	go r.postStart(ps, name)
 	r.startProbes(ps, name)
 	return exitc, true
+}
+
+// terminationMessage reads what a container left at its
+// terminationMessagePath (at most 4096 bytes), and under
+// FallbackToLogsOnError, when that is empty and the container failed, the
+// end of its log (at most 80 lines, 2048 bytes), as the kubelet does.
+func terminationMessage(plan *PodPlan, name string, cs *containerState) string {
+	if plan == nil {
+		return ""
+	}
+	for _, cp := range append(append([]ContainerPlan{}, plan.Containers...), plan.Init...) {
+		if cp.Name != name || cp.TerminationMessageHostPath == "" {
+			continue
+		}
+		if b, err := readAtMost(cp.TerminationMessageHostPath, 4096); err == nil && len(b) > 0 {
+			// Empty it for the next run.
+			_ = os.WriteFile(cp.TerminationMessageHostPath, nil, 0o666)
+			return string(b)
+		}
+		if cp.FallbackToLogs && cs.ExitCode != 0 && cs.LogPath != "" {
+			return lastLogLines(cs.LogPath, 80, 2048)
+		}
+	}
+	return ""
+}
+
+func readAtMost(path string, n int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, n))
+}
+
+// lastLogLines is the text of the last lines of a CRI log file.
+func lastLogLines(path string, lines, max int) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	raw, err := tail(f, lines)
+	if err != nil {
+		return ""
+	}
+	var b strings.Builder
+	for _, l := range raw {
+		if _, _, partial, text, ok := parseCRILine(l); ok {
+			b.WriteString(text)
+			if !partial {
+				b.WriteByte('\n')
+			}
+		}
+	}
+	s := b.String()
+	if len(s) > max {
+		s = s[len(s)-max:]
+	}
+	return s
 }
