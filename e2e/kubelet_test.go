@@ -1,10 +1,13 @@
 package e2e
 
 import (
+	"bytes"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -537,5 +540,67 @@ spec:
 		return got == 2
 	})
 	e.mustRun("delete", "pod", "lastwords")
+	e.assertNoLeaks()
+}
+
+// syncBuffer is an io.Writer that tests can read while a command writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// background starts the minipod CLI and stops it (by its pid) at the end.
+func (e *env) background(args ...string) *syncBuffer {
+	e.t.Helper()
+	cmd := exec.Command(suite.bin, args...)
+	cmd.Env = append(os.Environ(), "MINIPOD_SOCKET="+e.socket)
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	return out
+}
+
+// TestFollowAndWatch: logs -f keeps following across restarts; get -w
+// prints a pod's row as it changes.
+func TestFollowAndWatch(t *testing.T) {
+	e := newEnv(t)
+	watch := e.background("get", "pods", "-w")
+	e.apply(`apiVersion: v1
+kind: Pod
+metadata: {name: crashy}
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+  - name: c
+    image: docker.io/library/busybox:1.36
+    command: ["sh", "-c", "echo run; exit 1"]
+`)
+	follow := e.background("logs", "-f", "crashy")
+	eventually(t, 20*time.Second, "logs -f to show three runs", func() bool {
+		return strings.Count(follow.String(), "run\n") >= 3
+	})
+	eventually(t, 10*time.Second, "get -w to show the pod crash-looping", func() bool {
+		s := watch.String()
+		return strings.Contains(s, "crashy") && strings.Contains(s, "CrashLoopBackOff")
+	})
+	e.mustRun("delete", "pod", "crashy")
 	e.assertNoLeaks()
 }

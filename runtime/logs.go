@@ -148,14 +148,29 @@ func (r *Runtime) Logs(ctx context.Context, namespace, name string, opts LogOpti
 	} else if err != nil {
 		return fmt.Errorf("failed to open log of %q: %w", cp.Name, err)
 	}
-	if f != nil {
-		defer f.Close()
-	}
-	exited := func() bool {
+	defer func() {
+		if f != nil {
+			f.Close()
+		}
+	}()
+	// done tells whether following should end: the pod is going, or the
+	// container exited for good. While a restart is due, following goes on
+	// into the next run's file (next is its path when it has started).
+	done := func() (bool, string) {
 		ps.mu.Lock()
 		defer ps.mu.Unlock()
 		cs := ps.containers[cp.Name]
-		return cs == nil || !cs.Running || ps.rec.State == StateDeleting
+		if cs == nil || ps.rec.State == StateDeleting || ps.ctx.Err() != nil {
+			return true, ""
+		}
+		if cs.LogPath != "" && cs.LogPath != logPath {
+			return false, cs.LogPath
+		}
+		if cs.Running {
+			return false, ""
+		}
+		restarting := !cs.BackOffUntil.IsZero() || shouldRestart(restartPolicyOf(ps.rec.Pod, cp.Name), cs.ExitCode)
+		return !restarting, ""
 	}
 	var since time.Time
 	if opts.Since > 0 {
@@ -202,7 +217,6 @@ func (r *Runtime) Logs(ctx context.Context, namespace, name string, opts LogOpti
 	for {
 		if br == nil {
 			if f, err = os.Open(logPath); err == nil {
-				defer f.Close()
 				br = bufio.NewReader(f)
 			}
 		}
@@ -222,9 +236,19 @@ func (r *Runtime) Logs(ctx context.Context, namespace, name string, opts LogOpti
 		if !opts.Follow {
 			return nil
 		}
-		if exited() {
+		finished, next := done()
+		if finished {
 			// One last read, for what was written before the exit.
 			opts.Follow = false
+			continue
+		}
+		if next != "" {
+			// The container restarted: finish the old file, go on with
+			// the new one.
+			if f != nil {
+				f.Close()
+			}
+			logPath, br, f, pending = next, nil, nil, ""
 			continue
 		}
 		select {

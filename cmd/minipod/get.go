@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -19,6 +21,7 @@ type getOptions struct {
 	names         []string
 	output        string
 	allNamespaces bool
+	watch         bool
 }
 
 func newGetCommand(s ioStreams, g *globalOptions) *cobra.Command {
@@ -43,6 +46,7 @@ func newGetCommand(s ioStreams, g *globalOptions) *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&o.output, "output", "o", "", "output format: wide, yaml, json or name")
 	cmd.Flags().BoolVarP(&o.allNamespaces, "all-namespaces", "A", false, "list the objects of every namespace")
+	cmd.Flags().BoolVarP(&o.watch, "watch", "w", false, "after listing, print a pod's row again each time it changes (pods only)")
 	return cmd
 }
 
@@ -67,6 +71,12 @@ func runGet(ctx context.Context, c *client.Client, namespace string, o *getOptio
 	}
 	now := time.Now()
 	single := len(o.names) == 1
+	if o.watch {
+		if o.resource != "pods" || (o.output != "" && o.output != "wide") {
+			return fmt.Errorf("--watch works with pods and the table output")
+		}
+		return watchPods(ctx, c, ns, o, w)
+	}
 	switch o.resource {
 	case "pods":
 		pods, err := getPods(ctx, c, ns, o.names)
@@ -170,4 +180,49 @@ func noResources(w io.Writer, all bool, ns string) error {
 	}
 	_, err := fmt.Fprintf(w, "No resources found in %s namespace.\n", ns)
 	return err
+}
+
+// watchPods prints the pod table, then a pod's row again whenever its
+// READY, STATUS, RESTARTS or IP change, until ctx ends. It asks the daemon
+// every second.
+func watchPods(ctx context.Context, c *client.Client, ns string, o *getOptions, w io.Writer) error {
+	host, _ := os.Hostname()
+	last := map[string]string{}
+	header := true
+	for {
+		pods, err := getPods(ctx, c, ns, o.names)
+		if err != nil && ctx.Err() == nil {
+			return err
+		}
+		var changed []corev1.Pod
+		for _, p := range pods {
+			var b bytes.Buffer
+			_ = printPodTable(&b, []corev1.Pod{p}, podTableOptions{wide: true, allNamespaces: true, hostname: host, now: p.CreationTimestamp.Time})
+			key := p.Namespace + "/" + p.Name
+			if last[key] != b.String() {
+				last[key] = b.String()
+				changed = append(changed, p)
+			}
+		}
+		if len(changed) > 0 || header {
+			var b bytes.Buffer
+			if err := printPodTable(&b, changed, podTableOptions{wide: o.output == "wide", allNamespaces: o.allNamespaces, hostname: host, now: time.Now()}); err != nil {
+				return err
+			}
+			out := b.String()
+			if !header {
+				// The header only once.
+				if i := strings.IndexByte(out, '\n'); i >= 0 {
+					out = out[i+1:]
+				}
+			}
+			fmt.Fprint(w, out)
+			header = false
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
+	}
 }
