@@ -303,6 +303,10 @@ func (e *env) snapshot() leaks {
 	l["ip reservations"] = ips
 	mounts, _ := volumes.MountsUnder(e.root)
 	l["mounts"] = mounts
+	for _, pattern := range []string{"/sys/fs/cgroup/*/minipod/pod*", "/sys/fs/cgroup/minipod/pod*"} {
+		dirs, _ := filepath.Glob(pattern)
+		l["pod cgroups"] = append(l["pod cgroups"], dirs...)
+	}
 	pods, _ := os.ReadDir(filepath.Join(e.root, "pods"))
 	for _, p := range pods {
 		l["pod dirs"] = append(l["pod dirs"], p.Name())

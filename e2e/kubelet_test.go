@@ -60,6 +60,7 @@ spec:
     runAsUser: 1000
     runAsGroup: 3000
     supplementalGroups: [4000]
+    fsGroup: 2000
     sysctls:
     - {name: net.core.somaxconn, value: "1234"}
   containers:
@@ -69,6 +70,7 @@ spec:
     resources:
       requests: {cpu: 250m, memory: 32Mi}
       limits: {cpu: 500m, memory: 64Mi}
+    volumeMounts: [{name: data, mountPath: /data}]
     securityContext:
       readOnlyRootFilesystem: true
       allowPrivilegeEscalation: false
@@ -79,6 +81,9 @@ spec:
     securityContext:
       runAsUser: 0
       capabilities: {add: [NET_ADMIN]}
+  volumes:
+  - name: data
+    emptyDir: {}
 `)
 	checks := []struct {
 		container, cmd, want string
@@ -86,6 +91,9 @@ spec:
 		{"locked", "id -u", "1000"},
 		{"locked", "id -g", "3000"},
 		{"locked", "id -G", "4000"},
+		{"locked", "id -G", "2000"},
+		{"locked", "stat -c %g /data", "2000"},
+		{"locked", "touch /data/by-fsgroup && stat -c %g /data/by-fsgroup", "2000"},
 		{"locked", "cat /proc/sys/net/core/somaxconn", "1234"},
 		{"locked", "grep NoNewPrivs /proc/self/status", "1"},
 		{"locked", "grep CapEff /proc/self/status", "0000000000000000"},
@@ -104,10 +112,11 @@ spec:
 	// cgroup (v1 or v2).
 	p := e.pod("secure")
 	id := strings.TrimPrefix(p.Status.ContainerStatuses[0].ContainerID, "containerd://")
+	podCgroup := "minipod/pod" + strings.ReplaceAll(string(p.UID), "-", "_")
 	var quota string
 	for _, f := range []string{
-		filepath.Join("/sys/fs/cgroup/cpu", e.ns, id, "cpu.cfs_quota_us"),
-		filepath.Join("/sys/fs/cgroup", e.ns, id, "cpu.max"),
+		filepath.Join("/sys/fs/cgroup/cpu", podCgroup, id, "cpu.cfs_quota_us"),
+		filepath.Join("/sys/fs/cgroup", podCgroup, id, "cpu.max"),
 	} {
 		if b, err := os.ReadFile(f); err == nil {
 			quota = strings.TrimSpace(string(b))
@@ -121,6 +130,11 @@ spec:
 		t.Errorf("qosClass %s", p.Status.QOSClass)
 	}
 	e.mustRun("delete", "pod", "secure")
+	for _, d := range []string{filepath.Join("/sys/fs/cgroup/cpu", podCgroup), filepath.Join("/sys/fs/cgroup/memory", podCgroup), filepath.Join("/sys/fs/cgroup", podCgroup)} {
+		if _, err := os.Stat(d); err == nil {
+			t.Errorf("pod cgroup %s left after delete", d)
+		}
+	}
 
 	// runAsNonRoot with an image that runs as root is refused.
 	out, errs, code := e.run("run", e.writeFile("nonroot.yaml", `apiVersion: v1

@@ -320,6 +320,7 @@ func podRules() []FieldRule {
 		FieldRule{"Pod", "spec.securityContext.runAsGroup", Supported, ""},
 		FieldRule{"Pod", "spec.securityContext.runAsNonRoot", Supported, ""},
 		FieldRule{"Pod", "spec.securityContext.supplementalGroups", Supported, ""},
+		FieldRule{"Pod", "spec.securityContext.fsGroup", Supported, "owns emptyDir, configMap, secret, downwardAPI and projected volumes (setgid, group rw); a supplemental group of every container"},
 		FieldRule{"Pod", "spec.securityContext.sysctls", Supported, "namespaced sysctls (net.*, kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*)"},
 		FieldRule{"Pod", "spec.securityContext.sysctls[].name", Supported, ""},
 		FieldRule{"Pod", "spec.securityContext.sysctls[].value", Supported, ""},

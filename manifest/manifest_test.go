@@ -81,7 +81,7 @@ var invalidCases = []struct {
 	{name: "memory limit below what runc enforces", data: pod("resources:\n  limits: {memory: 1Mi}", ""), want: w1 + `spec.containers[0].resources.limits[memory]: invalid value "1Mi": must be at least 6Mi, the least runc can enforce`},
 	{name: "restartPolicy on an app container", data: pod("restartPolicy: Always", ""), want: w1 + `spec.containers[0].restartPolicy: forbidden: may only be set for init containers`},
 	{name: "grpc probe refused", data: pod("livenessProbe:\n  grpc: {port: 9000}", ""), want: w1 + `spec.containers[0].livenessProbe.grpc: not supported by minipod`},
-	{name: "pod securityContext fsGroup refused", data: pod("", "securityContext: {fsGroup: 1000}"), want: w1 + `spec.securityContext.fsGroup: not supported by minipod`},
+	{name: "pod securityContext seLinuxOptions refused", data: pod("", "securityContext: {seLinuxOptions: {level: s0}}"), want: w1 + `spec.securityContext.seLinuxOptions: not supported by minipod`},
 	{name: "seccompProfile refused", data: pod("securityContext: {seccompProfile: {type: Unconfined}}", ""), want: w1 + `spec.containers[0].securityContext.seccompProfile: not supported by minipod`},
 	{name: "shareProcessNamespace refused", data: pod("", "shareProcessNamespace: true"), want: w1 + `spec.shareProcessNamespace: not supported by minipod`},
 	{name: "hostUsers false refused", data: pod("", "hostUsers: false"), want: w1 + `spec.hostUsers: not supported by minipod`},

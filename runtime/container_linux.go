@@ -114,6 +114,7 @@ func (r *Runtime) createContainer(ctx context.Context, p *PodPlan, cp *Container
 		oci.WithEnv(env),
 		oci.WithMounts(mounts),
 		oci.WithAnnotations(map[string]string{shimGroupAnnotation: p.UID}),
+		oci.WithCgroup(p.CgroupParent + "/" + id),
 	}
 	if cp.WorkingDir != "" {
 		specOpts = append(specOpts, oci.WithProcessCwd(cp.WorkingDir))

@@ -69,6 +69,11 @@ type PodPlan struct {
 	Init          []ContainerPlan   `json:"initContainers,omitempty"`
 	Containers    []ContainerPlan   `json:"containers"`
 	Labels        map[string]string `json:"labels,omitempty"`
+	// FSGroup owns the pod's emptyDir, configMap, secret, downwardAPI and
+	// projected volumes and is a supplemental group of every container.
+	FSGroup *int64 `json:"fsGroup,omitempty"`
+	// CgroupParent is the pod-level cgroup all its containers live under.
+	CgroupParent string `json:"cgroupParent"`
 }
 
 // ImagePlan says how one image is made present before anything is created.
@@ -262,6 +267,10 @@ func Plan(pod *corev1.Pod, opts PlanOptions) (*PodPlan, error) {
 		RestartPolicy: string(pod.Spec.RestartPolicy),
 		GracePeriod:   30,
 		Labels:        pod.Labels,
+	}
+	p.CgroupParent = podCgroupParent(uid)
+	if sc := pod.Spec.SecurityContext; sc != nil {
+		p.FSGroup = sc.FSGroup
 	}
 	if g := pod.Spec.TerminationGracePeriodSeconds; g != nil {
 		p.GracePeriod = *g

@@ -37,6 +37,9 @@ func planSecurity(pod *corev1.Pod, c *corev1.Container) SecurityPlan {
 		s.RunAsUser, s.RunAsGroup = psc.RunAsUser, psc.RunAsGroup
 		s.RunAsNonRoot = isTrue(psc.RunAsNonRoot)
 		s.SupplementalGroups = append(s.SupplementalGroups, psc.SupplementalGroups...)
+		if psc.FSGroup != nil {
+			s.SupplementalGroups = append(s.SupplementalGroups, *psc.FSGroup)
+		}
 		if len(psc.Sysctls) > 0 {
 			s.Sysctls = map[string]string{}
 			for _, sc := range psc.Sysctls {

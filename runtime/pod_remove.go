@@ -93,6 +93,9 @@ func (r *Runtime) teardown(ctx context.Context, rec *Record, grace time.Duration
 	if !plan.Sandbox.HostNetwork {
 		errs = append(errs, r.teardownNetwork(ctx, plan))
 	}
+	if err := removePodCgroup(uid); err != nil {
+		errs = append(errs, err)
+	}
 	if err := unpinPodNamespaces(plan.Sandbox.NamespaceDir); err != nil {
 		errs = append(errs, err)
 	}

@@ -250,6 +250,11 @@ func (r *Runtime) apply(ctx context.Context, ps *podState, cms []*corev1.ConfigM
 		if err := volumes.Setup(ctx, v); err != nil {
 			return err
 		}
+		if plan.FSGroup != nil && vp.Kind != "hostPath" {
+			if err := applyFSGroup(v.Path, *plan.FSGroup); err != nil {
+				return err
+			}
+		}
 	}
 	if err := failAt(step); err != nil {
 		return err
@@ -265,6 +270,9 @@ func (r *Runtime) apply(ctx context.Context, ps *podState, cms []*corev1.ConfigM
 	}
 
 	hostIP, nodeName := hostIP(), nodeName()
+	// The pod-level cgroup appears with the first container; its undo runs
+	// after every container's.
+	undo.push("pod cgroup", func(context.Context) error { return removePodCgroup(plan.UID) })
 	// 7. Init containers, one at a time, each to exit 0.
 	step = StepInitContainers
 	for i := range plan.Init {
