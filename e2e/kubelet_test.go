@@ -618,3 +618,44 @@ spec:
 	e.mustRun("delete", "pod", "crashy")
 	e.assertNoLeaks()
 }
+
+// TestShareProcessNamespace: with shareProcessNamespace the containers see
+// each other's processes; without it they do not.
+func TestShareProcessNamespace(t *testing.T) {
+	e := newEnv(t)
+	e.apply(`apiVersion: v1
+kind: Pod
+metadata: {name: shared}
+spec:
+  terminationGracePeriodSeconds: 0
+  shareProcessNamespace: true
+  containers:
+  - name: a
+    image: docker.io/library/busybox:1.36
+    command: ["sleep", "3601"]
+  - name: b
+    image: docker.io/library/busybox:1.36
+    command: ["sleep", "3602"]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: apart}
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+  - name: a
+    image: docker.io/library/busybox:1.36
+    command: ["sleep", "3601"]
+  - name: b
+    image: docker.io/library/busybox:1.36
+    command: ["sleep", "3602"]
+`)
+	if ps, _ := e.exec("shared", "b", "ps", "-o", "args"); !strings.Contains(ps, "sleep 3601") {
+		t.Fatalf("with shareProcessNamespace, b does not see a's process:\n%s", ps)
+	}
+	if ps, _ := e.exec("apart", "b", "ps", "-o", "args"); strings.Contains(ps, "sleep 3601") {
+		t.Fatalf("without shareProcessNamespace, b sees a's process:\n%s", ps)
+	}
+	e.mustRun("delete", "pod", "shared", "apart")
+	e.assertNoLeaks()
+}

@@ -300,6 +300,7 @@ func podRules() []FieldRule {
 		FieldRule{"Pod", "spec.hostNetwork", Supported, "the host's network and UTS namespaces; no CNI; pod IP = host IP"},
 		FieldRule{"Pod", "spec.hostPID", Supported, "the host's PID namespace, only when asked"},
 		FieldRule{"Pod", "spec.hostIPC", Supported, "the host's IPC namespace, only when asked"},
+		FieldRule{"Pod", "spec.shareProcessNamespace", Supported, "one PID namespace for the pod, its PID 1 a tiny init of minipod's"},
 		FieldRule{"Pod", "spec.hostname", Supported, ""},
 		FieldRule{"Pod", "spec.nodeName", Warning, noScheduler},
 		FieldRule{"Pod", "spec.nodeSelector", Warning, noScheduler},

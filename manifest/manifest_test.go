@@ -83,7 +83,7 @@ var invalidCases = []struct {
 	{name: "grpc probe refused", data: pod("livenessProbe:\n  grpc: {port: 9000}", ""), want: w1 + `spec.containers[0].livenessProbe.grpc: not supported by minipod`},
 	{name: "pod securityContext seLinuxOptions refused", data: pod("", "securityContext: {seLinuxOptions: {level: s0}}"), want: w1 + `spec.securityContext.seLinuxOptions: not supported by minipod`},
 	{name: "seccompProfile refused", data: pod("securityContext: {seccompProfile: {type: Unconfined}}", ""), want: w1 + `spec.containers[0].securityContext.seccompProfile: not supported by minipod`},
-	{name: "shareProcessNamespace refused", data: pod("", "shareProcessNamespace: true"), want: w1 + `spec.shareProcessNamespace: not supported by minipod`},
+	{name: "runtimeClassName refused", data: pod("", "runtimeClassName: kata"), want: w1 + `spec.runtimeClassName: not supported by minipod`},
 	{name: "hostUsers false refused", data: pod("", "hostUsers: false"), want: w1 + `spec.hostUsers: not supported by minipod`},
 	{name: "metadata uid refused", data: strings.Replace(pod("", ""), "  name: web\n", "  name: web\n  uid: 1234\n", 1), want: w1 + `metadata.uid: not supported by minipod`},
 	{name: "generateName refused", data: strings.Replace(pod("", ""), "  name: web\n", "  name: web\n  generateName: web-\n", 1), want: w1 + `metadata.generateName: not supported by minipod`},

@@ -101,6 +101,8 @@ type SandboxPlan struct {
 	// namespaces: no network namespace and no CNI with HostNetwork.
 	HostNetwork bool `json:"hostNetwork,omitempty"`
 	HostPID     bool `json:"hostPID,omitempty"`
+	// SharePID is shareProcessNamespace: one PID namespace for all.
+	SharePID bool `json:"shareProcessNamespace,omitempty"`
 	HostIPC     bool `json:"hostIPC,omitempty"`
 	// HostsExtra are hostAliases and the subdomain FQDN, as lines of
 	// /etc/hosts; DNS is what /etc/resolv.conf is made from.
@@ -358,6 +360,7 @@ func planSandbox(pod *corev1.Pod, uid, podDir string, opts PlanOptions) SandboxP
 		}
 	}
 	s.HostPID, s.HostIPC = pod.Spec.HostPID, pod.Spec.HostIPC
+	s.SharePID = isTrue(pod.Spec.ShareProcessNamespace) && !s.HostPID
 	if pod.Spec.HostNetwork {
 		s.HostNetwork = true
 		s.NetNSName, s.NetNSPath, s.Network, s.Interface, s.CNIArgs, s.PortMappings = "", "", "", "", nil, nil
@@ -585,6 +588,9 @@ func planContainer(pod *corev1.Pod, c *corev1.Container, init bool, p *PodPlan, 
 	}
 	if p.Sandbox.HostPID {
 		cp.Namespaces = append(cp.Namespaces, NamespacePlan{Type: "pid"})
+	}
+	if p.Sandbox.SharePID {
+		cp.Namespaces = append(cp.Namespaces, NamespacePlan{Type: "pid", Path: filepath.Join(p.Sandbox.NamespaceDir, "pid")})
 	}
 	for _, f := range p.Sandbox.Files {
 		cp.Mounts = append(cp.Mounts, MountPlan{HostPath: f.HostPath, ContainerPath: f.ContainerPath})

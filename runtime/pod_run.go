@@ -216,6 +216,11 @@ func (r *Runtime) apply(ctx context.Context, ps *podState, cms []*corev1.ConfigM
 	if err := pinPodNamespaces(plan.Sandbox.NamespaceDir, plan.Sandbox.Hostname); err != nil {
 		return err
 	}
+	if plan.Sandbox.SharePID {
+		if err := startPause(plan.Sandbox.NamespaceDir, r.cfg.LogBinary); err != nil {
+			return err
+		}
+	}
 	if err := failAt(step); err != nil {
 		return err
 	}

@@ -24,6 +24,12 @@ import (
 // The test binary doubles as the log driver the shim runs, so these tests
 // need no minipod binary.
 func TestMain(m *testing.M) {
+	if len(os.Args) == 2 && os.Args[1] == "pause" {
+		if err := RunPause(); err != nil {
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	if len(os.Args) == 3 && os.Args[1] == "log-driver" {
 		if err := RunLogDriver(os.Args[2]); err != nil {
 			fmt.Fprintln(os.Stderr, err)

@@ -84,7 +84,8 @@ func pinPodNamespaces(dir, hostname string) error {
 // fine.
 func unpinPodNamespaces(dir string) error {
 	var errs []error
-	for _, n := range []string{"ipc", "uts"} {
+	errs = append(errs, stopPause(dir))
+	for _, n := range []string{"ipc", "uts", "pid"} {
 		p := filepath.Join(dir, n)
 		if err := unix.Unmount(p, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
 			errs = append(errs, fmt.Errorf("failed to unmount %q: %w", p, err))

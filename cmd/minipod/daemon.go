@@ -133,3 +133,17 @@ func newLogDriverCommand() *cobra.Command {
 		},
 	}
 }
+
+// newPauseCommand is PID 1 of a pod's shared PID namespace
+// (shareProcessNamespace); the daemon starts it, people do not.
+func newPauseCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:    "pause",
+		Short:  "Hold a pod's shared PID namespace (started by the daemon)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runtime.RunPause()
+		},
+	}
+}

@@ -64,6 +64,7 @@ containerd. Start the daemon with "sudo minipod daemon", then:
 		newGCCommand(s, g),
 		newDoctorCommand(s),
 		newLogDriverCommand(),
+		newPauseCommand(),
 	)
 	return root
 }
