@@ -23,6 +23,9 @@ type podState struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	events []corev1.Event
+	// conditions remembers each pod condition's last status and when it
+	// changed.
+	conditions map[corev1.PodConditionType]corev1.PodCondition
 }
 
 type containerState struct {
@@ -188,7 +191,26 @@ func (p *podState) status() *corev1.Pod {
 		if ok {
 			s = corev1.ConditionTrue
 		}
-		return corev1.PodCondition{Type: t, Status: s, LastTransitionTime: start}
+		// The transition time is when the condition last changed, as seen
+		// by whoever asked; the first time, the pod's start.
+		if p.conditions == nil {
+			p.conditions = map[corev1.PodConditionType]corev1.PodCondition{}
+		}
+		c, seen := p.conditions[t]
+		if !seen || c.Status != s {
+			at := metav1.Now()
+			if !seen {
+				at = start
+			}
+			c = corev1.PodCondition{Type: t, Status: s, LastTransitionTime: at}
+			if t == corev1.ContainersReady || t == corev1.PodReady {
+				if s == corev1.ConditionFalse {
+					c.Reason = "ContainersNotReady"
+				}
+			}
+			p.conditions[t] = c
+		}
+		return c
 	}
 	st.Conditions = []corev1.PodCondition{
 		cond(corev1.PodScheduled, true),
