@@ -67,6 +67,17 @@ func (c *Client) Exec(ctx context.Context, namespace, name string, opts runtime.
 		fw.WriteFrame(execstream.StdinClose, nil)
 	}
 
+	if stdio.Resize != nil {
+		go func() {
+			for sz := range stdio.Resize {
+				data, _ := json.Marshal(sz)
+				if fw.WriteFrame(execstream.Resize, data) != nil {
+					return
+				}
+			}
+		}()
+	}
+
 	stdout, stderr := stdio.Stdout, stdio.Stderr
 	if stdout == nil {
 		stdout = io.Discard

@@ -69,8 +69,10 @@ func (s *server) podExec(w http.ResponseWriter, r *http.Request) {
 		stdio.Stdin = stdinR
 		defer stdinR.Close()
 	}
-	// Read the client's frames: stdin, the end of stdin, or the end of the
-	// connection, which cancels the command.
+	resize := make(chan runtime.TermSize, 4)
+	stdio.Resize = resize
+	// Read the client's frames: stdin, the end of stdin, a terminal size, or
+	// the end of the connection, which cancels the command.
 	go func() {
 		for {
 			stream, payload, err := execstream.ReadFrame(brw.Reader)
@@ -80,6 +82,16 @@ func (s *server) podExec(w http.ResponseWriter, r *http.Request) {
 				}
 				cancel()
 				return
+			}
+			if stream == execstream.Resize {
+				var sz runtime.TermSize
+				if json.Unmarshal(payload, &sz) == nil {
+					select {
+					case resize <- sz:
+					default:
+					}
+				}
+				continue
 			}
 			if stdinW == nil {
 				continue

@@ -659,3 +659,36 @@ spec:
 	e.mustRun("delete", "pod", "shared", "apart")
 	e.assertNoLeaks()
 }
+
+// TestExecTTY: exec -it gives the command a real terminal of the caller's
+// size. util-linux's script provides the caller's terminal.
+func TestExecTTY(t *testing.T) {
+	_, err := exec.LookPath("script")
+	testutilRequireTool(t, "script")
+	if err != nil {
+		return
+	}
+	e := newEnv(t)
+	e.apply(`apiVersion: v1
+kind: Pod
+metadata: {name: tty}
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+  - name: c
+    image: docker.io/library/busybox:1.36
+    command: ["sleep", "3600"]
+`)
+	shell := fmt.Sprintf("stty cols 123 rows 45; MINIPOD_SOCKET=%s %s exec -it tty -- sh -c 'tty; stty size'", e.socket, suite.bin)
+	cmd := exec.Command("script", "-qec", shell, "/dev/null")
+	cmd.Stdin = strings.NewReader("")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("script: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "/dev/pts/") || !strings.Contains(string(out), "45 123") {
+		t.Fatalf("exec -it did not get a terminal of 45x123:\n%q", out)
+	}
+	e.mustRun("delete", "pod", "tty")
+	e.assertNoLeaks()
+}

@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/errdefs"
 	"github.com/google/uuid"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // Exec runs a command in a running container of the pod, with the
@@ -57,11 +59,26 @@ func (r *Runtime) Exec(ctx context.Context, namespace, name string, opts ExecOpt
 	pspec := *spec.Process
 	pspec.Args = opts.Command
 	pspec.Terminal = opts.TTY
+	if opts.TTY && stdio.Resize != nil {
+		// The caller's terminal size comes first on Resize; the console is
+		// made with it, so the command never sees a 0x0 terminal.
+		select {
+		case sz, ok := <-stdio.Resize:
+			if ok {
+				pspec.ConsoleSize = &specs.Box{Height: uint(sz.Height), Width: uint(sz.Width)}
+			}
+		case <-time.After(200 * time.Millisecond):
+		case <-ctx.Done():
+			return -1, ctx.Err()
+		}
+	}
 	// containerd copies stdin into the process; when the caller's stdin
 	// ends, the process must be told, or a command like cat never exits.
 	var stdinDone chan struct{}
 	stdin := stdio.Stdin
-	if stdin != nil {
+	if stdin != nil && !opts.TTY {
+		// With a TTY, the end of input is the terminal's business (^D);
+		// closing the console would take the terminal from the command.
 		stdinDone = make(chan struct{})
 		stdin = &eofReader{r: stdin, done: stdinDone}
 	}
@@ -81,6 +98,21 @@ func (r *Runtime) Exec(ctx context.Context, namespace, name string, opts ExecOpt
 	}
 	if err := p.Start(ctx); err != nil {
 		return -1, fmt.Errorf("failed to start %v in %q: %w", opts.Command, ctrName, err)
+	}
+	if opts.TTY && stdio.Resize != nil {
+		go func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case sz, ok := <-stdio.Resize:
+					if !ok {
+						return
+					}
+					_ = p.Resize(ctx, uint32(sz.Width), uint32(sz.Height))
+				}
+			}
+		}()
 	}
 	if stdinDone != nil {
 		go func() {

@@ -30,11 +30,19 @@ type ExecOptions struct {
 	TTY       bool
 }
 
-// ExecIO is where an exec'd command's streams go. Stdin may be nil.
+// ExecIO is where an exec'd command's streams go. Stdin may be nil. With a
+// TTY, Resize carries the terminal's size, first and at each change.
 type ExecIO struct {
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
+	Resize <-chan TermSize
+}
+
+// TermSize is a terminal's size in characters.
+type TermSize struct {
+	Width  uint16 `json:"width"`
+	Height uint16 `json:"height"`
 }
 
 // Image is an image in minipod's containerd namespace.

@@ -3,8 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -71,6 +74,7 @@ func runExec(ctx context.Context, c *client.Client, namespace string, o *execOpt
 				return fmt.Errorf("failed to put the terminal in raw mode: %w", err)
 			}
 			defer term.Restore(int(f.Fd()), state)
+			stdio.Resize = watchTermSize(ctx, s.out)
 		} else if o.stdin {
 			fmt.Fprintln(s.errOut, "Unable to use a TTY - input is not a terminal or the right kind of file")
 		}
@@ -106,4 +110,39 @@ func execContainer(pod *corev1.Pod) (name, note string) {
 		note = fmt.Sprintf("Defaulted container %q out of: %s", name, strings.Join(containerNames(pod.Spec.Containers), ", "))
 	}
 	return name, note
+}
+
+// watchTermSize sends the terminal's size now and on every SIGWINCH, until
+// ctx ends.
+func watchTermSize(ctx context.Context, out io.Writer) <-chan runtime.TermSize {
+	ch := make(chan runtime.TermSize, 4)
+	f, ok := out.(*os.File)
+	if !ok {
+		close(ch)
+		return ch
+	}
+	send := func() {
+		if w, h, err := term.GetSize(int(f.Fd())); err == nil {
+			select {
+			case ch <- runtime.TermSize{Width: uint16(w), Height: uint16(h)}:
+			default:
+			}
+		}
+	}
+	send()
+	winch := make(chan os.Signal, 1)
+	signal.Notify(winch, syscall.SIGWINCH)
+	go func() {
+		defer signal.Stop(winch)
+		defer close(ch)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-winch:
+				send()
+			}
+		}
+	}()
+	return ch
 }

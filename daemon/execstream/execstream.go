@@ -23,6 +23,7 @@
 //	4 StdinClose client -> server: stdin has ended (empty payload)
 //	5 Error      server -> client: a JSON metav1.Status; the last frame, sent
 //	             instead of Exit when the command could not be run
+//	6 Resize     client -> server: the terminal's size, JSON {"width":W,"height":H}
 //
 // The server closes the connection after the Exit or Error frame. A client
 // that goes away ends the command's stdin and cancels the exec.
@@ -49,6 +50,7 @@ const (
 	Exit       Stream = 3
 	StdinClose Stream = 4
 	Error      Stream = 5
+	Resize     Stream = 6
 )
 
 // MaxPayload bounds one frame's payload; larger writes are split.
