@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // Every container of a pod lives under one pod-level cgroup,
@@ -34,6 +35,9 @@ func podCgroupDirs(uid string) []string {
 	}
 	entries, _ := os.ReadDir(cgroupRoot)
 	for _, e := range entries {
+		if e.Type()&fs.ModeSymlink != 0 {
+			continue // cpu -> cpu,cpuacct: the same hierarchy
+		}
 		d := filepath.Join(cgroupRoot, e.Name(), rel)
 		if _, err := os.Stat(d); err == nil {
 			dirs = append(dirs, d)
@@ -55,7 +59,7 @@ func removePodCgroup(uid string) error {
 			return nil
 		})
 		for i := len(subdirs) - 1; i >= 0; i-- {
-			if err := syscall.Rmdir(subdirs[i]); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			if err := rmdirCgroup(subdirs[i]); err != nil {
 				errs = append(errs, fmt.Errorf("failed to remove cgroup %q: %w", subdirs[i], err))
 			}
 		}
@@ -87,4 +91,21 @@ func applyFSGroup(root string, gid int64) error {
 		}
 		return os.Chmod(p, mode)
 	})
+}
+
+// rmdirCgroup removes a cgroup directory. Right after its last process was
+// killed the kernel may still count it for a moment (EBUSY): try again
+// until a deadline.
+func rmdirCgroup(dir string) error {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		err := syscall.Rmdir(dir)
+		if err == nil || errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if !errors.Is(err, syscall.EBUSY) || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -55,6 +55,7 @@ const (
 	GCMount         = "mount"
 	GCPodDir        = "pod dir"
 	GCLogDir        = "log dir"
+	GCCgroup        = "pod cgroup"
 )
 
 // GC removes leftovers that belong to no pod (see above).
@@ -200,6 +201,16 @@ func (r *Runtime) GC(ctx context.Context, dryRun bool) (*GCReport, error) {
 			}
 			return ns.Remove()
 		})
+	}
+
+	// Pod-level cgroups of UIDs seen in our state.
+	for uid := range orphans {
+		if known[uid] {
+			continue
+		}
+		for _, d := range podCgroupDirs(uid) {
+			add(GCCgroup, d, func() error { return rmdirCgroup(d) })
+		}
 	}
 
 	mounts, _ := volumes.MountsUnder(podsDir)
