@@ -48,15 +48,17 @@ func TestBenchSmoke(t *testing.T) {
 	var r struct {
 		Smoke  bool `json:"smoke"`
 		Series []struct {
-			Case    string    `json:"case"`
-			System  string    `json:"system"`
-			Seconds []float64 `json:"seconds"`
+			Case     string    `json:"case"`
+			System   string    `json:"system"`
+			Seconds  []float64 `json:"seconds"`
+			Failures []string  `json:"failures"`
 		} `json:"series"`
 		Density struct {
-			Pods        int      `json:"pods"`
-			RunningPods int      `json:"runningPods"`
-			Leaks       int      `json:"leaks"`
-			LeakList    []string `json:"leakList"`
+			Pods           int      `json:"pods"`
+			CreateFailures []string `json:"createFailures"`
+			RunningPods    int      `json:"runningPods"`
+			Leaks          int      `json:"leaks"`
+			LeakList       []string `json:"leakList"`
 		} `json:"density"`
 		GoBenchmarks []struct {
 			Name string `json:"name"`
@@ -68,20 +70,28 @@ func TestBenchSmoke(t *testing.T) {
 	if !r.Smoke {
 		t.Errorf("results do not say smoke: %s", data)
 	}
+	// A failed repetition is a benchmark result, not a broken benchmark:
+	// it is logged here, and the runtime's own tests own the bug.
 	systems := map[string]bool{}
 	for _, s := range r.Series {
 		systems[s.System] = true
-		if len(s.Seconds) != 1 {
-			t.Errorf("%s, %s: %d timings, want 1", s.Case, s.System, len(s.Seconds))
+		if len(s.Seconds)+len(s.Failures) != 1 {
+			t.Errorf("%s, %s: %d timings and %d failures, want 1 in all", s.Case, s.System, len(s.Seconds), len(s.Failures))
 		}
+		for _, f := range s.Failures {
+			t.Logf("%s, %s failed: %s", s.Case, s.System, f)
+		}
+	}
+	for _, f := range r.Density.CreateFailures {
+		t.Logf("density pod failed: %s", f)
 	}
 	for _, want := range []string{"minipod run", "podman kube play", "minipod delete", "podman kube down"} {
 		if !systems[want] {
 			t.Errorf("no timings of %q in the results", want)
 		}
 	}
-	if r.Density.Pods != 3 || r.Density.RunningPods != 3 {
-		t.Errorf("density: %d of %d pods running, want 3 of 3", r.Density.RunningPods, r.Density.Pods)
+	if r.Density.Pods != 3 || r.Density.RunningPods+len(r.Density.CreateFailures) != 3 {
+		t.Errorf("density: %d of %d pods running and %d failed, want 3 in all", r.Density.RunningPods, r.Density.Pods, len(r.Density.CreateFailures))
 	}
 	if r.Density.Leaks != 0 {
 		t.Errorf("minipod left %d things behind: %v", r.Density.Leaks, r.Density.LeakList)

@@ -16,6 +16,7 @@ import (
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/snapshots"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
+	"github.com/containerd/errdefs"
 	"github.com/vishvananda/netlink"
 	corev1 "k8s.io/api/core/v1"
 
@@ -26,11 +27,12 @@ import (
 
 // densityResult is the density case: many two-container pods at once.
 type densityResult struct {
-	Pods           int     `json:"pods"`
-	Containers     int     `json:"containers"`
-	Concurrency    int     `json:"concurrency"`
-	RunningSeconds float64 `json:"runningSeconds"`
-	RunningPods    int     `json:"runningPods"`
+	Pods           int      `json:"pods"`
+	Containers     int      `json:"containers"`
+	Concurrency    int      `json:"concurrency"`
+	RunningSeconds float64  `json:"runningSeconds"`
+	RunningPods    int      `json:"runningPods"`
+	CreateFailures []string `json:"createFailures,omitempty"`
 
 	DaemonRSSMiB     float64 `json:"daemonRSSMiB"`
 	ContainerdRSSMiB float64 `json:"containerdRSSMiB"`
@@ -63,10 +65,20 @@ func (m *minipodSystem) density(ctx context.Context) (densityResult, error) {
 	}
 	logf("density: creating %d pods × 2 containers, %d at a time", cfg.pods, cfg.concurrency)
 	t0 := time.Now()
+	// A pod that fails to start is a result (it counts against "all
+	// Running"), not the end of the run.
+	var failMu sync.Mutex
 	err := parallel(ctx, names, cfg.concurrency, func(ctx context.Context, name string) error {
 		p, err := m.client.CreatePod(ctx, podOf(name, 2, cmdTrapTerm, 30))
 		if err != nil {
-			return fmt.Errorf("failed to create pod %s: %w", name, err)
+			if ctx.Err() != nil {
+				return err
+			}
+			logf("density: pod %s FAILED: %v", name, err)
+			failMu.Lock()
+			r.CreateFailures = append(r.CreateFailures, fmt.Sprintf("pod %s: %v", name, err))
+			failMu.Unlock()
+			return nil
 		}
 		m.mu.Lock()
 		m.uids[string(p.UID)] = true
@@ -120,7 +132,7 @@ func (m *minipodSystem) density(ctx context.Context) (densityResult, error) {
 	logf("density: deleting all %d pods, %d at a time", cfg.pods, cfg.concurrency)
 	t0 = time.Now()
 	err = parallel(ctx, names, cfg.concurrency, func(ctx context.Context, name string) error {
-		if err := m.client.DeletePod(ctx, "default", name, runtime.DeleteOptions{}); err != nil {
+		if err := m.client.DeletePod(ctx, "default", name, runtime.DeleteOptions{}); err != nil && !errdefs.IsNotFound(err) {
 			return fmt.Errorf("failed to delete pod %s: %w", name, err)
 		}
 		return nil

@@ -181,7 +181,7 @@ func (r *results) markdown() string {
 	d := r.Density
 	fmt.Fprintf(&w, "\nDensity: %d pods × 2 containers through the Go client, %d at a time.\n\n", d.Pods, d.Concurrency)
 	w.WriteString("| measure | value |\n| --- | ---: |\n")
-	fmt.Fprintf(&w, "| all Running after | %.2f s (%d of %d pods) |\n", d.RunningSeconds, d.RunningPods, d.Pods)
+	fmt.Fprintf(&w, "| all Running after | %.2f s (%d of %d pods; %d failed to start) |\n", d.RunningSeconds, d.RunningPods, d.Pods, len(d.CreateFailures))
 	fmt.Fprintf(&w, "| minipod daemon RSS | %.1f MiB |\n", d.DaemonRSSMiB)
 	fmt.Fprintf(&w, "| containerd RSS | %.1f MiB |\n", d.ContainerdRSSMiB)
 	fmt.Fprintf(&w, "| containerd shims | %d (RSS %.0f MiB, PSS %.0f MiB in all) |\n", d.Shims, d.ShimRSSMiB, d.ShimPSSMiB)
