@@ -323,7 +323,19 @@ func (r *Runtime) apply(ctx context.Context, ps *podState, cms []*corev1.ConfigM
 	}
 
 	step = StepStart
+	// The first task brings up the pod's shared shim; the others start
+	// together once it is there (concurrent first starts of one shim group
+	// race over the shim's socket in containerd 1.6).
+	if len(plan.Containers) > 0 {
+		errs[0] = r.startContainer(ctx, ps, created[0], &plan.Containers[0])
+		if errs[0] != nil {
+			return errs[0]
+		}
+	}
 	for i := range plan.Containers {
+		if i == 0 {
+			continue
+		}
 		cp := &plan.Containers[i]
 		wg.Add(1)
 		go func() {
