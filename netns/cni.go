@@ -187,7 +187,36 @@ func DefaultConfList(cfg CNIConfig) []byte {
 // cniNetwork is a Network implemented with libcni and the CNI plugin binaries.
 type cniNetwork struct {
 	list *libcni.NetworkConfigList
-	cni  libcni.CNI
+	// noPorts is list without its portmap plugin, used for attachments
+	// without port mappings: portmap costs tens of milliseconds on each
+	// ADD and DEL and does nothing for them. Nil when list has no portmap.
+	noPorts *libcni.NetworkConfigList
+	cni     libcni.CNI
+}
+
+// listFor picks the config list an attachment is added and removed with.
+func (c *cniNetwork) listFor(a Attachment) *libcni.NetworkConfigList {
+	if len(a.PortMappings) == 0 && c.noPorts != nil {
+		return c.noPorts
+	}
+	return c.list
+}
+
+// withoutPortmap returns a copy of list without its portmap plugin, or nil
+// when it has none.
+func withoutPortmap(list *libcni.NetworkConfigList) *libcni.NetworkConfigList {
+	var plugins []*libcni.NetworkConfig
+	for _, p := range list.Plugins {
+		if p.Network.Type != "portmap" {
+			plugins = append(plugins, p)
+		}
+	}
+	if len(plugins) == len(list.Plugins) || len(plugins) == 0 {
+		return nil
+	}
+	cp := *list
+	cp.Plugins = plugins
+	return &cp
 }
 
 var _ Network = (*cniNetwork)(nil)
@@ -226,8 +255,9 @@ func NewCNI(cfg CNIConfig) (Network, error) {
 		return nil, err
 	}
 	return &cniNetwork{
-		list: list,
-		cni:  libcni.NewCNIConfigWithCacheDir(cfg.PluginDirs, cfg.CacheDir, nil),
+		list:    list,
+		noPorts: withoutPortmap(list),
+		cni:     libcni.NewCNIConfigWithCacheDir(cfg.PluginDirs, cfg.CacheDir, nil),
 	}, nil
 }
 
@@ -275,7 +305,7 @@ func (c *cniNetwork) Setup(ctx context.Context, a Attachment) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("failed to set up network %q for %q: %w", c.list.Name, a.ID, err)
 	}
-	res, err := c.cni.AddNetworkList(ctx, c.list, rt)
+	res, err := c.cni.AddNetworkList(ctx, c.listFor(a), rt)
 	if err != nil {
 		return nil, fmt.Errorf("failed to set up network %q for %q: %w", c.list.Name, a.ID, err)
 	}
@@ -303,7 +333,7 @@ func (c *cniNetwork) Remove(ctx context.Context, a Attachment) error {
 	if rt.NetNS != "" && !isNetNS(rt.NetNS) {
 		rt.NetNS = ""
 	}
-	if err := c.cni.DelNetworkList(ctx, c.list, rt); err != nil {
+	if err := c.cni.DelNetworkList(ctx, c.listFor(a), rt); err != nil {
 		return fmt.Errorf("failed to remove network %q from %q: %w", c.list.Name, a.ID, err)
 	}
 	if rt.NetNS == "" && c.masqNeeded() {
