@@ -74,7 +74,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 		ns:      "mpt-" + id,
 		network: "mpt-" + id,
 		bridge:  "mpt" + id,
-		subnet:  fmt.Sprintf("10.234.%d.0/24", n%250),
+		subnet:  freeSubnet(int(n)),
 	}
 	e.netnsDir = filepath.Join("/run/minipod-e2e", filepath.Base(root), "netns")
 	for _, o := range opts {
@@ -348,4 +348,23 @@ func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// freeSubnet picks a 10.234.x.0/24 that no interface of the host is on, so
+// that a bridge left by an interrupted run cannot steal the test's routes.
+func freeSubnet(n int) string {
+	used := map[string]bool{}
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if ipn, ok := a.(*net.IPNet); ok {
+			used[ipn.IP.Mask(net.CIDRMask(24, 32)).String()] = true
+		}
+	}
+	for i := 0; i < 250; i++ {
+		x := (n + i) % 250
+		if !used[fmt.Sprintf("10.234.%d.0", x)] {
+			return fmt.Sprintf("10.234.%d.0/24", x)
+		}
+	}
+	return fmt.Sprintf("10.234.%d.0/24", n%250)
 }
