@@ -23,7 +23,7 @@ minipod_bin=/usr/local/bin/minipod
 sysctl_conf=/etc/sysctl.d/99-minipod.conf
 
 runtime_pkgs=(containerd runc containernetworking-plugins iptables iproute2 busybox-static ca-certificates curl)
-test_pkgs=(docker-registry skopeo shellcheck gcc libc6-dev)
+test_pkgs=(docker-registry skopeo shellcheck gcc libc6-dev podman util-linux)
 optional_test_pkgs=(vagrant)
 
 with_test=0
