@@ -103,7 +103,7 @@ type SandboxPlan struct {
 	HostPID     bool `json:"hostPID,omitempty"`
 	// SharePID is shareProcessNamespace: one PID namespace for all.
 	SharePID bool `json:"shareProcessNamespace,omitempty"`
-	HostIPC     bool `json:"hostIPC,omitempty"`
+	HostIPC  bool `json:"hostIPC,omitempty"`
 	// HostsExtra are hostAliases and the subdomain FQDN, as lines of
 	// /etc/hosts; DNS is what /etc/resolv.conf is made from.
 	HostsExtra []string `json:"hostsExtra,omitempty"`
