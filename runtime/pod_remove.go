@@ -93,9 +93,6 @@ func (r *Runtime) teardown(ctx context.Context, rec *Record, grace time.Duration
 	if !plan.Sandbox.HostNetwork {
 		errs = append(errs, r.teardownNetwork(ctx, plan))
 	}
-	if err := removePodCgroup(uid); err != nil {
-		errs = append(errs, err)
-	}
 	if err := unpinPodNamespaces(plan.Sandbox.NamespaceDir); err != nil {
 		errs = append(errs, err)
 	}
@@ -106,6 +103,10 @@ func (r *Runtime) teardown(ctx context.Context, rec *Record, grace time.Duration
 		}
 	}
 	errs = append(errs, failAt(StepTeardownVolumes))
+	// The pod cgroup last, well after the containers (see apply).
+	if err := removePodCgroup(uid); err != nil {
+		errs = append(errs, err)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}

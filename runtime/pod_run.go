@@ -187,6 +187,10 @@ func (r *Runtime) apply(ctx context.Context, ps *podState, cms []*corev1.ConfigM
 	undo.push(step, func(context.Context) error {
 		return errors.Join(r.records.remove(plan.UID), os.RemoveAll(plan.LogDir))
 	})
+	// The pod-level cgroup appears with the first container. Its undo runs
+	// last but one, well after every container's: a shim that exits with
+	// the pod's last task can still touch it for a moment.
+	undo.push("pod cgroup", func(context.Context) error { return removePodCgroup(plan.UID) })
 	if err := r.records.save(ps.rec); err != nil {
 		return err
 	}
@@ -275,9 +279,6 @@ func (r *Runtime) apply(ctx context.Context, ps *podState, cms []*corev1.ConfigM
 	}
 
 	hostIP, nodeName := hostIP(), nodeName()
-	// The pod-level cgroup appears with the first container; its undo runs
-	// after every container's.
-	undo.push("pod cgroup", func(context.Context) error { return removePodCgroup(plan.UID) })
 	// 7. Init containers, one at a time, each to exit 0.
 	step = StepInitContainers
 	for i := range plan.Init {
