@@ -484,7 +484,13 @@ spec:
     volumeMounts:
     - {name: info, mountPath: /info}
     - {name: all, mountPath: /all}
+    - {name: cfg, mountPath: /cfg}
   volumes:
+  - name: cfg
+    configMap:
+      name: settings
+      defaultMode: 0640
+      items: [{key: mode, path: sub/mode.txt, mode: 0600}]
   - name: info
     downwardAPI:
       items:
@@ -507,12 +513,17 @@ spec:
 		{"cat /info/cpu-millis", "500"},
 		{"cat /all/mode /all/token /all/ns", "blues3cr3tdefault"},
 		{"grep ' /all ' /proc/mounts | cut -d' ' -f3", "tmpfs"},
+		{"cat /cfg/sub/mode.txt; stat -L -c %a /cfg/sub/mode.txt", "blue600"},
+		{"ls /cfg", "sub"},
 	}
 	for _, c := range checks {
 		got, _ := e.exec("downward", "c", "sh", "-c", c.cmd)
 		if strings.TrimSpace(got) != c.want {
 			t.Errorf("%q gave %q, want %q", c.cmd, strings.TrimSpace(got), c.want)
 		}
+	}
+	if out := e.mustRun("events", "downward"); !strings.Contains(out, "Pulled") || !strings.Contains(out, "Created") || !strings.Contains(out, "Started") {
+		t.Errorf("events lack Pulled, Created or Started:\n%s", out)
 	}
 	eventually(t, 10*time.Second, "the expanded args in the log", func() bool {
 		out, _, _ := e.run("logs", "downward")

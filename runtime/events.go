@@ -7,6 +7,7 @@ import (
 
 	apievents "github.com/containerd/containerd/api/events"
 	"github.com/containerd/typeurl/v2"
+	corev1 "k8s.io/api/core/v1"
 )
 
 // watchOOM follows containerd's event stream for out-of-memory kills in
@@ -67,6 +68,7 @@ func (r *Runtime) markOOM(id string) {
 				continue
 			}
 			cs.OOMKilled = true
+			go r.event(ps, corev1.EventTypeWarning, "OOMKilling", "Memory cgroup out of memory: killed a process of container "+name, name)
 			if cs.Exited && cs.ExitCode == 137 {
 				cs.Reason = "OOMKilled"
 			}

@@ -150,36 +150,39 @@ func (r *Runtime) RemoveImage(ctx context.Context, ref string) error {
 	return nil
 }
 
-// ensureImage makes an image present as its pull policy says and returns it.
-func (r *Runtime) ensureImage(ctx context.Context, ref string, policy corev1.PullPolicy) (containerd.Image, error) {
+// ensureImage makes an image present as its pull policy says and returns it,
+// and whether it was pulled.
+func (r *Runtime) ensureImage(ctx context.Context, ref string, policy corev1.PullPolicy) (containerd.Image, bool, error) {
 	name, err := NormalizeImage(ref)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	ctx = r.nsctx(ctx)
+	pulled := false
 	img, err := r.client.GetImage(ctx, name)
 	present := err == nil
 	if err != nil && !errdefs.IsNotFound(err) {
-		return nil, fmt.Errorf("failed to look up image %q: %w", name, err)
+		return nil, false, fmt.Errorf("failed to look up image %q: %w", name, err)
 	}
 	switch {
 	case policy == corev1.PullNever && !present:
-		return nil, fmt.Errorf("ErrImageNeverPull: image %q is not present and imagePullPolicy is Never; load it with \"minipod image load\": %w", name, errdefs.ErrFailedPrecondition)
+		return nil, false, fmt.Errorf("ErrImageNeverPull: image %q is not present and imagePullPolicy is Never; load it with \"minipod image load\": %w", name, errdefs.ErrFailedPrecondition)
 	case policy == corev1.PullAlways || !present:
+		pulled = true
 		if _, err := r.PullImage(ctx, ref, nil); err != nil {
-			return nil, fmt.Errorf("ErrImagePull: %w", err)
+			return nil, false, fmt.Errorf("ErrImagePull: %w", err)
 		}
 		img, err = r.client.GetImage(ctx, name)
 		if err != nil {
-			return nil, fmt.Errorf("failed to look up image %q: %w", name, err)
+			return nil, false, fmt.Errorf("failed to look up image %q: %w", name, err)
 		}
 	}
 	if ok, err := img.IsUnpacked(ctx, ""); err == nil && !ok {
 		if err := img.Unpack(ctx, ""); err != nil {
-			return nil, fmt.Errorf("failed to unpack image %q: %w", name, err)
+			return nil, false, fmt.Errorf("failed to unpack image %q: %w", name, err)
 		}
 	}
-	return img, nil
+	return img, pulled, nil
 }
 
 // imageConfig reads the parts of an image's config that shape a container.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/containerd/errdefs"
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/minipod/minipod/netns"
 	"github.com/minipod/minipod/volumes"
@@ -170,6 +171,7 @@ func (r *Runtime) stopContainers(ctx context.Context, rec *Record, ids []string,
 				defer wg.Done()
 				left := grace
 				if c, ok := byID[id]; ok && ps != nil && ps.rec == rec {
+					r.event(ps, corev1.EventTypeNormal, "Killing", "Stopping container "+c.Name, c.Name)
 					left = r.preStop(ctx, ps, c.Name, grace)
 				}
 				werrs[i] = r.removeContainer(ctx, id, byID[id].StopSignal, left)

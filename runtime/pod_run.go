@@ -161,9 +161,15 @@ func (r *Runtime) apply(ctx context.Context, ps *podState, cms []*corev1.ConfigM
 		if _, ok := images[c.Image]; ok {
 			continue
 		}
-		img, err := r.ensureImage(ctx, c.Image, c.ImagePullPolicy)
+		img, pulled, err := r.ensureImage(ctx, c.Image, c.ImagePullPolicy)
 		if err != nil {
+			r.event(ps, corev1.EventTypeWarning, "Failed", fmt.Sprintf("Failed to pull image %q: %v", c.Image, err), c.Name)
 			return err
+		}
+		if pulled {
+			r.event(ps, corev1.EventTypeNormal, "Pulled", fmt.Sprintf("Successfully pulled image %q", c.Image), c.Name)
+		} else {
+			r.event(ps, corev1.EventTypeNormal, "Pulled", fmt.Sprintf("Container image %q already present on machine", c.Image), c.Name)
 		}
 		cfg, err := imageConfig(r.nsctx(ctx), img)
 		if err != nil {
@@ -309,6 +315,9 @@ func (r *Runtime) apply(ctx context.Context, ps *podState, cms []*corev1.ConfigM
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		return err
+	}
+	for _, cp := range plan.Containers {
+		r.event(ps, corev1.EventTypeNormal, "Created", "Created container "+cp.Name, cp.Name)
 	}
 	ps.mu.Lock()
 	for i, cp := range plan.Containers {
