@@ -690,7 +690,10 @@ spec:
     image: docker.io/library/busybox:1.36
     command: ["sleep", "3600"]
 `)
-	shell := fmt.Sprintf("stty cols 123 rows 45; MINIPOD_SOCKET=%s %s exec -it tty -- sh -c 'tty; stty size'", e.socket, suite.bin)
+	// The size reaches the command's terminal right after it starts, as
+	// with kubectl: the command waits for it (with a deadline).
+	probe := `tty; for i in $(seq 50); do s=$(stty size 2>/dev/null); [ -n "$s" ] && [ "$s" != "0 0" ] && break; sleep 0.1; done; echo "$s"`
+	shell := fmt.Sprintf("stty cols 123 rows 45; MINIPOD_SOCKET=%s %s exec -it tty -- sh -c '%s'", e.socket, suite.bin, probe)
 	cmd := exec.Command("script", "-qec", shell, "/dev/null")
 	cmd.Stdin = strings.NewReader("")
 	out, err := cmd.CombinedOutput()

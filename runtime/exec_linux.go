@@ -76,9 +76,15 @@ func (r *Runtime) Exec(ctx context.Context, namespace, name string, opts ExecOpt
 	// ends, the process must be told, or a command like cat never exits.
 	var stdinDone chan struct{}
 	stdin := stdio.Stdin
-	if stdin != nil && !opts.TTY {
-		// With a TTY, the end of input is the terminal's business (^D);
-		// closing the console would take the terminal from the command.
+	exited := make(chan struct{})
+	defer close(exited)
+	switch {
+	case stdin != nil && opts.TTY:
+		// With a TTY, the end of input is the terminal's business (^D):
+		// closing the console's input would take the terminal from the
+		// command, so the caller's EOF is held until the command exits.
+		stdin = &holdEOF{r: stdin, until: exited}
+	case stdin != nil:
 		stdinDone = make(chan struct{})
 		stdin = &eofReader{r: stdin, done: stdinDone}
 	}
@@ -98,6 +104,10 @@ func (r *Runtime) Exec(ctx context.Context, namespace, name string, opts ExecOpt
 	}
 	if err := p.Start(ctx); err != nil {
 		return -1, fmt.Errorf("failed to start %v in %q: %w", opts.Command, ctrName, err)
+	}
+	if cs := pspec.ConsoleSize; cs != nil {
+		// Not every runtime makes the console at ConsoleSize: say it again.
+		_ = p.Resize(ctx, uint32(cs.Width), uint32(cs.Height))
 	}
 	if opts.TTY && stdio.Resize != nil {
 		go func() {
@@ -149,6 +159,20 @@ func (e *eofReader) Read(b []byte) (int, error) {
 	n, err := e.r.Read(b)
 	if err != nil {
 		e.once.Do(func() { close(e.done) })
+	}
+	return n, err
+}
+
+// holdEOF passes r through but keeps its end back until until is closed.
+type holdEOF struct {
+	r     io.Reader
+	until <-chan struct{}
+}
+
+func (h *holdEOF) Read(b []byte) (int, error) {
+	n, err := h.r.Read(b)
+	if err == io.EOF && n == 0 {
+		<-h.until
 	}
 	return n, err
 }
