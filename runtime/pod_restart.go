@@ -212,6 +212,10 @@ func (r *Runtime) restart(ps *podState, name string) (<-chan containerd.ExitStat
 		return fail(err)
 	}
 	ps.mu.Lock()
+	if cs.Message == "" && cs.messageFromLog != "" {
+		cs.Message = lastLogLines(cs.messageFromLog, 80, 2048)
+	}
+	cs.messageFromLog = ""
 	cs.LastState = &corev1.ContainerStateTerminated{
 		ExitCode: cs.ExitCode, Reason: cs.Reason, Message: cs.Message,
 		StartedAt: metav1.NewTime(cs.StartedAt), FinishedAt: metav1.NewTime(cs.FinishedAt),
@@ -247,7 +251,9 @@ func terminationMessage(plan *PodPlan, name string, cs *containerState) string {
 			return string(b)
 		}
 		if cp.FallbackToLogs && cs.ExitCode != 0 && cs.LogPath != "" {
-			return lastLogLines(cs.LogPath, 80, 2048)
+			// The log driver may still be writing the last lines: the
+			// message is read from the log when the status is asked for.
+			cs.messageFromLog = cs.LogPath
 		}
 	}
 	return ""

@@ -50,6 +50,9 @@ type containerState struct {
 	LogPath string
 	// OOMKilled is set by containerd's OOM event for the current run.
 	OOMKilled bool
+	// messageFromLog is the log whose end is the termination message
+	// (FallbackToLogsOnError), read when the status is asked for.
+	messageFromLog string
 	// Started is false until a startup probe passes; Ready follows the
 	// readiness probe (true without one). stopProbes ends the run's probes.
 	Started    bool
@@ -124,6 +127,12 @@ func (p *podState) status() *corev1.Pod {
 			cs.State.Running = &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(s.StartedAt)}
 			cs.Ready = s.Started && s.Ready
 		case s.Exited:
+			if s.Message == "" && s.messageFromLog != "" {
+				s.Message = lastLogLines(s.messageFromLog, 80, 2048)
+				if s.Message != "" {
+					s.messageFromLog = ""
+				}
+			}
 			cs.State.Terminated = &corev1.ContainerStateTerminated{
 				ExitCode: s.ExitCode, Reason: s.Reason, Message: s.Message,
 				StartedAt: metav1.NewTime(s.StartedAt), FinishedAt: metav1.NewTime(s.FinishedAt),
