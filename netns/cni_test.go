@@ -21,12 +21,14 @@ func TestDefaultConfList(t *testing.T) {
 		cfg                            CNIConfig
 		wantName, wantBridge, wantNets string
 		wantDataDir                    string
+		wantPlugins                    []string
 	}{
-		{name: "defaults", wantName: "minipod", wantBridge: "minipod0", wantNets: "10.77.0.0/16"},
+		{name: "defaults", wantName: "minipod", wantBridge: "minipod0", wantNets: "10.77.0.0/16", wantPlugins: []string{"bridge", "portmap"}},
 		{
 			name:     "custom",
-			cfg:      CNIConfig{Name: "mptest", Bridge: "mptest0", Subnet: "10.233.7.0/24", DataDir: "/var/lib/minipod/cni/networks"},
+			cfg:      CNIConfig{Name: "mptest", Bridge: "mptest0", Subnet: "10.233.7.0/24", DataDir: "/var/lib/minipod/cni/networks", Firewall: true},
 			wantName: "mptest", wantBridge: "mptest0", wantNets: "10.233.7.0/24", wantDataDir: "/var/lib/minipod/cni/networks",
+			wantPlugins: []string{"bridge", "firewall", "portmap"},
 		},
 	}
 	for _, tc := range tests {
@@ -43,7 +45,7 @@ func TestDefaultConfList(t *testing.T) {
 			for _, p := range list.Plugins {
 				types = append(types, p.Network.Type)
 			}
-			if want := []string{"bridge", "firewall", "portmap"}; !reflect.DeepEqual(types, want) {
+			if want := tc.wantPlugins; !reflect.DeepEqual(types, want) {
 				t.Fatalf("plugins %q, want %q", types, want)
 			}
 			if ipam := list.Plugins[0].Network.IPAM.Type; ipam != "host-local" {
@@ -134,7 +136,7 @@ func TestNewCNI(t *testing.T) {
 		},
 		{
 			name:      "no plugins at all",
-			cfg:       CNIConfig{PluginDirs: []string{empty}},
+			cfg:       CNIConfig{PluginDirs: []string{empty}, Firewall: true},
 			wantErr:   errdefs.ErrNotFound,
 			wantInErr: []string{`"bridge"`, `"host-local"`, `"firewall"`, `"portmap"`},
 		},

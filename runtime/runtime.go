@@ -136,6 +136,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 			Subnet:     cfg.Subnet,
 			DataDir:    filepath.Join(cfg.Root, "cni", "networks"),
 			CacheDir:   filepath.Join(cfg.Root, "cni", "cache"),
+			Firewall:   netns.ForwardPolicyDrops(),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("failed to load the CNI network: %w", err)
