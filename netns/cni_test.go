@@ -51,7 +51,7 @@ func TestDefaultConfList(t *testing.T) {
 			if ipam := list.Plugins[0].Network.IPAM.Type; ipam != "host-local" {
 				t.Errorf("ipam %q, want host-local", ipam)
 			}
-			if !list.Plugins[2].Network.Capabilities["portMappings"] {
+			if !list.Plugins[len(list.Plugins)-1].Network.Capabilities["portMappings"] {
 				t.Errorf("portmap lacks the portMappings capability")
 			}
 
