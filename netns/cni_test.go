@@ -84,8 +84,8 @@ func TestDefaultConfList(t *testing.T) {
 			var portmap struct {
 				SNAT bool `json:"snat"`
 			}
-			if err := json.Unmarshal(list.Plugins[2].Bytes, &portmap); err != nil || !portmap.SNAT {
-				t.Errorf("portmap snat not set: %s", list.Plugins[2].Bytes)
+			if err := json.Unmarshal(list.Plugins[len(list.Plugins)-1].Bytes, &portmap); err != nil || !portmap.SNAT {
+				t.Errorf("portmap snat not set: %s", list.Plugins[len(list.Plugins)-1].Bytes)
 			}
 		})
 	}
