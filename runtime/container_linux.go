@@ -113,8 +113,10 @@ func (r *Runtime) createContainer(ctx context.Context, p *PodPlan, cp *Container
 		oci.WithProcessArgs(argv...),
 		oci.WithEnv(env),
 		oci.WithMounts(mounts),
-		oci.WithAnnotations(map[string]string{shimGroupAnnotation: p.UID}),
 		oci.WithCgroup(p.CgroupParent + "/" + id),
+	}
+	if !r.cfg.ShimPerContainer {
+		specOpts = append(specOpts, oci.WithAnnotations(map[string]string{shimGroupAnnotation: p.UID}))
 	}
 	if cp.WorkingDir != "" {
 		specOpts = append(specOpts, oci.WithProcessCwd(cp.WorkingDir))

@@ -357,15 +357,18 @@ func (r *Runtime) apply(ctx context.Context, ps *podState, cms []*corev1.ConfigM
 	// created together once it is there (concurrent first creates of one
 	// shim group race over the shim's socket in containerd 1.6), then all
 	// start at once.
+	// With a shim per container, all tasks are created at once.
 	tasks := make([]containerd.Task, len(plan.Containers))
 	exits := make([]<-chan containerd.ExitStatus, len(plan.Containers))
-	if len(plan.Containers) > 0 {
+	first := 0
+	if len(plan.Containers) > 0 && !r.cfg.ShimPerContainer {
 		tasks[0], exits[0], errs[0] = r.createTask(ctx, created[0], &plan.Containers[0])
 		if errs[0] != nil {
 			return errs[0]
 		}
+		first = 1
 	}
-	for i := 1; i < len(plan.Containers); i++ {
+	for i := first; i < len(plan.Containers); i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -46,6 +46,11 @@ type Config struct {
 	// container's output to its CRI log file: `LogBinary log-driver PATH`.
 	// Default: this executable.
 	LogBinary string
+	// ShimPerContainer gives each container a containerd shim of its own.
+	// By default a pod's containers share one shim, as the CRI plugin's
+	// sandboxes do: half the shim memory, but containerd 1.6's runc shim
+	// creates its containers one at a time, so a pod starts slower.
+	ShimPerContainer bool
 	// NetNSDir is where pod network namespaces are pinned (default
 	// /run/netns, where `ip netns` finds them). Tests give each daemon its
 	// own.

@@ -43,6 +43,7 @@ type config struct {
 	id          string
 	netBase     int
 	benchtime   string
+	daemonArgs  []string
 	cases       map[string]bool
 }
 
@@ -63,6 +64,10 @@ func main() {
 	flag.StringVar(&c.id, "id", "b", "short tag (1-4 letters) in the names of what the run creates, so two runs do not collide")
 	flag.IntVar(&c.netBase, "net", 240, "third octet of the run's subnets: minipod 10.233.N.0/22, floor N+4, podman N+5")
 	flag.StringVar(&c.benchtime, "benchtime", "", "go test -benchtime of the pure-path benchmark (default: Go's, 100x with --smoke)")
+	flag.Func("daemon-arg", "an extra flag for `minipod daemon` (repeatable), e.g. --daemon-arg=--shim-per-container", func(v string) error {
+		c.daemonArgs = append(c.daemonArgs, v)
+		return nil
+	})
 	cases := flag.String("cases", "start,delete,density,go", "the cases to run, comma-separated: start, delete, density, go")
 	flag.Parse()
 	c.cases = map[string]bool{}

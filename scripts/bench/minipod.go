@@ -62,6 +62,7 @@ func startMinipod(ctx context.Context, b *bench) (*minipodSystem, error) {
 	if b.cfg.profile {
 		args = append(args, "--pprof")
 	}
+	args = append(args, b.cfg.daemonArgs...)
 	logf("starting %s %s", m.bin, strings.Join(args, " "))
 	logFile, err := os.Create(filepath.Join(b.work, "daemon.log"))
 	if err != nil {
