@@ -250,26 +250,54 @@ func (r *Runtime) apply(ctx context.Context, ps *podState, cms []*corev1.ConfigM
 	}
 
 	// 4. CNI ADD; its DEL is registered first, since ADD may allocate an IP
-	// and still fail.
+	// and still fail. ADD runs in the background while the volumes and pod
+	// files are made and the containers created (they join the namespace,
+	// which exists; the interface arrives in it when ADD is done); cni()
+	// waits for it where the IP is needed.
+	cni := func() error { return nil }
 	if !plan.Sandbox.HostNetwork {
 		step = StepCNI
 		mark(step)
 		att := attachment(plan, nsPath)
-		undo.push(step, func(ctx context.Context) error { return r.network.Remove(ctx, att) })
-		res, err := r.network.Setup(ctx, att)
-		if err != nil {
+		done := make(chan struct{})
+		var res *netns.Result
+		var cniErr error
+		undo.push(step, func(ctx context.Context) error {
+			<-done
+			return r.network.Remove(ctx, att)
+		})
+		go func() {
+			defer close(done)
+			res, cniErr = r.network.Setup(ctx, att)
+		}()
+		waited := false
+		cni = func() error {
+			if waited {
+				return nil
+			}
+			waited = true
+			<-done
+			step = StepCNI
+			if cniErr != nil {
+				return cniErr
+			}
+			podIP = res.IP.String()
+			ps.mu.Lock()
+			ps.rec.PodIP = podIP
+			ps.mu.Unlock()
+			if err := r.records.save(ps.rec); err != nil {
+				return err
+			}
+			return failAt(StepCNI)
+		}
+		podIP = ""
+	} else {
+		ps.mu.Lock()
+		ps.rec.PodIP = podIP
+		ps.mu.Unlock()
+		if err := r.records.save(ps.rec); err != nil {
 			return err
 		}
-		podIP = res.IP.String()
-		if err := failAt(step); err != nil {
-			return err
-		}
-	}
-	ps.mu.Lock()
-	ps.rec.PodIP = podIP
-	ps.mu.Unlock()
-	if err := r.records.save(ps.rec); err != nil {
-		return err
 	}
 
 	// 5. Volumes.
@@ -299,6 +327,17 @@ func (r *Runtime) apply(ctx context.Context, ps *podState, cms []*corev1.ConfigM
 	}
 	if err := failAt(step); err != nil {
 		return err
+	}
+
+	// Init containers may use the network at once, and a container's
+	// environment may hold the pod IP: then the IP is needed now.
+	if len(plan.Init) > 0 || needsPodIP(plan) {
+		if err := cni(); err != nil {
+			return err
+		}
+		if err := writePodFiles(plan, podIP, r.peerLines(pod.Namespace, plan.UID)); err != nil {
+			return err
+		}
 	}
 
 	hostIP, nodeName := hostIP(), nodeName()
@@ -348,6 +387,14 @@ func (r *Runtime) apply(ctx context.Context, ps *podState, cms []*corev1.ConfigM
 		return err
 	}
 	if err := failAt(step); err != nil {
+		return err
+	}
+
+	// The IP, and the pod's /etc/hosts with it, before anything runs.
+	if err := cni(); err != nil {
+		return err
+	}
+	if err := writePodFiles(plan, podIP, r.peerLines(pod.Namespace, plan.UID)); err != nil {
 		return err
 	}
 
@@ -492,4 +539,19 @@ func hostIP() string {
 func nodeName() string {
 	h, _ := os.Hostname()
 	return h
+}
+
+// needsPodIP tells whether a container's environment holds the pod IP,
+// which must then be known when the container is created.
+func needsPodIP(plan *PodPlan) bool {
+	for _, list := range [][]ContainerPlan{plan.Init, plan.Containers} {
+		for _, c := range list {
+			for _, e := range c.Env {
+				if e.Deferred == "status.podIP" {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
