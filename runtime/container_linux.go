@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -126,11 +125,8 @@ func (r *Runtime) createContainer(ctx context.Context, p *PodPlan, cp *Container
 		// and keeps the host's name, as on a node.
 		specOpts = append(specOpts, oci.WithHostname(p.Sandbox.Hostname))
 	}
-	imgCfg, err := imageConfig(ctx, img)
-	if err != nil {
-		return nil, err
-	}
-	secOpts, err := securitySpecOpts(cp, imgCfg.User)
+	// The plan has the image's config: apply read it once, with the image.
+	secOpts, err := securitySpecOpts(cp)
 	if err != nil {
 		return nil, err
 	}
@@ -301,5 +297,3 @@ func (r *Runtime) podContainerIDs(ctx context.Context, uid string) ([]string, er
 	}
 	return ids, nil
 }
-
-var errExited = errors.New("container exited")

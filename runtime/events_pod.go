@@ -45,7 +45,7 @@ func (r *Runtime) event(ps *podState, typ, reason, message, container string) {
 		Count:          1,
 		FirstTimestamp: now,
 		LastTimestamp:  now,
-		Source:         corev1.EventSource{Component: "minipod", Host: nodeName()},
+		Source:         corev1.EventSource{Component: "minipod", Host: r.nodeName},
 	})
 	if len(ps.events) > maxPodEvents {
 		ps.events = ps.events[len(ps.events)-maxPodEvents:]

@@ -181,7 +181,9 @@ type ContainerPlan struct {
 	Mounts     []MountPlan   `json:"mounts"`
 	Ports      []PortMapping `json:"ports,omitempty"`
 	StopSignal string        `json:"stopSignal,omitempty"`
-	LogPath    string        `json:"logPath"`
+	// ImageUser is the image's USER, which runAsNonRoot is checked against.
+	ImageUser string `json:"imageUser,omitempty"`
+	LogPath   string `json:"logPath"`
 	// Namespaces the container joins, by type: the pod's network namespace
 	// and its pinned IPC and UTS namespaces.
 	Namespaces []NamespacePlan `json:"namespaces"`
@@ -564,6 +566,7 @@ func planContainer(pod *corev1.Pod, c *corev1.Container, init bool, p *PodPlan, 
 			cp.WorkingDir = img.WorkingDir
 		}
 		cp.StopSignal = img.StopSignal
+		cp.ImageUser = img.User
 	}
 	env, err := planEnv(pod, c, refs)
 	if err != nil {

@@ -13,7 +13,7 @@ func (r *Runtime) GetPod(ctx context.Context, namespace, name string) (*corev1.P
 	if err != nil {
 		return nil, err
 	}
-	return ps.status(), nil
+	return ps.status(r.hostIP), nil
 }
 
 // ListPods lists the pods of a namespace, or of all when namespace is "".
@@ -26,7 +26,7 @@ func (r *Runtime) ListPods(ctx context.Context, namespace string) ([]corev1.Pod,
 	r.mu.Unlock()
 	out := make([]corev1.Pod, 0, len(states))
 	for _, ps := range states {
-		p := ps.status()
+		p := ps.status(r.hostIP)
 		if namespace == "" || p.Namespace == namespace {
 			out = append(out, *p)
 		}

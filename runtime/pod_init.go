@@ -7,7 +7,6 @@ import (
 
 	containerd "github.com/containerd/containerd/v2/client"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // Init containers run one at a time, in order, each to exit 0 before the
@@ -119,15 +118,7 @@ func (r *Runtime) runInitOnce(ctx context.Context, ps *podState, c containerd.Co
 	}
 	ps.mu.Lock()
 	cs := ps.containers[cp.Name]
-	if cs.Exited {
-		cs.LastState = &corev1.ContainerStateTerminated{
-			ExitCode: cs.ExitCode, Reason: cs.Reason,
-			StartedAt: metav1.NewTime(cs.StartedAt), FinishedAt: metav1.NewTime(cs.FinishedAt),
-			ContainerID: "containerd://" + cs.ID,
-		}
-	}
-	cs.Restarts, cs.LogPath = run, logPath
-	cs.Running, cs.Exited, cs.BackOffUntil, cs.StartedAt = true, false, time.Time{}, time.Now()
+	cs.beginRun(run, logPath)
 	ps.mu.Unlock()
 	r.event(ps, corev1.EventTypeNormal, "Started", "Started container "+cp.Name, cp.Name)
 	var st containerd.ExitStatus

@@ -11,7 +11,6 @@ import (
 
 	containerd "github.com/containerd/containerd/v2/client"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // Restarts follow the kubelet: a container that exits is restarted when the
@@ -212,20 +211,7 @@ func (r *Runtime) restart(ps *podState, name string) (<-chan containerd.ExitStat
 		return fail(err)
 	}
 	ps.mu.Lock()
-	if cs.Message == "" && cs.messageFromLog != "" {
-		cs.Message = lastLogLines(cs.messageFromLog, 80, 2048)
-	}
-	cs.messageFromLog = ""
-	cs.LastState = &corev1.ContainerStateTerminated{
-		ExitCode: cs.ExitCode, Reason: cs.Reason, Message: cs.Message,
-		StartedAt: metav1.NewTime(cs.StartedAt), FinishedAt: metav1.NewTime(cs.FinishedAt),
-		ContainerID: "containerd://" + cs.ID,
-	}
-	cs.Restarts = n
-	cs.Running, cs.Exited, cs.BackOffUntil, cs.OOMKilled = true, false, time.Time{}, false
-	cs.Message = ""
-	cs.StartedAt = time.Now()
-	cs.LogPath = logPath
+	cs.beginRun(n, logPath)
 	ps.mu.Unlock()
 	r.event(ps, corev1.EventTypeNormal, "Started", "Started container "+name, name)
 	go r.postStart(ps, name)

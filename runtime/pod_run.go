@@ -105,7 +105,7 @@ func (r *Runtime) CreatePod(ctx context.Context, in *corev1.Pod) (*corev1.Pod, e
 	}
 	log.Info("pod running", "ip", rec.PodIP, "took", time.Since(start))
 	r.refreshHosts(pod.Namespace)
-	return ps.status(), nil
+	return ps.status(r.hostIP), nil
 }
 
 func (r *Runtime) refs(ctx context.Context, ns string) (manifest.Refs, []*corev1.ConfigMap, []*corev1.Secret, error) {
@@ -220,7 +220,7 @@ func (r *Runtime) apply(ctx context.Context, ps *podState, cms []*corev1.ConfigM
 	var nsPath string
 	// With hostNetwork the pod is in the host's network namespace: no
 	// namespace of its own, no CNI, the host's address.
-	podIP := hostIP()
+	podIP := r.hostIP
 	if !plan.Sandbox.HostNetwork {
 		step = StepNetNS
 		mark(step)
@@ -340,7 +340,7 @@ func (r *Runtime) apply(ctx context.Context, ps *podState, cms []*corev1.ConfigM
 		}
 	}
 
-	hostIP, nodeName := hostIP(), nodeName()
+	hostIP, nodeName := r.hostIP, r.nodeName
 	// 7. Init containers, one at a time, each to exit 0.
 	step = StepInitContainers
 	mark(step)
@@ -511,8 +511,7 @@ func (r *Runtime) startTask(ctx context.Context, ps *podState, t containerd.Task
 		return fmt.Errorf("failed to start container %q: %w", cp.Name, err)
 	}
 	ps.mu.Lock()
-	cs := ps.containers[cp.Name]
-	cs.Running, cs.StartedAt, cs.LogPath = true, time.Now(), cp.LogPath
+	ps.containers[cp.Name].beginRun(0, cp.LogPath)
 	ps.mu.Unlock()
 	r.event(ps, corev1.EventTypeNormal, "Started", "Started container "+cp.Name, cp.Name)
 	r.watch(ps, cp.Name, exitc)
@@ -522,7 +521,7 @@ func (r *Runtime) startTask(ctx context.Context, ps *podState, t containerd.Task
 }
 
 // hostIP is the host's address the pod would see as status.hostIP: the
-// first non-loopback IPv4 address of the host.
+// first non-loopback IPv4 address of the host. Runtime reads it once.
 func hostIP() string {
 	addrs, err := net.InterfaceAddrs()
 	if err != nil {

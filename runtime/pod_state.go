@@ -60,6 +60,26 @@ type containerState struct {
 	stopProbes context.CancelFunc
 }
 
+// beginRun notes that a container's run n has started, writing to
+// logPath; the run before, if it ended, becomes its lastState. The caller
+// holds the pod's lock.
+func (cs *containerState) beginRun(n int32, logPath string) {
+	if cs.Exited {
+		if cs.Message == "" && cs.messageFromLog != "" {
+			cs.Message = lastLogLines(cs.messageFromLog, 80, 2048)
+		}
+		cs.LastState = &corev1.ContainerStateTerminated{
+			ExitCode: cs.ExitCode, Reason: cs.Reason, Message: cs.Message,
+			StartedAt: metav1.NewTime(cs.StartedAt), FinishedAt: metav1.NewTime(cs.FinishedAt),
+			ContainerID: "containerd://" + cs.ID,
+		}
+	}
+	cs.Restarts, cs.LogPath = n, logPath
+	cs.Running, cs.Exited, cs.BackOffUntil, cs.OOMKilled = true, false, time.Time{}, false
+	cs.Message, cs.messageFromLog = "", ""
+	cs.StartedAt = time.Now()
+}
+
 func newPodState(rec *Record) *podState {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &podState{rec: rec, containers: map[string]*containerState{}, created: make(chan struct{}), ctx: ctx, cancel: cancel}
@@ -73,7 +93,7 @@ func (p *podState) stopWatchers() {
 
 // status computes the pod's v1 status from its containers, as the kubelet
 // does for a pod without restarts.
-func (p *podState) status() *corev1.Pod {
+func (p *podState) status(hostIP string) *corev1.Pod {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	pod := p.rec.Pod.DeepCopy()
@@ -89,7 +109,7 @@ func (p *podState) status() *corev1.Pod {
 	if p.rec.PodIP != "" {
 		st.PodIPs = []corev1.PodIP{{IP: p.rec.PodIP}}
 	}
-	st.HostIP = hostIP()
+	st.HostIP = hostIP
 	if st.HostIP != "" {
 		st.HostIPs = []corev1.HostIP{{IP: st.HostIP}}
 	}

@@ -78,6 +78,9 @@ type Runtime struct {
 	log     *slog.Logger
 	// embedded is the pid file of the containerd minipod started, if any.
 	embedded string
+	// hostIP and nodeName are the host's address and name, as a pod sees
+	// them (status.hostIP, spec.nodeName), read once at start.
+	hostIP, nodeName string
 	// stopSupervisor ends superviseEmbedded.
 	stopSupervisor context.CancelFunc
 
@@ -121,11 +124,13 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		}
 	}
 	r := &Runtime{
-		cfg:     cfg,
-		records: &recordStore{dir: filepath.Join(cfg.Root, "pods")},
-		objects: &objectStore{dir: filepath.Join(cfg.Root, "objects"), secretDir: filepath.Join(secretRunDir, sanitizeForPath(cfg.Root))},
-		log:     cfg.Logger,
-		pods:    map[string]*podState{},
+		cfg:      cfg,
+		records:  &recordStore{dir: filepath.Join(cfg.Root, "pods")},
+		objects:  &objectStore{dir: filepath.Join(cfg.Root, "objects"), secretDir: filepath.Join(secretRunDir, sanitizeForPath(cfg.Root))},
+		log:      cfg.Logger,
+		pods:     map[string]*podState{},
+		hostIP:   hostIP(),
+		nodeName: nodeName(),
 	}
 	// Secrets only ever on tmpfs, even where /run is not one.
 	if err := ensureTmpfs(secretRunDir); err != nil {

@@ -18,11 +18,11 @@ var ErrCreateContainerConfig = fmt.Errorf("CreateContainerConfigError: %w", errd
 
 // securitySpecOpts turns a container's SecurityPlan and ResourcesPlan into
 // OCI spec options. They run after the image's config has set the user.
-func securitySpecOpts(cp *ContainerPlan, imageUser string) ([]oci.SpecOpts, error) {
+func securitySpecOpts(cp *ContainerPlan) ([]oci.SpecOpts, error) {
 	s := cp.Security
 	var opts []oci.SpecOpts
 	if s.RunAsNonRoot {
-		if err := checkNonRoot(cp.Name, s.RunAsUser, imageUser); err != nil {
+		if err := checkNonRoot(cp.Name, s.RunAsUser, cp.ImageUser); err != nil {
 			return nil, err
 		}
 	}
