@@ -197,6 +197,7 @@ func (e *env) cleanup() {
 	// makes /run/netns.
 	_ = syscall.Unmount(e.netnsDir, syscall.MNT_DETACH)
 	os.RemoveAll(filepath.Dir(e.netnsDir))
+	_ = os.Remove(filepath.Dir(filepath.Dir(e.netnsDir))) // the last env's takes the parent
 	os.RemoveAll(e.root)
 }
 
@@ -367,4 +368,17 @@ func freeSubnet(n int) string {
 		}
 	}
 	return fmt.Sprintf("10.234.%d.0/24", n%250)
+}
+
+// containerStatus finds a container's status, app or init, by name; a
+// zero status when the pod has none of that name.
+func containerStatus(p *corev1.Pod, name string) corev1.ContainerStatus {
+	for _, list := range [][]corev1.ContainerStatus{p.Status.ContainerStatuses, p.Status.InitContainerStatuses} {
+		for _, cs := range list {
+			if cs.Name == name {
+				return cs
+			}
+		}
+	}
+	return corev1.ContainerStatus{}
 }

@@ -58,12 +58,11 @@ func (e *env) logLines(t *testing.T, pod string) int {
 
 func (e *env) restarts(t *testing.T, pod, container string) int32 {
 	t.Helper()
-	for _, cs := range e.pod(pod).Status.ContainerStatuses {
-		if cs.Name == container {
-			return cs.RestartCount
-		}
+	cs := containerStatus(e.pod(pod), container)
+	if cs.Name == "" {
+		return -1
 	}
-	return -1
+	return cs.RestartCount
 }
 
 // proveAlive checks everything a pod offers after an outage: Running,
