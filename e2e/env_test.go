@@ -92,6 +92,7 @@ func (e *env) start() {
 	args := []string{"daemon", "--root", e.root, "--socket", e.socket,
 		"--containerd-address", suite.containerd, "--containerd-namespace", e.ns,
 		"--network", e.network, "--bridge", e.bridge, "--subnet", e.subnet, "--netns-dir", e.netnsDir,
+		"--secret-dir", filepath.Join(e.secretsMount(), "s"),
 		"--restart-backoff", "200ms", "--log-level", "debug"}
 	args = append(args, e.extra...)
 	cmd := exec.Command(suite.bin, args...)
@@ -196,6 +197,7 @@ func (e *env) cleanup() {
 	// The netns directory is a shared bind mount of itself, as ip-netns
 	// makes /run/netns.
 	_ = syscall.Unmount(e.netnsDir, syscall.MNT_DETACH)
+	_ = syscall.Unmount(e.secretsMount(), syscall.MNT_DETACH)
 	os.RemoveAll(filepath.Dir(e.netnsDir))
 	_ = os.Remove(filepath.Dir(filepath.Dir(e.netnsDir))) // the last env's takes the parent
 	os.RemoveAll(e.root)
@@ -382,3 +384,7 @@ func containerStatus(p *corev1.Pod, name string) corev1.ContainerStatus {
 	}
 	return corev1.ContainerStatus{}
 }
+
+// secretsMount is the tmpfs the env's daemon keeps its Secrets on, apart
+// from any other daemon's.
+func (e *env) secretsMount() string { return filepath.Join(filepath.Dir(e.netnsDir), "secrets") }

@@ -190,10 +190,10 @@ spec:
 		return nil
 	})
 	check(len(onDisk) == 0, "the secret value is on disk, not on tmpfs: %v", onDisk)
-	// The daemon's own copy of the Secret, under /run/minipod/secrets: on
+	// The daemon's own copy of the Secret, in its secret directory: on
 	// tmpfs even where /run is not one.
 	var stored, storedOnDisk []string
-	_ = filepath.Walk("/run/minipod/secrets", func(p string, info os.FileInfo, err error) error {
+	_ = filepath.Walk(e.secretsMount(), func(p string, info os.FileInfo, err error) error {
 		if err != nil || !info.Mode().IsRegular() {
 			return nil
 		}

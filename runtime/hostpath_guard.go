@@ -21,7 +21,7 @@ import (
 
 // guardedPaths are the directories no hostPath may reach.
 func (r *Runtime) guardedPaths() []string {
-	return []string{r.cfg.Root, r.objects.secretDir, secretRunDir}
+	return []string{r.cfg.Root, r.objects.secretDir, filepath.Dir(r.objects.secretDir), secretRunDir}
 }
 
 // checkHostPaths refuses hostPath volumes that reach the daemon's state.

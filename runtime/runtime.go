@@ -51,6 +51,11 @@ type Config struct {
 	// sandboxes do: half the shim memory, but containerd 1.6's runc shim
 	// creates its containers one at a time, so a pod starts slower.
 	ShimPerContainer bool
+	// SecretDir holds the daemon's Secrets, on a tmpfs (default
+	// /run/minipod/secrets/<root, as a name>; the daemon mounts a tmpfs on
+	// its parent when that is not one already). Tests give each daemon its
+	// own.
+	SecretDir string
 	// NetNSDir is where pod network namespaces are pinned (default
 	// /run/netns, where `ip netns` finds them). Tests give each daemon its
 	// own.
@@ -118,6 +123,9 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		return nil, fmt.Errorf("failed to resolve state root %q: %w", cfg.Root, err)
 	}
 	cfg.Root = root
+	if cfg.SecretDir == "" {
+		cfg.SecretDir = filepath.Join(secretRunDir, sanitizeForPath(cfg.Root))
+	}
 	for _, d := range []string{cfg.Root, filepath.Join(cfg.Root, "pods"), filepath.Join(cfg.Root, "logs")} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("failed to create state directory %q: %w", d, err)
@@ -126,14 +134,14 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	r := &Runtime{
 		cfg:      cfg,
 		records:  &recordStore{dir: filepath.Join(cfg.Root, "pods")},
-		objects:  &objectStore{dir: filepath.Join(cfg.Root, "objects"), secretDir: filepath.Join(secretRunDir, sanitizeForPath(cfg.Root))},
+		objects:  &objectStore{dir: filepath.Join(cfg.Root, "objects"), secretDir: cfg.SecretDir},
 		log:      cfg.Logger,
 		pods:     map[string]*podState{},
 		hostIP:   hostIP(),
 		nodeName: nodeName(),
 	}
 	// Secrets only ever on tmpfs, even where /run is not one.
-	if err := ensureTmpfs(secretRunDir); err != nil {
+	if err := ensureTmpfs(filepath.Dir(cfg.SecretDir)); err != nil {
 		return nil, err
 	}
 	r.network = cfg.Network

@@ -84,13 +84,15 @@ func (h *hostEnv) runtimeWith(t *testing.T, cfg Config) *Runtime {
 	t.Helper()
 	exe, _ := os.Executable()
 	// Each test runtime pins its namespaces in a directory of its own.
-	nsDir, err := os.MkdirTemp("/run", "minipod-rt-test-")
+	base, err := os.MkdirTemp("/run", "minipod-rt-test-")
 	if err != nil {
 		t.Fatal(err)
 	}
+	nsDir := filepath.Join(base, "netns")
 	t.Cleanup(func() {
 		_ = syscall.Unmount(nsDir, syscall.MNT_DETACH)
-		os.RemoveAll(nsDir)
+		_ = syscall.Unmount(filepath.Join(base, "secrets"), syscall.MNT_DETACH)
+		os.RemoveAll(base)
 	})
 	r, err := New(context.Background(), Config{
 		Root:                filepath.Join(t.TempDir(), "root"),
@@ -103,6 +105,7 @@ func (h *hostEnv) runtimeWith(t *testing.T, cfg Config) *Runtime {
 		Network:             cfg.Network,
 		RestartBackOff:      cfg.RestartBackOff,
 		NetNSDir:            nsDir,
+		SecretDir:           filepath.Join(base, "secrets", "s"),
 	})
 	if err != nil {
 		t.Fatal(err)

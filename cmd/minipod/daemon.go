@@ -33,6 +33,7 @@ type daemonOptions struct {
 	restartBackOff      time.Duration
 	netnsDir            string
 	shimPerContainer    bool
+	secretDir           string
 }
 
 func newDaemonCommand(s ioStreams, g *globalOptions) *cobra.Command {
@@ -89,6 +90,7 @@ To stop everything, delete the pods first, then the embedded containerd:
 					RestartBackOff:      o.restartBackOff,
 					NetNSDir:            o.netnsDir,
 					ShimPerContainer:    o.shimPerContainer,
+					SecretDir:           o.secretDir,
 					Logger:              log,
 				},
 			})
@@ -107,6 +109,7 @@ To stop everything, delete the pods first, then the embedded containerd:
 	f.StringVar(&o.cniConfList, "cni-conflist", "", "a CNI conflist file to use instead of the built-in bridge network")
 	f.StringSliceVar(&o.cniPluginDirs, "cni-plugin-dir", []string{"/opt/cni/bin", "/usr/lib/cni"}, "directory of CNI plugins (repeatable)")
 	f.StringSliceVar(&o.insecureRegistries, "insecure-registry", nil, "registry host[:port] to pull from over plain HTTP (repeatable; localhost is always allowed)")
+	f.StringVar(&o.secretDir, "secret-dir", "", "where Secrets are kept, on a tmpfs (default /run/minipod/secrets/<root as a name>)")
 	f.BoolVar(&o.shimPerContainer, "shim-per-container", false, "give each container its own containerd shim: pods start faster (containerd 1.6's shim creates a pod's containers one at a time) at twice the shim memory")
 	f.StringVar(&o.netnsDir, "netns-dir", netns.Dir(), "where pod network namespaces are pinned (ip netns finds them in /run/netns)")
 	f.DurationVar(&o.restartBackOff, "restart-backoff", 10*time.Second, "first back-off before restarting a crashed container, doubling up to 30 times it (the kubelet's 10s..5m); lower it for tests")
