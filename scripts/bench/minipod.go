@@ -58,6 +58,9 @@ func startMinipod(ctx context.Context, b *bench) (*minipodSystem, error) {
 	args := []string{"daemon", "--root", m.root, "--socket", m.socket,
 		"--containerd-address", b.containerdSock, "--containerd-namespace", b.ns(),
 		"--network", m.network, "--bridge", b.bridge("0"), "--subnet", b.subnet(0, 22),
+		// Secrets on a tmpfs under the run's work directory, which cleanup
+		// unmounts: nothing under the host's /run/minipod.
+		"--secret-dir", filepath.Join(b.work, "secrets", "s"),
 		"--log-level", "warn"}
 	if b.cfg.profile {
 		args = append(args, "--pprof")
