@@ -174,20 +174,23 @@ func orDefault(ns string) string {
 
 // CreatePod creates pod in its namespace ("default" when unset) and returns
 // when it runs or its creation failed.
-func (c *Client) CreatePod(ctx context.Context, pod *corev1.Pod) (*corev1.Pod, error) {
-	return c.createPod(ctx, pod, true)
+func (c *Client) CreatePod(ctx context.Context, pod *corev1.Pod, opts runtime.CreateOptions) (*corev1.Pod, error) {
+	return c.createPod(ctx, pod, true, opts)
 }
 
 // SubmitPod hands pod to the daemon and returns at once (status Pending);
 // the daemon goes on creating it, and GetPod shows how that goes.
-func (c *Client) SubmitPod(ctx context.Context, pod *corev1.Pod) (*corev1.Pod, error) {
-	return c.createPod(ctx, pod, false)
+func (c *Client) SubmitPod(ctx context.Context, pod *corev1.Pod, opts runtime.CreateOptions) (*corev1.Pod, error) {
+	return c.createPod(ctx, pod, false, opts)
 }
 
-func (c *Client) createPod(ctx context.Context, pod *corev1.Pod, wait bool) (*corev1.Pod, error) {
-	var q url.Values
+func (c *Client) createPod(ctx context.Context, pod *corev1.Pod, wait bool, opts runtime.CreateOptions) (*corev1.Pod, error) {
+	q := url.Values{}
 	if !wait {
-		q = url.Values{"wait": {"false"}}
+		q.Set("wait", "false")
+	}
+	for _, ref := range opts.PulledImages {
+		q.Add("pulledImage", ref)
 	}
 	in := pod.DeepCopy()
 	in.TypeMeta = metav1.TypeMeta{Kind: "Pod", APIVersion: "v1"}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -73,23 +74,30 @@ func statusOf(t *testing.T, err error) metav1.Status {
 
 func TestPodLifecycle(t *testing.T) {
 	ctx := t.Context()
-	c, _ := startServer(t, newFakeBackend())
+	fake := newFakeBackend()
+	c, _ := startServer(t, fake)
 	if err := c.Ping(ctx); err != nil {
 		t.Fatalf("Ping: %v", err)
 	}
 
-	created, err := c.CreatePod(ctx, testPod("web"))
+	created, err := c.CreatePod(ctx, testPod("web"), runtime.CreateOptions{})
 	if err != nil {
 		t.Fatalf("CreatePod: %v", err)
 	}
 	if created.Status.Phase != corev1.PodRunning || created.Kind != "Pod" || created.APIVersion != "v1" {
 		t.Errorf("created pod: phase %q kind %q apiVersion %q", created.Status.Phase, created.Kind, created.APIVersion)
 	}
-	if _, err := c.CreatePod(ctx, testPod("db")); err != nil {
+	if _, err := c.CreatePod(ctx, testPod("db"), runtime.CreateOptions{PulledImages: []string{"busybox", "localhost:5000/db:1"}}); err != nil {
 		t.Fatalf("CreatePod db: %v", err)
 	}
+	if got, want := fake.createOpts.PulledImages, []string{"busybox", "localhost:5000/db:1"}; !slices.Equal(got, want) {
+		t.Errorf("pulled images reached the backend as %q, want %q", got, want)
+	}
+	if _, err := c.CreatePod(ctx, testPod("bad-ref"), runtime.CreateOptions{PulledImages: []string{"not a reference"}}); !errors.Is(err, errdefs.ErrInvalidArgument) {
+		t.Errorf("CreatePod with an invalid pulled image: got %v, want InvalidArgument", err)
+	}
 
-	_, err = c.CreatePod(ctx, testPod("web"))
+	_, err = c.CreatePod(ctx, testPod("web"), runtime.CreateOptions{})
 	if !errors.Is(err, errdefs.ErrAlreadyExists) {
 		t.Fatalf("second CreatePod: got %v, want AlreadyExists", err)
 	}
@@ -171,7 +179,7 @@ func TestCreatePodErrors(t *testing.T) {
 			ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "nope"}},
 		}}}
 		p.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "conf", MountPath: "/etc/conf"}}
-		_, err := c.CreatePod(ctx, p)
+		_, err := c.CreatePod(ctx, p, runtime.CreateOptions{})
 		if !errors.Is(err, errdefs.ErrInvalidArgument) {
 			t.Fatalf("got %v, want Invalid", err)
 		}
@@ -182,7 +190,7 @@ func TestCreatePodErrors(t *testing.T) {
 		if _, err := c.CreateConfigMap(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "nope"}, Data: map[string]string{"a": "b"}}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := c.CreatePod(ctx, p); err != nil {
+		if _, err := c.CreatePod(ctx, p, runtime.CreateOptions{}); err != nil {
 			t.Fatalf("CreatePod with its ConfigMap stored: %v", err)
 		}
 	})
@@ -192,7 +200,7 @@ func TestCreatePodErrors(t *testing.T) {
 		fb.createErr = fmt.Errorf("failed to plan pod %q: %w", "x", errdefs.ErrInvalidArgument)
 		fb.mu.Unlock()
 		defer func() { fb.mu.Lock(); fb.createErr = nil; fb.mu.Unlock() }()
-		_, err := c.CreatePod(ctx, testPod("x"))
+		_, err := c.CreatePod(ctx, testPod("x"), runtime.CreateOptions{})
 		if !errors.Is(err, errdefs.ErrInvalidArgument) || statusOf(t, err).Code != http.StatusUnprocessableEntity {
 			t.Fatalf("got %v, want Invalid 422", err)
 		}
@@ -203,7 +211,7 @@ func TestCreatePodErrors(t *testing.T) {
 		fb.createErr = fmt.Errorf("containerd: %w", errdefs.ErrUnavailable)
 		fb.mu.Unlock()
 		defer func() { fb.mu.Lock(); fb.createErr = nil; fb.mu.Unlock() }()
-		_, err := c.CreatePod(ctx, testPod("x"))
+		_, err := c.CreatePod(ctx, testPod("x"), runtime.CreateOptions{})
 		if !errors.Is(err, errdefs.ErrUnavailable) || statusOf(t, err).Code != http.StatusServiceUnavailable {
 			t.Fatalf("got %v, want ServiceUnavailable 503", err)
 		}
@@ -214,7 +222,7 @@ func TestCreatePodErrors(t *testing.T) {
 		fb.createErr = errors.New("boom")
 		fb.mu.Unlock()
 		defer func() { fb.mu.Lock(); fb.createErr = nil; fb.mu.Unlock() }()
-		_, err := c.CreatePod(ctx, testPod("x"))
+		_, err := c.CreatePod(ctx, testPod("x"), runtime.CreateOptions{})
 		if st := statusOf(t, err); st.Code != http.StatusInternalServerError || st.Reason != metav1.StatusReasonInternalError || st.Message != "boom" {
 			t.Fatalf("status %+v", st)
 		}
@@ -286,7 +294,7 @@ func TestLogsFollow(t *testing.T) {
 	fb := newFakeBackend()
 	fb.logLines = make(chan string)
 	c, _ := startServer(t, fb)
-	if _, err := c.CreatePod(ctx, testPod("web")); err != nil {
+	if _, err := c.CreatePod(ctx, testPod("web"), runtime.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -325,7 +333,7 @@ func TestLogsFollowEndsWithContext(t *testing.T) {
 	fb := newFakeBackend()
 	fb.logLines = make(chan string)
 	c, _ := startServer(t, fb)
-	if _, err := c.CreatePod(t.Context(), testPod("web")); err != nil {
+	if _, err := c.CreatePod(t.Context(), testPod("web"), runtime.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(t.Context())
@@ -353,7 +361,7 @@ func TestLogsFollowEndsWithContext(t *testing.T) {
 func TestExec(t *testing.T) {
 	ctx := t.Context()
 	c, _ := startServer(t, newFakeBackend())
-	if _, err := c.CreatePod(ctx, testPod("web")); err != nil {
+	if _, err := c.CreatePod(ctx, testPod("web"), runtime.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	var stdout, stderr strings.Builder

@@ -27,6 +27,8 @@ type fakeBackend struct {
 
 	// createErr, when set, is what CreatePod returns.
 	createErr error
+	// createOpts are the options of the last CreatePod.
+	createOpts runtime.CreateOptions
 	// logLines feeds a followed log: each string is written as it arrives,
 	// until the channel is closed.
 	logLines chan string
@@ -48,9 +50,10 @@ func newFakeBackend() *fakeBackend {
 
 func key(ns, name string) string { return ns + "/" + name }
 
-func (f *fakeBackend) CreatePod(ctx context.Context, pod *corev1.Pod) (*corev1.Pod, error) {
+func (f *fakeBackend) CreatePod(ctx context.Context, pod *corev1.Pod, opts runtime.CreateOptions) (*corev1.Pod, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.createOpts = opts
 	if f.createErr != nil {
 		return nil, f.createErr
 	}

@@ -35,7 +35,7 @@ func (b fuzzBackend) checkName(kind, ns, name string) {
 	}
 }
 
-func (b fuzzBackend) CreatePod(_ context.Context, p *corev1.Pod) (*corev1.Pod, error) {
+func (b fuzzBackend) CreatePod(_ context.Context, p *corev1.Pod, _ runtime.CreateOptions) (*corev1.Pod, error) {
 	b.checkName("pod", p.Namespace, p.Name)
 	if len(p.Spec.Containers) == 0 {
 		b.t.Fatalf("a pod without containers reached the backend")

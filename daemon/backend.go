@@ -20,7 +20,7 @@ type Backend interface {
 	// CreatePod validates, defaults and creates the pod, and returns when all
 	// of its containers have been started (status Running) or the creation
 	// has failed and been rolled back (the error names the failed step).
-	CreatePod(ctx context.Context, pod *corev1.Pod) (*corev1.Pod, error)
+	CreatePod(ctx context.Context, pod *corev1.Pod, opts runtime.CreateOptions) (*corev1.Pod, error)
 	GetPod(ctx context.Context, namespace, name string) (*corev1.Pod, error)
 	// ListPods lists the pods of a namespace, or of every namespace when
 	// namespace is "".

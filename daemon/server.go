@@ -322,13 +322,22 @@ func (s *server) createPod(w http.ResponseWriter, r *http.Request) {
 		}
 		wait = b
 	}
+	// pulledImage (repeated) names images the client pulled for this pod
+	// just before: imagePullPolicy Always does not pull them again.
+	opts := runtime.CreateOptions{PulledImages: r.URL.Query()["pulledImage"]}
+	for _, ref := range opts.PulledImages {
+		if _, err := runtime.NormalizeImage(ref); err != nil {
+			writeStatus(w, badRequest(fmt.Sprintf("query parameter pulledImage: %v", err)))
+			return
+		}
+	}
 	if !wait {
 		// Detached: the creation outlives the request; its outcome shows in
 		// the pod's status.
 		s.background.Add(1)
 		go func(pod *corev1.Pod) {
 			defer s.background.Done()
-			if _, err := s.b.CreatePod(context.WithoutCancel(ctx), pod); err != nil {
+			if _, err := s.b.CreatePod(context.WithoutCancel(ctx), pod, opts); err != nil {
 				s.log.Warn("failed to create pod", "namespace", pod.Namespace, "pod", pod.Name, "error", err)
 			}
 		}(pod.DeepCopy())
@@ -336,7 +345,7 @@ func (s *server) createPod(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusAccepted, podObject(pod))
 		return
 	}
-	created, err := s.b.CreatePod(ctx, pod)
+	created, err := s.b.CreatePod(ctx, pod, opts)
 	if err != nil {
 		writeError(w, err)
 		return

@@ -60,7 +60,7 @@ func TestConcurrency(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_, errs[i] = c.CreatePod(ctx, sleeperPod(fmt.Sprintf("par-%d", i)))
+				_, errs[i] = c.CreatePod(ctx, sleeperPod(fmt.Sprintf("par-%d", i)), runtime.CreateOptions{})
 			}()
 		}
 		wg.Wait()
@@ -108,7 +108,7 @@ func TestConcurrency(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_, errs[i] = c.CreatePod(ctx, sleeperPod("contested"))
+				_, errs[i] = c.CreatePod(ctx, sleeperPod("contested"), runtime.CreateOptions{})
 			}()
 		}
 		wg.Wait()
@@ -139,7 +139,7 @@ func TestConcurrency(t *testing.T) {
 			name := fmt.Sprintf("doomed-%d", i)
 			created := make(chan error, 1)
 			go func() {
-				_, err := c.CreatePod(ctx, sleeperPod(name))
+				_, err := c.CreatePod(ctx, sleeperPod(name), runtime.CreateOptions{})
 				created <- err
 			}()
 			// Delete as soon as the name is claimed.

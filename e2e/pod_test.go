@@ -313,13 +313,16 @@ func TestImagePullAndLoad(t *testing.T) {
 	testutilRequireTool(t, "docker-registry")
 	testutilRequireTool(t, "skopeo")
 	reg := startRegistry(t)
-	ref := reg + "/demo/busybox:1.36"
+	ref := reg.addr + "/demo/busybox:1.36"
 	copyToRegistry(t, suite.image, ref)
+	pushed := reg.manifestRequests(t, "demo/busybox", "1.36")
 
-	// A pull from the registry, with policy Always.
-	out := e.apply(fmt.Sprintf(`apiVersion: v1
+	// A pull from the registry, with policy Always: minipod run pulls it
+	// (showing progress) and the daemon does not pull it again.
+	pulledPod := func(name string) string {
+		return e.apply(fmt.Sprintf(`apiVersion: v1
 kind: Pod
-metadata: {name: pulled}
+metadata: {name: %s}
 spec:
   terminationGracePeriodSeconds: 0
   containers:
@@ -327,12 +330,21 @@ spec:
     image: %s
     imagePullPolicy: Always
     command: ["sleep", "3600"]
-`, ref))
-	if !strings.Contains(out, "Running") {
+`, name, ref))
+	}
+	if out := pulledPod("pulled"); !strings.Contains(out, "Running") {
 		t.Fatalf("pulled pod not Running:\n%s", out)
 	}
-	if ls := e.mustRun("image", "ls"); !strings.Contains(ls, reg+"/demo/busybox:1.36") {
+	if n := reg.manifestRequests(t, "demo/busybox", "1.36") - pushed; n != 1 {
+		t.Errorf("the registry saw %d resolutions of the tag for one pod, want 1 (one pull)", n)
+	}
+	if ls := e.mustRun("image", "ls"); !strings.Contains(ls, ref) {
 		t.Fatalf("image ls lacks the pulled image:\n%s", ls)
+	}
+	// Always means a pull for every pod, even with the image present.
+	pulledPod("pulled-again")
+	if n := reg.manifestRequests(t, "demo/busybox", "1.36") - pushed; n != 2 {
+		t.Errorf("the registry saw %d resolutions of the tag for two pods, want 2", n)
 	}
 	// The loaded image (newEnv loaded the archive) runs with IfNotPresent.
 	e.apply(`apiVersion: v1
@@ -345,6 +357,6 @@ spec:
     image: busybox:1.36
     command: ["sleep", "3600"]
 `)
-	e.mustRun("delete", "pod", "pulled", "loaded")
+	e.mustRun("delete", "pod", "pulled", "pulled-again", "loaded")
 	e.assertNoLeaks()
 }

@@ -3,8 +3,10 @@ package e2e
 import (
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/vishvananda/netlink"
@@ -18,9 +20,27 @@ func testutilRequireTool(t *testing.T, name string) {
 	testutil.Require(t, err == nil, name+" on PATH (scripts/install.sh --test installs it)")
 }
 
+// testRegistry is a docker-registry of one test's own.
+type testRegistry struct {
+	addr string // 127.0.0.1:port
+	dir  string // data, pid file and log
+}
+
+// manifestRequests counts the requests for repo's manifest by tag in the
+// registry's access log: one per resolution of the tag, that is one per
+// pull.
+func (r testRegistry) manifestRequests(t *testing.T, repo, tag string) int {
+	t.Helper()
+	log, err := os.ReadFile(filepath.Join(r.dir, "registry.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Count(string(log), fmt.Sprintf(" /v2/%s/manifests/%s HTTP/", repo, tag))
+}
+
 // startRegistry starts Debian's docker-registry on a free 127.0.0.1 port
 // for this test, and stops it (by pid) at the end.
-func startRegistry(t *testing.T) string {
+func startRegistry(t *testing.T) testRegistry {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -38,7 +58,7 @@ func startRegistry(t *testing.T) string {
 			t.Errorf("failed to stop the registry: %v\n%s", err, out)
 		}
 	})
-	return fmt.Sprintf("127.0.0.1:%d", port)
+	return testRegistry{addr: fmt.Sprintf("127.0.0.1:%d", port), dir: dir}
 }
 
 // copyToRegistry pushes an OCI archive to the test registry with skopeo.

@@ -151,8 +151,10 @@ func (r *Runtime) RemoveImage(ctx context.Context, ref string) error {
 }
 
 // ensureImage makes an image present as its pull policy says and returns it,
-// and whether it was pulled.
-func (r *Runtime) ensureImage(ctx context.Context, ref string, policy corev1.PullPolicy) (containerd.Image, bool, error) {
+// and whether it was pulled. justPulled holds the normalized names of images
+// the caller pulled for this pod a moment ago: Always does not pull them
+// again.
+func (r *Runtime) ensureImage(ctx context.Context, ref string, policy corev1.PullPolicy, justPulled map[string]bool) (containerd.Image, bool, error) {
 	name, err := NormalizeImage(ref)
 	if err != nil {
 		return nil, false, err
@@ -165,6 +167,8 @@ func (r *Runtime) ensureImage(ctx context.Context, ref string, policy corev1.Pul
 		return nil, false, fmt.Errorf("failed to look up image %q: %w", name, err)
 	}
 	switch {
+	case present && justPulled[name]:
+		pulled = true
 	case policy == corev1.PullNever && !present:
 		return nil, false, fmt.Errorf("ErrImageNeverPull: image %q is not present and imagePullPolicy is Never; load it with \"minipod image load\": %w", name, errdefs.ErrFailedPrecondition)
 	case policy == corev1.PullAlways || !present:

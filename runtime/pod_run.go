@@ -52,9 +52,18 @@ func failAt(step string) error {
 	return FailAt(step)
 }
 
+// CreateOptions are the options of a pod's creation.
+type CreateOptions struct {
+	// PulledImages are images the caller pulled for this pod just before
+	// asking (minipod run pulls first, to show progress): an
+	// imagePullPolicy of Always is already satisfied for them, so they are
+	// not pulled a second time.
+	PulledImages []string
+}
+
 // CreatePod validates, defaults and creates the pod, and returns when all of
 // its containers run, or when its creation failed and was rolled back.
-func (r *Runtime) CreatePod(ctx context.Context, in *corev1.Pod) (*corev1.Pod, error) {
+func (r *Runtime) CreatePod(ctx context.Context, in *corev1.Pod, opts CreateOptions) (*corev1.Pod, error) {
 	pod := in.DeepCopy()
 	manifest.DefaultPod(pod)
 	src := manifest.Source{File: "request", Doc: 1}
@@ -70,6 +79,14 @@ func (r *Runtime) CreatePod(ctx context.Context, in *corev1.Pod) (*corev1.Pod, e
 	}
 	if err := checkResourceValues(pod); err != nil {
 		return nil, err
+	}
+	justPulled := map[string]bool{}
+	for _, ref := range opts.PulledImages {
+		name, err := NormalizeImage(ref)
+		if err != nil {
+			return nil, err
+		}
+		justPulled[name] = true
 	}
 	pod.UID = types.UID(uuid.NewString())
 	pod.CreationTimestamp = metav1.NewTime(time.Now())
@@ -91,7 +108,7 @@ func (r *Runtime) CreatePod(ctx context.Context, in *corev1.Pod) (*corev1.Pod, e
 
 	log := r.log.With("pod", key)
 	start := time.Now()
-	if err := r.apply(ctx, ps, cms, secrets); err != nil {
+	if err := r.apply(ctx, ps, cms, secrets, justPulled); err != nil {
 		r.mu.Lock()
 		ps.mu.Lock()
 		failed := ps.rec.State == StateFailed
@@ -132,8 +149,9 @@ func (r *Runtime) refs(ctx context.Context, ns string) (manifest.Refs, []*corev1
 }
 
 // apply runs the pod's plan step by step; each step registers its undo
-// before the next runs, and a failure undoes everything in reverse.
-func (r *Runtime) apply(ctx context.Context, ps *podState, cms []*corev1.ConfigMap, secrets []*corev1.Secret) (retErr error) {
+// before the next runs, and a failure undoes everything in reverse. justPulled
+// holds the normalized names of the images the caller has just pulled.
+func (r *Runtime) apply(ctx context.Context, ps *podState, cms []*corev1.ConfigMap, secrets []*corev1.Secret, justPulled map[string]bool) (retErr error) {
 	pod := ps.rec.Pod
 	var undo undoStack
 	step := ""
@@ -172,7 +190,7 @@ func (r *Runtime) apply(ctx context.Context, ps *podState, cms []*corev1.ConfigM
 		if _, ok := images[c.Image]; ok {
 			continue
 		}
-		img, pulled, err := r.ensureImage(ctx, c.Image, c.ImagePullPolicy)
+		img, pulled, err := r.ensureImage(ctx, c.Image, c.ImagePullPolicy, justPulled)
 		if err != nil {
 			r.event(ps, corev1.EventTypeWarning, "Failed", fmt.Sprintf("Failed to pull image %q: %v", c.Image, err), c.Name)
 			return err

@@ -145,7 +145,7 @@ func TestRunExecLogsDelete(t *testing.T) {
 	h := newHostEnv(t)
 	r := h.runtime(t, nil)
 	ctx := context.Background()
-	pod, err := r.CreatePod(ctx, testPod("rt", []string{"sh", "-c", "echo started; exec sleep 3600"}, []string{"sleep", "3600"}))
+	pod, err := r.CreatePod(ctx, testPod("rt", []string{"sh", "-c", "echo started; exec sleep 3600"}, []string{"sleep", "3600"}), CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +177,7 @@ func TestRunExecLogsDelete(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if _, err := r.CreatePod(ctx, testPod("rt", []string{"true"})); !errdefs.IsAlreadyExists(err) {
+	if _, err := r.CreatePod(ctx, testPod("rt", []string{"true"}), CreateOptions{}); !errdefs.IsAlreadyExists(err) {
 		t.Fatalf("second create of the same name: %v", err)
 	}
 	if err := r.DeletePod(ctx, "default", "rt", DeleteOptions{}); err != nil {
@@ -205,7 +205,7 @@ func TestRollbackAtEveryStep(t *testing.T) {
 			p.Spec.InitContainers = []corev1.Container{{Name: "init", Image: "docker.io/library/busybox:1.36", Command: []string{"true"}}}
 			p.Spec.Volumes = []corev1.Volume{{Name: "mem", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}}}}
 			p.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "mem", MountPath: "/mem"}}
-			_, err := r.CreatePod(context.Background(), p)
+			_, err := r.CreatePod(context.Background(), p, CreateOptions{})
 			if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("step %q failed", step)) {
 				t.Fatalf("want the step named, got %v", err)
 			}
@@ -218,7 +218,7 @@ func TestRollbackWhenCNIAddFails(t *testing.T) {
 	h := newHostEnv(t)
 	fake := &cnitest.Fake{FailAdd: fmt.Errorf("injected ADD failure")}
 	r := h.runtime(t, fake)
-	_, err := r.CreatePod(context.Background(), testPod("cni", []string{"sleep", "60"}))
+	_, err := r.CreatePod(context.Background(), testPod("cni", []string{"sleep", "60"}), CreateOptions{})
 	if err == nil || !strings.Contains(err.Error(), `step "CNI ADD" failed`) {
 		t.Fatalf("want the CNI step named, got %v", err)
 	}
@@ -280,7 +280,7 @@ func TestRestartPolicies(t *testing.T) {
 	// Always: a crashing container is restarted with back-off; its last
 	// termination and the previous run's log are kept.
 	crash := testPod("crash", []string{"sh", "-c", "echo run; exit 3"})
-	if _, err := r.CreatePod(ctx, crash); err != nil {
+	if _, err := r.CreatePod(ctx, crash, CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	p := waitFor("crash", "two restarts", func(p *corev1.Pod) bool { return p.Status.ContainerStatuses[0].RestartCount >= 2 })
@@ -306,7 +306,7 @@ func TestRestartPolicies(t *testing.T) {
 	// OnFailure: exit 0 is not restarted, and the pod Succeeded.
 	ok := testPod("ok", []string{"true"})
 	ok.Spec.RestartPolicy = corev1.RestartPolicyOnFailure
-	if _, err := r.CreatePod(ctx, ok); err != nil {
+	if _, err := r.CreatePod(ctx, ok, CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	p = waitFor("ok", "Succeeded", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodSucceeded })
@@ -316,7 +316,7 @@ func TestRestartPolicies(t *testing.T) {
 	// Never: a failure stays failed.
 	fail := testPod("fail", []string{"sh", "-c", "exit 2"})
 	fail.Spec.RestartPolicy = corev1.RestartPolicyNever
-	if _, err := r.CreatePod(ctx, fail); err != nil {
+	if _, err := r.CreatePod(ctx, fail, CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	p = waitFor("fail", "Failed", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodFailed })

@@ -1,52 +1,19 @@
 package main
 
 import (
-	"strings"
-
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/minipod/minipod/runtime"
 )
 
-// normalizeImageRef writes an image reference the way containerd stores
-// it: busybox -> docker.io/library/busybox:latest, localhost:5000/app ->
-// localhost:5000/app:latest. A digest is kept and then needs no tag.
-func normalizeImageRef(ref string) string {
-	name, digest, hasDigest := strings.Cut(ref, "@")
-	domain, rest, hasSlash := strings.Cut(name, "/")
-	if !hasSlash || !(strings.ContainsAny(domain, ".:") || domain == "localhost") {
-		domain, rest = "docker.io", name
+// imageKey is the name containerd stores ref under (busybox ->
+// docker.io/library/busybox:latest), or ref itself when it does not parse:
+// the daemon then refuses it with the reason.
+func imageKey(ref string) string {
+	if name, err := runtime.NormalizeImage(ref); err == nil {
+		return name
 	}
-	if domain == "index.docker.io" {
-		domain = "docker.io"
-	}
-	if domain == "docker.io" && !strings.Contains(rest, "/") {
-		rest = "library/" + rest
-	}
-	last := rest[strings.LastIndex(rest, "/")+1:]
-	if !strings.Contains(last, ":") && !hasDigest {
-		rest += ":latest"
-	}
-	out := domain + "/" + rest
-	if hasDigest {
-		out += "@" + digest
-	}
-	return out
-}
-
-// pullPolicy is a container's imagePullPolicy, defaulted as Kubernetes
-// does when unset: Always for :latest or no tag, else IfNotPresent.
-func pullPolicy(c *corev1.Container) corev1.PullPolicy {
-	if c.ImagePullPolicy != "" {
-		return c.ImagePullPolicy
-	}
-	if strings.Contains(c.Image, "@") {
-		return corev1.PullIfNotPresent
-	}
-	if strings.HasSuffix(normalizeImageRef(c.Image), ":latest") {
-		return corev1.PullAlways
-	}
-	return corev1.PullIfNotPresent
+	return ref
 }
 
 // podContainers lists a pod's init and app containers.
@@ -62,11 +29,12 @@ func podContainers(pod *corev1.Pod) []*corev1.Container {
 }
 
 // needsImageList reports whether deciding the pulls needs the list of
-// present images (some container says IfNotPresent).
+// present images (some container says IfNotPresent). The pods are
+// defaulted, so every container has its pull policy.
 func needsImageList(pods []*corev1.Pod) bool {
 	for _, pod := range pods {
 		for _, c := range podContainers(pod) {
-			if pullPolicy(c) == corev1.PullIfNotPresent {
+			if c.ImagePullPolicy == corev1.PullIfNotPresent {
 				return true
 			}
 		}
@@ -80,17 +48,17 @@ func needsImageList(pods []*corev1.Pod) bool {
 func imagesToPull(pods []*corev1.Pod, present []runtime.Image) []string {
 	have := map[string]bool{}
 	for _, img := range present {
-		have[normalizeImageRef(img.Name)] = true
+		have[imageKey(img.Name)] = true
 	}
 	seen := map[string]bool{}
 	var refs []string
 	for _, pod := range pods {
 		for _, c := range podContainers(pod) {
-			key := normalizeImageRef(c.Image)
+			key := imageKey(c.Image)
 			if seen[key] {
 				continue
 			}
-			switch pullPolicy(c) {
+			switch c.ImagePullPolicy {
 			case corev1.PullNever:
 				continue
 			case corev1.PullIfNotPresent:
@@ -105,13 +73,17 @@ func imagesToPull(pods []*corev1.Pod, present []runtime.Image) []string {
 	return refs
 }
 
-// podUsesImage reports whether one of the pod's containers runs ref.
-func podUsesImage(pod *corev1.Pod, ref string) bool {
-	key := normalizeImageRef(ref)
-	for _, c := range podContainers(pod) {
-		if normalizeImageRef(c.Image) == key {
-			return true
+// podImages returns those of refs that one of the pod's containers runs.
+func podImages(pod *corev1.Pod, refs []string) []string {
+	var out []string
+	for _, ref := range refs {
+		key := imageKey(ref)
+		for _, c := range podContainers(pod) {
+			if imageKey(c.Image) == key {
+				out = append(out, ref)
+				break
+			}
 		}
 	}
-	return false
+	return out
 }

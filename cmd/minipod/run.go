@@ -174,6 +174,10 @@ func runPods(ctx context.Context, c *client.Client, f *manifest.File, detach boo
 			return nil, err
 		}
 	}
+	// The pulls come first, to show their progress; the daemon is told
+	// which images were pulled for each pod, so that it does not pull an
+	// Always image a second time.
+	var pulled []string
 	for _, ref := range imagesToPull(f.Pods, present) {
 		_, err := c.PullImage(ctx, ref, p.Pull)
 		if err != nil {
@@ -182,12 +186,13 @@ func runPods(ctx context.Context, c *client.Client, f *manifest.File, detach boo
 			}
 			p.Done(fmt.Sprintf("failed to pull %s", ref))
 			for i, pod := range f.Pods {
-				if results[i].err == nil && podUsesImage(pod, ref) {
+				if results[i].err == nil && len(podImages(pod, []string{ref})) > 0 {
 					results[i].err = fmt.Errorf("failed to pull image %q: %w", ref, err)
 				}
 			}
 			continue
 		}
+		pulled = append(pulled, ref)
 		p.Done("pulled " + ref)
 	}
 
@@ -203,10 +208,11 @@ func runPods(ctx context.Context, c *client.Client, f *manifest.File, detach boo
 			defer wg.Done()
 			var created *corev1.Pod
 			var err error
+			opts := runtime.CreateOptions{PulledImages: podImages(pod, pulled)}
 			if detach {
-				created, err = c.SubmitPod(ctx, pod)
+				created, err = c.SubmitPod(ctx, pod, opts)
 			} else {
-				created, err = c.CreatePod(ctx, pod)
+				created, err = c.CreatePod(ctx, pod, opts)
 			}
 			results[i].pod, results[i].err = created, err
 			w.done(pod.Name)

@@ -69,7 +69,7 @@ func (m *minipodSystem) density(ctx context.Context) (densityResult, error) {
 	// Running"), not the end of the run.
 	var failMu sync.Mutex
 	err := parallel(ctx, names, cfg.concurrency, func(ctx context.Context, name string) error {
-		p, err := m.client.CreatePod(ctx, podOf(name, 2, cmdTrapTerm, 30))
+		p, err := m.client.CreatePod(ctx, podOf(name, 2, cmdTrapTerm, 30), runtime.CreateOptions{})
 		if err != nil {
 			if ctx.Err() != nil {
 				return err
