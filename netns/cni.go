@@ -12,6 +12,9 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
+	"syscall"
+	"time"
 
 	"github.com/containerd/errdefs"
 	"github.com/containernetworking/cni/libcni"
@@ -205,20 +208,54 @@ func DefaultConfList(cfg CNIConfig) []byte {
 
 // cniNetwork is a Network implemented with libcni and the CNI plugin binaries.
 type cniNetwork struct {
+	cfg CNIConfig // with defaults
+	cni libcni.CNI
+	// name is the network's name, fixed for the daemon's life: pods are
+	// attached under it and found again by it.
+	name string
+
+	mu sync.Mutex
+	// cur is the config list in use. A user's conflist file is read again
+	// when it changes (see current); the default one never changes.
+	cur *loadedList
+}
+
+// loadedList is a config list as loaded, with what it was loaded from.
+type loadedList struct {
 	list *libcni.NetworkConfigList
 	// noPorts is list without its portmap plugin, used for attachments
 	// without port mappings: portmap costs tens of milliseconds on each
 	// ADD and DEL and does nothing for them. Nil when list has no portmap.
 	noPorts *libcni.NetworkConfigList
-	cni     libcni.CNI
+	// stamp identifies the conflist file's version; zero for the default.
+	stamp fileStamp
+}
+
+func newLoadedList(list *libcni.NetworkConfigList, stamp fileStamp) *loadedList {
+	return &loadedList{list: list, noPorts: withoutPortmap(list), stamp: stamp}
 }
 
 // listFor picks the config list an attachment is added and removed with.
-func (c *cniNetwork) listFor(a Attachment) *libcni.NetworkConfigList {
-	if len(a.PortMappings) == 0 && c.noPorts != nil {
-		return c.noPorts
+func (l *loadedList) listFor(a Attachment) *libcni.NetworkConfigList {
+	if len(a.PortMappings) == 0 && l.noPorts != nil {
+		return l.noPorts
 	}
-	return c.list
+	return l.list
+}
+
+// fileStamp tells one version of a file from another.
+type fileStamp struct {
+	ino   uint64
+	size  int64
+	mtime time.Time
+}
+
+func stampOf(fi fs.FileInfo) fileStamp {
+	st := fileStamp{size: fi.Size(), mtime: fi.ModTime()}
+	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
+		st.ino = sys.Ino
+	}
+	return st
 }
 
 // withoutPortmap returns a copy of list without its portmap plugin, or nil
@@ -242,42 +279,111 @@ var _ Network = (*cniNetwork)(nil)
 
 // NewCNI returns the CNI network of cfg. It loads and checks the network
 // config list once, for all pods: it must parse, and every plugin it names
-// (IPAM plugins included) must be in cfg.PluginDirs.
+// (IPAM plugins included) must be in cfg.PluginDirs. A conflist file named
+// by cfg.ConfList is loaded again, and checked the same way, when it has
+// changed by the next pod's ADD.
 func NewCNI(cfg CNIConfig) (Network, error) {
 	cfg = cfg.withDefaults()
-	var (
-		list *libcni.NetworkConfigList
-		err  error
-	)
+	var cur *loadedList
 	if cfg.ConfList == "" {
 		if err := checkDefaults(cfg); err != nil {
 			return nil, err
 		}
-		list, err = libcni.ConfListFromBytes(DefaultConfList(cfg))
+		list, err := libcni.ConfListFromBytes(DefaultConfList(cfg))
 		if err != nil {
 			return nil, fmt.Errorf("failed to parse the default CNI config list of network %q: %w: %w", cfg.Name, errdefs.ErrInvalidArgument, err)
 		}
+		if err := checkList(list, cfg.PluginDirs); err != nil {
+			return nil, err
+		}
+		cur = newLoadedList(list, fileStamp{})
 	} else {
-		list, err = libcni.ConfListFromFile(cfg.ConfList)
-		if err != nil {
-			var class error = errdefs.ErrInvalidArgument
-			if errors.Is(err, fs.ErrNotExist) {
-				class = errdefs.ErrNotFound
-			}
-			return nil, fmt.Errorf("failed to load CNI config list %q: %w: %w", cfg.ConfList, class, err)
+		var err error
+		if cur, err = loadConfList(cfg); err != nil {
+			return nil, err
 		}
 	}
-	if len(list.Plugins) == 0 {
-		return nil, fmt.Errorf("failed to load CNI network %q: it has no plugins: %w", list.Name, errdefs.ErrInvalidArgument)
+	return &cniNetwork{
+		cfg:  cfg,
+		cni:  libcni.NewCNIConfigWithCacheDir(cfg.PluginDirs, cfg.CacheDir, nil),
+		name: cur.list.Name,
+		cur:  cur,
+	}, nil
+}
+
+// loadConfList reads and checks the conflist file of cfg.
+func loadConfList(cfg CNIConfig) (*loadedList, error) {
+	fail := func(err error) (*loadedList, error) {
+		var class error = errdefs.ErrInvalidArgument
+		if errors.Is(err, fs.ErrNotExist) {
+			class = errdefs.ErrNotFound
+		}
+		return nil, fmt.Errorf("failed to load CNI config list %q: %w: %w", cfg.ConfList, class, err)
 	}
-	if err := findPlugins(list, cfg.PluginDirs); err != nil {
+	fi, err := os.Stat(cfg.ConfList)
+	if err != nil {
+		return fail(err)
+	}
+	list, err := libcni.ConfListFromFile(cfg.ConfList)
+	if err != nil {
+		return fail(err)
+	}
+	if err := checkList(list, cfg.PluginDirs); err != nil {
 		return nil, err
 	}
-	return &cniNetwork{
-		list:    list,
-		noPorts: withoutPortmap(list),
-		cni:     libcni.NewCNIConfigWithCacheDir(cfg.PluginDirs, cfg.CacheDir, nil),
-	}, nil
+	return newLoadedList(list, stampOf(fi)), nil
+}
+
+// checkList checks a loaded config list: plugins, all of them found.
+func checkList(list *libcni.NetworkConfigList, dirs []string) error {
+	if len(list.Plugins) == 0 {
+		return fmt.Errorf("failed to load CNI network %q: it has no plugins: %w", list.Name, errdefs.ErrInvalidArgument)
+	}
+	return findPlugins(list, dirs)
+}
+
+// current returns the config list for the next ADD: the one loaded, or the
+// conflist file again when it has changed since (one stat per ADD). A
+// changed file that does not load, or that renames the network, fails the
+// ADD with the reason, and the next ADD tries again.
+func (c *cniNetwork) current() (*loadedList, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cfg.ConfList == "" {
+		return c.cur, nil
+	}
+	fi, err := os.Stat(c.cfg.ConfList)
+	if err != nil {
+		return nil, fmt.Errorf("failed to load CNI config list %q: %w", c.cfg.ConfList, err)
+	}
+	if stampOf(fi) == c.cur.stamp {
+		return c.cur, nil
+	}
+	next, err := loadConfList(c.cfg)
+	if err != nil {
+		return nil, err
+	}
+	if next.list.Name != c.name {
+		return nil, fmt.Errorf("failed to load CNI config list %q: it renames network %q to %q, and pods are attached under the old name: restart the daemon to rename it: %w",
+			c.cfg.ConfList, c.name, next.list.Name, errdefs.ErrFailedPrecondition)
+	}
+	c.cur = next
+	return next, nil
+}
+
+// forRemove returns the config list an attachment is removed with: the one
+// it was added with, from libcni's cache, so that a conflist changed since
+// is no obstacle; the current one when nothing is cached.
+func (c *cniNetwork) forRemove(a Attachment, rt *libcni.RuntimeConf) *libcni.NetworkConfigList {
+	c.mu.Lock()
+	cur := c.cur
+	c.mu.Unlock()
+	if b, _, err := c.cni.GetNetworkListCachedConfig(cur.list, rt); err == nil && len(b) > 0 {
+		if list, err := libcni.ConfListFromBytes(b); err == nil && list.Name == c.name {
+			return newLoadedList(list, fileStamp{}).listFor(a)
+		}
+	}
+	return cur.listFor(a)
 }
 
 // checkDefaults validates what goes into the default config list, so a
@@ -313,24 +419,28 @@ func findPlugins(list *libcni.NetworkConfigList, dirs []string) error {
 }
 
 // Name returns the network's name.
-func (c *cniNetwork) Name() string { return c.list.Name }
+func (c *cniNetwork) Name() string { return c.name }
 
 // Setup runs CNI ADD for a and returns the IPv4 address of a.IfName.
 func (c *cniNetwork) Setup(ctx context.Context, a Attachment) (*Result, error) {
 	if a.NetNSPath == "" {
-		return nil, fmt.Errorf("failed to set up network %q for %q: no network namespace path: %w", c.list.Name, a.ID, errdefs.ErrInvalidArgument)
+		return nil, fmt.Errorf("failed to set up network %q for %q: no network namespace path: %w", c.name, a.ID, errdefs.ErrInvalidArgument)
 	}
 	rt, err := runtimeConf(a)
 	if err != nil {
-		return nil, fmt.Errorf("failed to set up network %q for %q: %w", c.list.Name, a.ID, err)
+		return nil, fmt.Errorf("failed to set up network %q for %q: %w", c.name, a.ID, err)
 	}
-	res, err := c.cni.AddNetworkList(ctx, c.listFor(a), rt)
+	cur, err := c.current()
 	if err != nil {
-		return nil, fmt.Errorf("failed to set up network %q for %q: %w", c.list.Name, a.ID, err)
+		return nil, fmt.Errorf("failed to set up network %q for %q: %w", c.name, a.ID, err)
+	}
+	res, err := c.cni.AddNetworkList(ctx, cur.listFor(a), rt)
+	if err != nil {
+		return nil, fmt.Errorf("failed to set up network %q for %q: %w", c.name, a.ID, err)
 	}
 	r, err := parseResult(res, rt.IfName)
 	if err != nil {
-		return nil, fmt.Errorf("failed to set up network %q for %q: %w", c.list.Name, a.ID, err)
+		return nil, fmt.Errorf("failed to set up network %q for %q: %w", c.name, a.ID, err)
 	}
 	return r, nil
 }
@@ -344,7 +454,7 @@ func (c *cniNetwork) Setup(ctx context.Context, a Attachment) (*Result, error) {
 func (c *cniNetwork) Remove(ctx context.Context, a Attachment) error {
 	rt, err := runtimeConf(a)
 	if err != nil {
-		return fmt.Errorf("failed to remove network %q from %q: %w", c.list.Name, a.ID, err)
+		return fmt.Errorf("failed to remove network %q from %q: %w", c.name, a.ID, err)
 	}
 	// A path that is no longer a namespace (gone, unmounted, or a file left
 	// by a crash before it was pinned) would make the plugins fail: DEL
@@ -352,12 +462,13 @@ func (c *cniNetwork) Remove(ctx context.Context, a Attachment) error {
 	if rt.NetNS != "" && !isNetNS(rt.NetNS) {
 		rt.NetNS = ""
 	}
-	if err := c.cni.DelNetworkList(ctx, c.listFor(a), rt); err != nil {
-		return fmt.Errorf("failed to remove network %q from %q: %w", c.list.Name, a.ID, err)
+	list := c.forRemove(a, rt)
+	if err := c.cni.DelNetworkList(ctx, list, rt); err != nil {
+		return fmt.Errorf("failed to remove network %q from %q: %w", c.name, a.ID, err)
 	}
-	if rt.NetNS == "" && c.masqNeeded() {
-		if err := removeMasq(ctx, c.list.Name, a.ID); err != nil {
-			return fmt.Errorf("failed to remove network %q from %q: %w", c.list.Name, a.ID, err)
+	if rt.NetNS == "" && masqNeeded(list) {
+		if err := removeMasq(ctx, c.name, a.ID); err != nil {
+			return fmt.Errorf("failed to remove network %q from %q: %w", c.name, a.ID, err)
 		}
 	}
 	return nil

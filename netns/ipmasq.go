@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+
+	"github.com/containernetworking/cni/libcni"
 )
 
 // The bridge plugin's DEL removes its ipMasq rules only when it can still
@@ -20,8 +22,8 @@ import (
 // carries that comment too.
 
 // masqNeeded reports whether a plugin of list is a bridge with ipMasq on.
-func (c *cniNetwork) masqNeeded() bool {
-	for _, p := range c.list.Plugins {
+func masqNeeded(list *libcni.NetworkConfigList) bool {
+	for _, p := range list.Plugins {
 		if p.Network.Type != "bridge" {
 			continue
 		}

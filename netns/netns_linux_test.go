@@ -519,3 +519,129 @@ func TestCNI(t *testing.T) {
 		return true
 	})
 }
+
+// TestCNIConfListReload: a user's conflist is read again when it changes; a
+// change that does not load, or renames the network, fails the next ADD
+// with the reason; an attachment is removed with the config it was added
+// with, from libcni's cache.
+func TestCNIConfListReload(t *testing.T) {
+	testutil.RequiresRoot(t)
+	const (
+		pluginDir = "/usr/lib/cni"
+		network   = "mptest-reload"
+	)
+	for _, p := range []string{"bridge", "host-local"} {
+		_, err := os.Stat(pluginDir + "/" + p)
+		testutil.Require(t, err == nil, "CNI plugin "+pluginDir+"/"+p+" (Debian package containernetworking-plugins)")
+	}
+	bridges := []string{"mptest1", "mptest2"}
+	for _, br := range bridges {
+		if _, err := netlink.LinkByName(br); err == nil {
+			t.Fatalf("bridge %s exists before the test: remove it (ip link del %s)", br, br)
+		}
+	}
+	fwd, err := os.ReadFile("/proc/sys/net/ipv4/ip_forward")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for _, br := range bridges {
+			if l, err := netlink.LinkByName(br); err == nil {
+				if err := netlink.LinkDel(l); err != nil {
+					t.Errorf("cleanup: delete bridge %s: %v", br, err)
+				}
+			}
+		}
+		if err := os.WriteFile("/proc/sys/net/ipv4/ip_forward", fwd, 0o644); err != nil {
+			t.Errorf("cleanup: restore ip_forward: %v", err)
+		}
+	})
+
+	// Each version of the file keeps its addresses in a data directory of
+	// its own: removing an attachment with any config but the one it was
+	// added with would leave its address reserved.
+	oldData, newData, cacheDir := t.TempDir(), t.TempDir(), t.TempDir()
+	confList := t.TempDir() + "/net.conflist"
+	write := func(name, bridge, dataDir, subnet string) {
+		t.Helper()
+		conf := fmt.Sprintf(`{"cniVersion": "1.0.0", "name": %q, "plugins": [
+  {"type": "bridge", "bridge": %q, "isGateway": true,
+   "ipam": {"type": "host-local", "dataDir": %q, "ranges": [[{"subnet": %q}]]}}]}`, name, bridge, dataDir, subnet)
+		if err := os.WriteFile(confList, []byte(conf), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(network, bridges[0], oldData, "10.233.8.0/24")
+	n, err := NewCNI(CNIConfig{PluginDirs: []string{pluginDir}, ConfList: confList, CacheDir: cacheDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	attach := func(ns *NetNS) Attachment {
+		id := strings.TrimPrefix(ns.Name(), "mptest-") + "-uid"
+		a := Attachment{ID: id, NetNSPath: ns.Path(), Args: map[string]string{"K8S_POD_NAMESPACE": "default", "K8S_POD_NAME": ns.Name(), "K8S_POD_UID": id}}
+		t.Cleanup(func() { _ = n.Remove(context.Background(), a) })
+		return a
+	}
+	inSubnet := func(r *Result, cidr string) bool {
+		_, ipnet, _ := net.ParseCIDR(cidr)
+		return ipnet.Contains(r.IP)
+	}
+
+	a := attach(newTestNS(t))
+	ra, err := n.Setup(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !inSubnet(ra, "10.233.8.0/24") {
+		t.Errorf("A got %s, want an address in 10.233.8.0/24", ra.IP)
+	}
+
+	// The file changes: the next ADD uses the new subnet and bridge.
+	write(network, bridges[1], newData, "10.233.9.0/24")
+	b := attach(newTestNS(t))
+	rb, err := n.Setup(ctx, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !inSubnet(rb, "10.233.9.0/24") {
+		t.Errorf("B, added after the change, got %s, want an address in 10.233.9.0/24", rb.IP)
+	}
+
+	// A broken file and a renamed network fail the ADD, saying why.
+	c := attach(newTestNS(t))
+	if err := os.WriteFile(confList, []byte(`{"cniVersion": "1.0.0", "name": `), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Setup(ctx, c); err == nil || !strings.Contains(err.Error(), confList) {
+		t.Errorf("ADD with a broken conflist: %v, want an error naming %s", err, confList)
+	}
+	write("mptest-renamed", bridges[1], newData, "10.233.9.0/24")
+	if _, err := n.Setup(ctx, c); !errors.Is(err, errdefs.ErrFailedPrecondition) || !strings.Contains(err.Error(), "renames network") {
+		t.Errorf("ADD with a renamed network: %v, want FailedPrecondition saying it renames the network", err)
+	}
+	if n.Name() != network {
+		t.Errorf("Name() = %q after a refused rename, want %q", n.Name(), network)
+	}
+	write(network, bridges[1], newData, "10.233.9.0/24")
+	if _, err := n.Setup(ctx, c); err != nil {
+		t.Fatalf("ADD once the conflist is right again: %v", err)
+	}
+
+	// A, added under the old config, is removed with it: its address is
+	// released from the old data directory.
+	if err := n.Remove(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range []Attachment{b, c} {
+		if err := n.Remove(ctx, x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, dir := range []string{oldData, newData} {
+		if res, err := Reservations(dir, network); err != nil || len(res) != 0 {
+			t.Errorf("reservations in %s after DEL: %q %v, want none", dir, res, err)
+		}
+	}
+}

@@ -106,7 +106,7 @@ To stop everything, delete the pods first, then the embedded containerd:
 	f.StringVar(&o.subnet, "subnet", netns.DefaultSubnet, "subnet of the pod network")
 	f.StringVar(&o.bridge, "bridge", netns.DefaultBridge, "bridge of the pod network")
 	f.StringVar(&o.network, "network", runtime.DefaultNetwork, "name of the CNI network")
-	f.StringVar(&o.cniConfList, "cni-conflist", "", "a CNI conflist file to use instead of the built-in bridge network")
+	f.StringVar(&o.cniConfList, "cni-conflist", "", "a CNI conflist file to use instead of the built-in bridge network (read again when it changes)")
 	f.StringSliceVar(&o.cniPluginDirs, "cni-plugin-dir", []string{"/opt/cni/bin", "/usr/lib/cni"}, "directory of CNI plugins (repeatable)")
 	f.StringSliceVar(&o.insecureRegistries, "insecure-registry", nil, "registry host[:port] to pull from over plain HTTP (repeatable; localhost is always allowed)")
 	f.StringVar(&o.secretDir, "secret-dir", "", "where Secrets are kept, on a tmpfs (default /run/minipod/secrets/<root as a name>)")
