@@ -318,6 +318,34 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// ownBridges claims bridge names for the test: none may exist before it,
+// and at its end they are deleted and IP forwarding, which the bridge plugin
+// turns on for its gateway, is put back as it was.
+func ownBridges(t *testing.T, names ...string) {
+	t.Helper()
+	for _, br := range names {
+		if _, err := netlink.LinkByName(br); err == nil {
+			t.Fatalf("bridge %s exists before the test: remove it (ip link del %s)", br, br)
+		}
+	}
+	fwd, err := os.ReadFile("/proc/sys/net/ipv4/ip_forward")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for _, br := range names {
+			if l, err := netlink.LinkByName(br); err == nil {
+				if err := netlink.LinkDel(l); err != nil {
+					t.Errorf("cleanup: delete bridge %s: %v", br, err)
+				}
+			}
+		}
+		if err := os.WriteFile("/proc/sys/net/ipv4/ip_forward", fwd, 0o644); err != nil {
+			t.Errorf("cleanup: restore ip_forward: %v", err)
+		}
+	})
+}
+
 func TestCNI(t *testing.T) {
 	testutil.RequiresRoot(t)
 	const (
@@ -332,25 +360,7 @@ func TestCNI(t *testing.T) {
 	}
 	_, err := exec.LookPath("iptables-save")
 	testutil.Require(t, err == nil, "iptables-save (Debian package iptables)")
-	if _, err := netlink.LinkByName(bridge); err == nil {
-		t.Fatalf("bridge %s exists before the test: remove it (ip link del %s)", bridge, bridge)
-	}
-
-	// The bridge plugin turns on IP forwarding for its gateway; put it back.
-	fwd, err := os.ReadFile("/proc/sys/net/ipv4/ip_forward")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if l, err := netlink.LinkByName(bridge); err == nil {
-			if err := netlink.LinkDel(l); err != nil {
-				t.Errorf("cleanup: delete bridge %s: %v", bridge, err)
-			}
-		}
-		if err := os.WriteFile("/proc/sys/net/ipv4/ip_forward", fwd, 0o644); err != nil {
-			t.Errorf("cleanup: restore ip_forward: %v", err)
-		}
-	})
+	ownBridges(t, bridge)
 
 	dataDir, cacheDir := t.TempDir(), t.TempDir()
 	n, err := NewCNI(CNIConfig{
@@ -535,27 +545,7 @@ func TestCNIConfListReload(t *testing.T) {
 		testutil.Require(t, err == nil, "CNI plugin "+pluginDir+"/"+p+" (Debian package containernetworking-plugins)")
 	}
 	bridges := []string{"mptest1", "mptest2"}
-	for _, br := range bridges {
-		if _, err := netlink.LinkByName(br); err == nil {
-			t.Fatalf("bridge %s exists before the test: remove it (ip link del %s)", br, br)
-		}
-	}
-	fwd, err := os.ReadFile("/proc/sys/net/ipv4/ip_forward")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		for _, br := range bridges {
-			if l, err := netlink.LinkByName(br); err == nil {
-				if err := netlink.LinkDel(l); err != nil {
-					t.Errorf("cleanup: delete bridge %s: %v", br, err)
-				}
-			}
-		}
-		if err := os.WriteFile("/proc/sys/net/ipv4/ip_forward", fwd, 0o644); err != nil {
-			t.Errorf("cleanup: restore ip_forward: %v", err)
-		}
-	})
+	ownBridges(t, bridges...)
 
 	// Each version of the file keeps its addresses in a data directory of
 	// its own: removing an attachment with any config but the one it was
