@@ -46,8 +46,8 @@ func (r *Runtime) DeletePod(ctx context.Context, namespace, name string, opts De
 		grace = time.Duration(*opts.GracePeriodSeconds) * time.Second
 	}
 	_ = r.records.save(rec)
-	// No restarts from here on.
-	ps.stopWatchers()
+	// No restarts from here on, and none still under way.
+	ps.stop()
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace+2*time.Minute)
 	defer cancel()
 	if err := r.teardown(ctx, rec, grace); err != nil {

@@ -164,12 +164,18 @@ func (r *Runtime) recordExit(ps *podState, name string, st containerd.ExitStatus
 // restart runs a container again: the old task is deleted, a new one
 // writes to the next log file.
 func (r *Runtime) restart(ps *podState, name string) (<-chan containerd.ExitStatus, bool) {
-	ctx := r.nsctx(ps.ctx)
+	if !ps.beginRestart() {
+		return nil, false
+	}
+	defer ps.restarting.Done()
+	// A restart that has begun is not cut short: a teardown waits for it
+	// (podState.stop) and then finds the task it made.
+	ctx := r.nsctx(context.WithoutCancel(ps.ctx))
 	ps.mu.Lock()
 	cs := ps.containers[name]
 	plan := ps.rec.Plan
 	ps.mu.Unlock()
-	if cs == nil || plan == nil || ctx.Err() != nil {
+	if cs == nil || plan == nil {
 		return nil, false
 	}
 	var first string

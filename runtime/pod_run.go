@@ -170,6 +170,9 @@ func (r *Runtime) apply(ctx context.Context, ps *podState, cms []*corev1.ConfigM
 			return
 		}
 		serr := &StepError{Step: step, Err: retErr}
+		// The rollback kills the containers: they must not be restarted
+		// behind its back.
+		ps.stop()
 		if rbErr := undo.rollback(ctx); rbErr != nil {
 			serr.Rollback = rbErr
 			ps.mu.Lock()

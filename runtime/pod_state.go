@@ -22,7 +22,12 @@ type podState struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
-	events []corev1.Event
+	// restarting counts the container restarts under way, which stop waits
+	// for; once stopped is set (under restartMu) no restart begins.
+	restartMu  sync.Mutex
+	stopped    bool
+	restarting sync.WaitGroup
+	events     []corev1.Event
 	// conditions remembers each pod condition's last status and when it
 	// changed.
 	conditions map[corev1.PodConditionType]corev1.PodCondition
@@ -87,8 +92,34 @@ func newPodState(rec *Record) *podState {
 
 func podKey(ns, name string) string { return ns + "/" + name }
 
+// stopWatchers ends the pod's watchers and probes: no restart begins after
+// it. Restarts under way go on; the daemon's Close uses it, as pods keep
+// running.
 func (p *podState) stopWatchers() {
+	p.restartMu.Lock()
+	p.stopped = true
 	p.cancel()
+	p.restartMu.Unlock()
+}
+
+// stop is stopWatchers, and then waits for the restarts under way to end,
+// so that a task one of them creates is there for the teardown that
+// follows to find, and none is created behind its back.
+func (p *podState) stop() {
+	p.stopWatchers()
+	p.restarting.Wait()
+}
+
+// beginRestart registers a restart, unless the pod is stopping; the
+// restart calls p.restarting.Done when it has finished.
+func (p *podState) beginRestart() bool {
+	p.restartMu.Lock()
+	defer p.restartMu.Unlock()
+	if p.stopped {
+		return false
+	}
+	p.restarting.Add(1)
+	return true
 }
 
 // status computes the pod's v1 status from its containers, as the kubelet

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/containerd/containerd/api/services/tasks/v1"
 	"github.com/containerd/errdefs"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -241,6 +242,14 @@ func assertEmpty(t *testing.T, r *Runtime) {
 	if len(cs) != 0 {
 		t.Errorf("%d containers left", len(cs))
 	}
+	// Tasks as containerd lists them: one whose container is gone counts.
+	resp, err := r.client.TaskService().List(ctx, &tasks.ListTasksRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range resp.Tasks {
+		t.Errorf("task %s left (pid %d, %s)", x.ID, x.Pid, x.Status)
+	}
 	if nss, _ := netns.ListIn(r.cfg.NetNSDir, NetNSPrefix); len(nss) != 0 {
 		t.Errorf("network namespaces left: %v", nss)
 	}
@@ -350,4 +359,76 @@ func TestNextBackOff(t *testing.T) {
 			t.Errorf("nextBackOff(%s, ran %s, restarts %d) = %s, want %s", c.last, c.ran, c.restarts, got, c.want)
 		}
 	}
+}
+
+// TestNoRestartBehindTeardown deletes, and rolls back, pods whose
+// containers crash and are restarted without pause: a restart under way
+// when the teardown begins must finish before it, and none may begin after,
+// or a task would be created behind the teardown's back (left in the shim,
+// its pod cgroup busy, the delete failing).
+func TestNoRestartBehindTeardown(t *testing.T) {
+	h := newHostEnv(t)
+	r := h.runtimeWith(t, Config{RestartBackOff: time.Millisecond})
+	ctx := context.Background()
+
+	// A rollback: the start step fails once the containers are restarting.
+	for i := range 3 {
+		name := fmt.Sprintf("rollback-%d", i)
+		FailAt = func(s string) error {
+			if s != StepStart {
+				return nil
+			}
+			// The second run of a container logs to 1.log.
+			deadline := time.Now().Add(20 * time.Second)
+			for {
+				if logs, _ := filepath.Glob(filepath.Join(r.cfg.Root, "logs", "*"+name+"*", "*", "1.log")); len(logs) > 0 {
+					return fmt.Errorf("injected failure at %s", s)
+				}
+				if time.Now().After(deadline) {
+					return fmt.Errorf("no container of %s restarted within 20s", name)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+		_, err := r.CreatePod(ctx, testPod(name, []string{"sh", "-c", "exit 1"}, []string{"sh", "-c", "exit 1"}), CreateOptions{})
+		FailAt = nil
+		if err == nil || !strings.Contains(err.Error(), "injected failure") {
+			t.Fatalf("create of %s: %v, want the injected failure", name, err)
+		}
+		if strings.Contains(err.Error(), "rollback incomplete") {
+			t.Fatalf("rollback of %s while it restarts: %v", name, err)
+		}
+	}
+	assertEmpty(t, r)
+
+	// A delete.
+	for i := range 5 {
+		name := fmt.Sprintf("crashloop-%d", i)
+		pod := testPod(name, []string{"sh", "-c", "exit 1"}, []string{"sh", "-c", "exit 1"})
+		created, err := r.CreatePod(ctx, pod, CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			p, err := r.GetPod(ctx, "default", name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Status.ContainerStatuses[0].RestartCount >= 3 && p.Status.ContainerStatuses[1].RestartCount >= 3 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("pod %s: timed out waiting for three restarts of each container; status %+v", name, p.Status.ContainerStatuses)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if err := r.DeletePod(ctx, "default", name, DeleteOptions{}); err != nil {
+			t.Fatalf("delete of %s while it restarts: %v", name, err)
+		}
+		if dirs := podCgroupDirs(string(created.UID)); len(dirs) != 0 {
+			t.Errorf("pod cgroups of %s left: %v", name, dirs)
+		}
+	}
+	assertEmpty(t, r)
 }
