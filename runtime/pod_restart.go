@@ -75,9 +75,7 @@ func logPathFor(first string, n int32) string {
 // watch waits for a task's exit, records it, and restarts the container
 // as the pod's restartPolicy says, until the pod is deleted.
 func (r *Runtime) watch(ps *podState, name string, exitc <-chan containerd.ExitStatus) {
-	ps.wg.Add(1)
 	go func() {
-		defer ps.wg.Done()
 		for {
 			st, ok := <-exitc
 			if !ok {

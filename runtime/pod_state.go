@@ -21,7 +21,6 @@ type podState struct {
 	// ctx ends when the pod is being deleted: no more restarts.
 	ctx    context.Context
 	cancel context.CancelFunc
-	wg     sync.WaitGroup
 	// restarting counts the container restarts under way, which stop waits
 	// for; once stopped is set (under restartMu) no restart begins.
 	restartMu  sync.Mutex
