@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/containerd/containerd/api/services/tasks/v1"
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/images"
 	"github.com/containerd/containerd/v2/core/snapshots"
@@ -281,8 +282,12 @@ func (e *env) snapshot() leaks {
 		cs, _ := c.Containers(ctx)
 		for _, x := range cs {
 			l["containers"] = append(l["containers"], x.ID())
-			if _, err := x.Task(ctx, nil); err == nil {
-				l["tasks"] = append(l["tasks"], x.ID())
+		}
+		// Tasks as containerd lists them: a task whose container record is
+		// gone still counts.
+		if resp, err := c.TaskService().List(ctx, &tasks.ListTasksRequest{}); err == nil {
+			for _, x := range resp.Tasks {
+				l["tasks"] = append(l["tasks"], x.ID)
 			}
 		}
 		_ = c.SnapshotService("overlayfs").Walk(ctx, func(_ context.Context, info snapshots.Info) error {
@@ -292,6 +297,7 @@ func (e *env) snapshot() leaks {
 			return nil
 		})
 	}
+	l["shims"] = e.shims()
 	nss, _ := netns.ListIn(e.netnsDir, "minipod-")
 	l["netns"] = nss
 	if br, err := netlink.LinkByName(e.bridge); err == nil {
@@ -320,9 +326,49 @@ func (e *env) snapshot() leaks {
 	return l
 }
 
+// shims lists the shim processes of the env's containerd namespace, as
+// "pid id". A shim exits by itself once its last task is deleted.
+func (e *env) shims() []string {
+	var out []string
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		args := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
+		if len(args) == 0 || !strings.HasPrefix(filepath.Base(args[0]), "containerd-shim") {
+			continue
+		}
+		flag := func(name string) string {
+			for i := 0; i+1 < len(args); i++ {
+				if args[i] == name {
+					return args[i+1]
+				}
+			}
+			return ""
+		}
+		if flag("-namespace") == e.ns && flag("-address") == suite.containerd {
+			out = append(out, strings.TrimSuffix(strings.TrimPrefix(p, "/proc/"), "/cmdline")+" "+flag("-id"))
+		}
+	}
+	return out
+}
+
+// awaitShims gives the env's shims a moment to exit after their last task
+// was deleted (they do so asynchronously), so that a leak check does not
+// count a shim on its way out.
+func (e *env) awaitShims() {
+	deadline := time.Now().Add(5 * time.Second)
+	for len(e.shims()) > len(e.before["shims"]) && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // assertNoLeaks requires the host to be as the test found it.
 func (e *env) assertNoLeaks() {
 	e.t.Helper()
+	e.awaitShims()
 	after := e.snapshot()
 	var bad []string
 	for k, v := range after {

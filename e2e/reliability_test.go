@@ -54,6 +54,7 @@ spec:
 // this env's pods count, so that another test run on the host is not
 // counted as this one's leak.
 func (e *env) leaked(pods *podTracker) []string {
+	e.awaitShims()
 	after := e.snapshot()
 	var bad []string
 	for k, v := range after {
