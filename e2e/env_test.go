@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -326,10 +327,15 @@ func (e *env) snapshot() leaks {
 	return l
 }
 
-// shims lists the shim processes of the env's containerd namespace, as
-// "pid id". A shim exits by itself once its last task is deleted.
-func (e *env) shims() []string {
-	var out []string
+// shimProc is a containerd shim process.
+type shimProc struct {
+	pid           int
+	namespace, id string
+}
+
+// shimsOf lists the shim processes serving the containerd at address.
+func shimsOf(address string) []shimProc {
+	var out []shimProc
 	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
 	for _, p := range procs {
 		b, err := os.ReadFile(p)
@@ -337,7 +343,7 @@ func (e *env) shims() []string {
 			continue
 		}
 		args := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
-		if len(args) == 0 || !strings.HasPrefix(filepath.Base(args[0]), "containerd-shim") {
+		if !strings.HasPrefix(filepath.Base(args[0]), "containerd-shim") {
 			continue
 		}
 		flag := func(name string) string {
@@ -348,8 +354,21 @@ func (e *env) shims() []string {
 			}
 			return ""
 		}
-		if flag("-namespace") == e.ns && flag("-address") == suite.containerd {
-			out = append(out, strings.TrimSuffix(strings.TrimPrefix(p, "/proc/"), "/cmdline")+" "+flag("-id"))
+		pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p)))
+		if err == nil && flag("-address") == address {
+			out = append(out, shimProc{pid: pid, namespace: flag("-namespace"), id: flag("-id")})
+		}
+	}
+	return out
+}
+
+// shims lists the shim processes of the env's containerd namespace, as
+// "pid id". A shim exits by itself once its last task is deleted.
+func (e *env) shims() []string {
+	var out []string
+	for _, sh := range shimsOf(suite.containerd) {
+		if sh.namespace == e.ns {
+			out = append(out, fmt.Sprintf("%d %s", sh.pid, sh.id))
 		}
 	}
 	return out

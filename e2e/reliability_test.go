@@ -49,10 +49,10 @@ spec:
 `
 
 // leaked lists what the host holds now that it did not when the env
-// started, as "kind: name". Network namespaces are host-global; with
-// pods (a set of pod UIDs this env created, from trackPods) only those of
-// this env's pods count, so that another test run on the host is not
-// counted as this one's leak.
+// started, as "kind: name". Network namespaces and pod cgroups are
+// host-global; with pods (a set of pod UIDs this env created, from
+// trackPods) only those of this env's pods count, so that another test run
+// on the host is not counted as this one's leak.
 func (e *env) leaked(pods *podTracker) []string {
 	e.awaitShims()
 	after := e.snapshot()
@@ -67,6 +67,9 @@ func (e *env) leaked(pods *podTracker) []string {
 				continue
 			}
 			if k == "netns" && pods != nil && !pods.has(strings.TrimPrefix(x, "minipod-")) {
+				continue
+			}
+			if k == "pod cgroups" && pods != nil && !pods.has(strings.ReplaceAll(strings.TrimPrefix(filepath.Base(x), "pod"), "_", "-")) {
 				continue
 			}
 			bad = append(bad, k+": "+x)

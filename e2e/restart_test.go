@@ -107,8 +107,7 @@ func TestDaemonRestart(t *testing.T) {
 	}
 	e.mustRun("delete", "pod", "survivor")
 	e.podGone(t, "survivor")
-	bad := e.leaked(pods)
-	report(t, "daemon restarts", cases, 2, len(bad))
+	report(t, "daemon restarts", cases, 2, e.reportLeaks(pods))
 }
 
 func (e *env) logFile(t *testing.T, pod, container string) string {
@@ -126,6 +125,17 @@ func fileSize(p string) int64 {
 		return -1
 	}
 	return st.Size()
+}
+
+// reportLeaks names what the env's pods left behind, as a test error, and
+// counts it.
+func (e *env) reportLeaks(pods *podTracker) int {
+	e.t.Helper()
+	bad := e.leaked(pods)
+	if len(bad) > 0 {
+		e.t.Errorf("left behind: %s", strings.Join(bad, ", "))
+	}
+	return len(bad)
 }
 
 // report prints a figure: "<what>: N survived of M, leaks L", and fails
@@ -194,28 +204,10 @@ func killContainerd(t *testing.T, dir string) {
 	os.Remove(filepath.Join(dir, "containerd.pid"))
 }
 
-// shimPids are the containerd shims serving the containerd in dir.
-func shimPids(dir string) []int {
-	var pids []int
-	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-	for _, p := range procs {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			continue
-		}
-		cmd := strings.ReplaceAll(string(b), "\x00", " ")
-		if strings.Contains(cmd, "containerd-shim") && strings.Contains(cmd, filepath.Join(dir, "containerd.sock")) {
-			if pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p))); err == nil {
-				pids = append(pids, pid)
-			}
-		}
-	}
-	return pids
-}
-
+// killShims kills the shims serving the containerd in dir.
 func killShims(dir string) {
-	for _, pid := range shimPids(dir) {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
+	for _, sh := range shimsOf(filepath.Join(dir, "containerd.sock")) {
+		_ = syscall.Kill(sh.pid, syscall.SIGKILL)
 	}
 }
 
@@ -243,7 +235,7 @@ func TestContainerdRestart(t *testing.T) {
 	}
 	e.mustRun("delete", "pod", "survivor")
 	e.podGone(t, "survivor")
-	report(t, "containerd restarts", rounds, 2, len(e.leaked(pods)))
+	report(t, "containerd restarts", rounds, 2, e.reportLeaks(pods))
 }
 
 // TestHostReboot simulates a reboot under a pod: the daemon stopped, every
@@ -299,7 +291,7 @@ func TestHostReboot(t *testing.T) {
 	if !t.Failed() {
 		survived = 1
 	}
-	report(t, "host reboot", survived, 1, len(e.leaked(pods)))
+	report(t, "host reboot", survived, 1, e.reportLeaks(pods))
 }
 
 // figure prints one line of the reliability figures to stdout and, when

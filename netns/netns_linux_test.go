@@ -574,30 +574,24 @@ func TestCNIConfListReload(t *testing.T) {
 		t.Cleanup(func() { _ = n.Remove(context.Background(), a) })
 		return a
 	}
-	inSubnet := func(r *Result, cidr string) bool {
-		_, ipnet, _ := net.ParseCIDR(cidr)
-		return ipnet.Contains(r.IP)
+	// setupIn adds a new namespace and checks that its address is in cidr.
+	setupIn := func(what, cidr string) Attachment {
+		t.Helper()
+		a := attach(newTestNS(t))
+		r, err := n.Setup(ctx, a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ipnet, _ := net.ParseCIDR(cidr); !ipnet.Contains(r.IP) {
+			t.Errorf("%s got %s, want an address in %s", what, r.IP, cidr)
+		}
+		return a
 	}
 
-	a := attach(newTestNS(t))
-	ra, err := n.Setup(ctx, a)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !inSubnet(ra, "10.233.8.0/24") {
-		t.Errorf("A got %s, want an address in 10.233.8.0/24", ra.IP)
-	}
-
+	a := setupIn("A", "10.233.8.0/24")
 	// The file changes: the next ADD uses the new subnet and bridge.
 	write(network, bridges[1], newData, "10.233.9.0/24")
-	b := attach(newTestNS(t))
-	rb, err := n.Setup(ctx, b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !inSubnet(rb, "10.233.9.0/24") {
-		t.Errorf("B, added after the change, got %s, want an address in 10.233.9.0/24", rb.IP)
-	}
+	b := setupIn("B, added after the change,", "10.233.9.0/24")
 
 	// A broken file and a renamed network fail the ADD, saying why.
 	c := attach(newTestNS(t))
