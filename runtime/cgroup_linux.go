@@ -46,6 +46,29 @@ func podCgroupDirs(uid string) []string {
 	return dirs
 }
 
+// oomKilledIn reports whether the kernel's OOM killer has killed a process
+// of the cgroup at path (relative to each hierarchy under root): the
+// oom_kill count of memory.events (cgroup v2) or of memory.oom_control (the
+// v1 memory controller). containerd's OOM event can be missed, for one when
+// a container is killed as it starts; this count cannot.
+func oomKilledIn(root, path string) bool {
+	for _, f := range []string{
+		filepath.Join(root, path, "memory.events"),
+		filepath.Join(root, "memory", path, "memory.oom_control"),
+	} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, " "); ok && k == "oom_kill" && strings.TrimSpace(v) != "0" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // removePodCgroup removes a pod's cgroup directories, deepest first; absent
 // is fine. A cgroup that still holds processes cannot go (EBUSY).
 func removePodCgroup(uid string) error {
