@@ -135,6 +135,7 @@ func (r *Runtime) runInitOnce(ctx context.Context, ps *podState, c containerd.Co
 	if code != 0 {
 		cs.Reason = "Error"
 	}
+	cs.classifyOOM(ps.rec.Plan)
 	ps.mu.Unlock()
 	if err := deleteTask(nctx, c, t); err != nil {
 		return 0, err

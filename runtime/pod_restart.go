@@ -134,13 +134,7 @@ func (r *Runtime) recordExit(ps *podState, name string, st containerd.ExitStatus
 	if err := st.Error(); err != nil {
 		cs.Reason, cs.Message = "Error", err.Error()
 	}
-	if cs.ExitCode == 137 && !cs.OOMKilled && ps.rec.Plan != nil && oomKilledIn(cgroupRoot, ps.rec.Plan.CgroupParent+"/"+cs.ID) {
-		// The OOM event has not come (or never will): the cgroup says.
-		cs.OOMKilled = true
-	}
-	if cs.OOMKilled && cs.ExitCode == 137 {
-		cs.Reason = "OOMKilled"
-	}
+	cs.classifyOOM(ps.rec.Plan)
 	if msg := terminationMessage(ps.rec.Plan, name, cs); msg != "" {
 		cs.Message = msg
 	}

@@ -64,6 +64,22 @@ type containerState struct {
 	stopProbes context.CancelFunc
 }
 
+// classifyOOM reads an exit with code 137 as OOMKilled when containerd
+// reported an OOM kill of the container, or when its memory cgroup counts
+// one: the event can be missed (a container killed as it starts), the
+// count cannot. Call it under the pod's lock, before the task is deleted.
+func (cs *containerState) classifyOOM(plan *PodPlan) {
+	if cs.ExitCode != 137 {
+		return
+	}
+	if !cs.OOMKilled && plan != nil && oomKilledIn(cgroupRoot, plan.CgroupParent+"/"+cs.ID) {
+		cs.OOMKilled = true
+	}
+	if cs.OOMKilled {
+		cs.Reason = "OOMKilled"
+	}
+}
+
 // beginRun notes that a container's run n has started, writing to
 // logPath; the run before, if it ended, becomes its lastState. The caller
 // holds the pod's lock.
