@@ -29,6 +29,10 @@ type fakeBackend struct {
 	createErr error
 	// createOpts are the options of the last CreatePod.
 	createOpts runtime.CreateOptions
+	// events are what ListEvents returns.
+	events []corev1.Event
+	// changed is closed (and replaced) at each change, for watches.
+	changed chan struct{}
 	// logLines feeds a followed log: each string is written as it arrives,
 	// until the channel is closed.
 	logLines chan string
@@ -38,7 +42,35 @@ type fakeBackend struct {
 	pullErr      error
 }
 
-var _ daemon.Backend = (*fakeBackend)(nil)
+var (
+	_ daemon.Backend  = (*fakeBackend)(nil)
+	_ daemon.Notifier = (*fakeBackend)(nil)
+)
+
+func (f *fakeBackend) Changed() <-chan struct{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.changed == nil {
+		f.changed = make(chan struct{})
+	}
+	return f.changed
+}
+
+// change runs fn under the fake's lock and wakes the watches.
+func (f *fakeBackend) change(fn func()) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fn()
+	f.wakeLocked()
+}
+
+// wakeLocked wakes the watches; f.mu is held.
+func (f *fakeBackend) wakeLocked() {
+	if f.changed != nil {
+		close(f.changed)
+		f.changed = nil
+	}
+}
 
 func newFakeBackend() *fakeBackend {
 	return &fakeBackend{
@@ -66,6 +98,7 @@ func (f *fakeBackend) CreatePod(ctx context.Context, pod *corev1.Pod, opts runti
 	p.Status.Phase = corev1.PodRunning
 	p.Status.PodIP = "10.233.0.2"
 	f.pods[k] = p
+	f.wakeLocked()
 	return p.DeepCopy(), nil
 }
 
@@ -100,6 +133,7 @@ func (f *fakeBackend) DeletePod(ctx context.Context, ns, name string, opts runti
 		return fmt.Errorf("failed to delete pod %q: %w", name, errdefs.ErrNotFound)
 	}
 	delete(f.pods, k)
+	f.wakeLocked()
 	return nil
 }
 
@@ -315,5 +349,7 @@ func testPod(name string) *corev1.Pod {
 }
 
 func (f *fakeBackend) ListEvents(ctx context.Context, ns, pod string) ([]corev1.Event, error) {
-	return nil, nil
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]corev1.Event(nil), f.events...), nil
 }

@@ -72,6 +72,7 @@ func (fuzzBackend) DeleteSecret(context.Context, string, string) error          
 func (fuzzBackend) ListEvents(context.Context, string, string) ([]corev1.Event, error) {
 	return nil, nil
 }
+func (fuzzBackend) Changed() <-chan struct{} { return nil }
 func (fuzzBackend) Logs(context.Context, string, string, runtime.LogOptions, io.Writer) error {
 	return errdefs.ErrNotFound
 }
@@ -91,8 +92,9 @@ func (fuzzBackend) GC(context.Context, bool) (*runtime.GCReport, error) {
 	return &runtime.GCReport{}, nil
 }
 
-// fuzzRoutes are the API's non-streaming routes; {ns} and {name} are
-// filled in by the fuzzer.
+// fuzzRoutes are the API's routes but exec; {ns} and {name} are filled in
+// by the fuzzer. Streams (a followed log, a watch) end after what they send
+// first.
 var fuzzRoutes = []struct{ method, path string }{
 	{"POST", "/api/v1/namespaces/{ns}/pods"},
 	{"GET", "/api/v1/namespaces/{ns}/pods"},
@@ -109,10 +111,11 @@ var fuzzRoutes = []struct{ method, path string }{
 	{"DELETE", "/minipod/v1/images"},
 	{"POST", "/minipod/v1/gc"},
 	{"PUT", "/api/v1/{ns}"},
+	{"GET", "/api/v1/namespaces/{ns}/events"},
 }
 
 // FuzzAPIRequest sends arbitrary bodies, names, namespaces and queries to
-// every non-streaming route: the server must never panic, must answer
+// every route but exec: the server must never panic, must answer
 // with a valid code, every error must be a metav1.Status, and only valid
 // objects may reach the backend.
 func FuzzAPIRequest(f *testing.F) {
@@ -122,6 +125,9 @@ func FuzzAPIRequest(f *testing.F) {
 	f.Add(uint8(0), "other", "web", "", []byte(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web","namespace":"x"}}`))
 	f.Add(uint8(3), "default", "web", "gracePeriodSeconds=abc", []byte(`{"gracePeriodSeconds": -1}`))
 	f.Add(uint8(4), "default", "web", "follow=maybe&tailLines=-5&container=../x", []byte(nil))
+	f.Add(uint8(1), "default", "", "watch=true", []byte(nil))
+	f.Add(uint8(1), "default", "", "watch=often", []byte(nil))
+	f.Add(uint8(15), "default", "", "watch=1&fieldSelector=involvedObject.name=web", []byte(nil))
 	f.Add(uint8(5), "default", "cm", "", []byte(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"cm"},"data":{"../x":"y"}}`))
 	f.Add(uint8(8), "default", "s", "", []byte(`{"apiVersion":"v1","kind":"Secret","metadata":{"name":"s"},"data":{"k":"!!notbase64"}}`))
 	f.Add(uint8(10), "", "", "", []byte(`{"ref":""}`))
@@ -136,7 +142,11 @@ func FuzzAPIRequest(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, route uint8, ns, name, query string, body []byte) {
-		s := &server{b: fuzzBackend{t}, log: slog.New(slog.DiscardHandler), stopping: context.Background()}
+		// The server is already stopping: a stream (a followed log, a
+		// watch) sends what it has at once and ends.
+		stopping, stop := context.WithCancel(context.Background())
+		stop()
+		s := &server{b: fuzzBackend{t}, log: slog.New(slog.DiscardHandler), stopping: stopping}
 		mux := s.routes()
 		mux.HandleFunc("POST /minipod/v1/gc", gcHandler(fuzzBackend{t}))
 		rt := fuzzRoutes[int(route)%len(fuzzRoutes)]

@@ -383,6 +383,21 @@ func podObject(p *corev1.Pod) *corev1.Pod {
 }
 
 func (s *server) listPods(w http.ResponseWriter, r *http.Request) {
+	if watching, st := queryBool(r, "watch"); st != nil || watching {
+		if st != nil {
+			writeStatus(w, st)
+			return
+		}
+		s.watch(w, r, func(ctx context.Context) ([]object, error) {
+			pods, err := s.b.ListPods(ctx, r.PathValue("ns"))
+			objs := make([]object, len(pods))
+			for i := range pods {
+				objs[i] = object{key: pods[i].Namespace + "/" + pods[i].Name, obj: podObject(&pods[i])}
+			}
+			return objs, err
+		}, true)
+		return
+	}
 	pods, err := s.b.ListPods(r.Context(), r.PathValue("ns"))
 	if err != nil {
 		writeError(w, err)
@@ -648,6 +663,23 @@ func (s *server) listEvents(w http.ResponseWriter, r *http.Request) {
 		if k, v, ok := strings.Cut(sel, "="); ok && k == "involvedObject.name" {
 			pod = v
 		}
+	}
+	if watching, st := queryBool(r, "watch"); st != nil || watching {
+		if st != nil {
+			writeStatus(w, st)
+			return
+		}
+		// Events come and are counted again; those of a deleted pod go
+		// with it, which a watch of events does not report.
+		s.watch(w, r, func(ctx context.Context) ([]object, error) {
+			events, err := s.b.ListEvents(ctx, r.PathValue("ns"), pod)
+			objs := make([]object, len(events))
+			for i := range events {
+				objs[i] = object{key: events[i].Namespace + "/" + events[i].Name, obj: &events[i]}
+			}
+			return objs, err
+		}, false)
+		return
 	}
 	items, err := s.b.ListEvents(r.Context(), r.PathValue("ns"), pod)
 	if err != nil {

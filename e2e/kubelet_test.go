@@ -603,10 +603,12 @@ func (e *env) background(args ...string) *syncBuffer {
 }
 
 // TestFollowAndWatch: logs -f keeps following across restarts; get -w
-// prints a pod's row as it changes.
+// prints a pod's row as it changes, and events -w each new event, as the
+// daemon's watch sends them.
 func TestFollowAndWatch(t *testing.T) {
 	e := newEnv(t)
 	watch := e.background("get", "pods", "-w")
+	events := e.background("events", "-w")
 	e.apply(`apiVersion: v1
 kind: Pod
 metadata: {name: crashy}
@@ -624,6 +626,10 @@ spec:
 	eventually(t, 10*time.Second, "get -w to show the pod crash-looping", func() bool {
 		s := watch.String()
 		return strings.Contains(s, "crashy") && strings.Contains(s, "CrashLoopBackOff")
+	})
+	eventually(t, 10*time.Second, "events -w to show the pod's start and back-off", func() bool {
+		s := events.String()
+		return strings.Contains(s, "Started") && strings.Contains(s, "BackOff") && strings.Contains(s, "pod/crashy")
 	})
 	e.mustRun("delete", "pod", "crashy")
 	e.assertNoLeaks()

@@ -20,6 +20,7 @@ const maxPodEvents = 200
 // Repeats of the same reason and message are counted, not stored again.
 func (r *Runtime) event(ps *podState, typ, reason, message, container string) {
 	now := metav1.NewTime(time.Now())
+	defer r.changes.notify()
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	pod := ps.rec.Pod

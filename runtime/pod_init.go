@@ -137,6 +137,7 @@ func (r *Runtime) runInitOnce(ctx context.Context, ps *podState, c containerd.Co
 	}
 	cs.classifyOOM(ps.rec.Plan)
 	ps.mu.Unlock()
+	r.changes.notify()
 	if err := deleteTask(nctx, c, t); err != nil {
 		return 0, err
 	}

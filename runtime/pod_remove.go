@@ -38,6 +38,9 @@ func (r *Runtime) DeletePod(ctx context.Context, namespace, name string, opts De
 	ps.rec.State = StateDeleting
 	rec := ps.rec
 	ps.mu.Unlock()
+	// Terminating now; gone, or back as it was, at the end.
+	r.changes.notify()
+	defer r.changes.notify()
 	grace := time.Duration(30) * time.Second
 	if rec.Plan != nil {
 		grace = time.Duration(rec.Plan.GracePeriod) * time.Second

@@ -110,6 +110,7 @@ func (r *Runtime) watch(ps *podState, name string, exitc <-chan containerd.ExitS
 // recordExit notes an exit and says whether, and after how long, the
 // container restarts.
 func (r *Runtime) recordExit(ps *podState, name string, st containerd.ExitStatus) (time.Duration, bool) {
+	defer r.changes.notify()
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	cs := ps.containers[name]
@@ -186,6 +187,7 @@ func (r *Runtime) restart(ps *podState, name string) (<-chan containerd.ExitStat
 		cs.BackOffUntil = time.Time{}
 		cs.Reason, cs.Message = "StartError", err.Error()
 		ps.mu.Unlock()
+		r.changes.notify()
 		return nil, false
 	}
 	c, err := r.client.LoadContainer(ctx, cs.ID)

@@ -104,7 +104,10 @@ func (r *Runtime) CreatePod(ctx context.Context, in *corev1.Pod, opts CreateOpti
 	}
 	r.pods[key] = ps
 	r.mu.Unlock()
+	r.changes.notify()
 	defer close(ps.created)
+	// Running, or failed (and gone, or listed as Failed): watchers read again.
+	defer r.changes.notify()
 
 	log := r.log.With("pod", key)
 	start := time.Now()

@@ -127,14 +127,20 @@ func (r *Runtime) runProbe(ctx context.Context, ps *podState, name string, c *co
 			}
 		case probeReadiness:
 			ps.mu.Lock()
+			changed := false
 			if cs := ps.containers[name]; cs != nil {
+				was := cs.Ready
 				if oks >= success {
 					cs.Ready = true
 				} else if fails >= failure {
 					cs.Ready = false
 				}
+				changed = cs.Ready != was
 			}
 			ps.mu.Unlock()
+			if changed {
+				r.changes.notify()
+			}
 		}
 		select {
 		case <-ctx.Done():

@@ -91,6 +91,8 @@ type Runtime struct {
 
 	mu   sync.Mutex
 	pods map[string]*podState // by namespace/name
+
+	changes changes
 }
 
 // New connects to (or starts) containerd, loads the CNI configuration once

@@ -43,37 +43,23 @@ func newEventsCommand(s ioStreams, g *globalOptions) *cobra.Command {
 	return cmd
 }
 
-// runEvents prints the events, and with watch keeps printing new ones as
-// they come: the daemon is asked again every second, since events have no
-// stream in its API.
+// runEvents prints the events, and with watch keeps printing new ones (and
+// those counted again) as the daemon's watch sends them.
 func runEvents(ctx context.Context, c *client.Client, ns, pod string, watch bool, w io.Writer) error {
-	seen := map[string]int32{}
-	header := true
-	for {
+	if !watch {
 		events, err := c.ListEvents(ctx, ns, pod)
 		if err != nil {
 			return err
 		}
-		var fresh []corev1.Event
-		for _, e := range events {
-			if seen[e.Name] != e.Count {
-				seen[e.Name] = e.Count
-				fresh = append(fresh, e)
-			}
-		}
-		if len(fresh) > 0 || header {
-			writeEventTable(w, fresh, header, time.Now())
-			header = false
-		}
-		if !watch {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(time.Second):
-		}
+		writeEventTable(w, events, true, time.Now())
+		return nil
 	}
+	header := true
+	return c.WatchEvents(ctx, ns, pod, func(e corev1.Event) error {
+		writeEventTable(w, []corev1.Event{e}, header, time.Now())
+		header = false
+		return nil
+	})
 }
 
 func writeEventTable(w io.Writer, events []corev1.Event, header bool, now time.Time) {

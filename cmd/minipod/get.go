@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
 
 	"github.com/minipod/minipod/client"
 )
@@ -183,46 +185,45 @@ func noResources(w io.Writer, all bool, ns string) error {
 }
 
 // watchPods prints the pod table, then a pod's row again whenever its
-// READY, STATUS, RESTARTS or IP change, until ctx ends. It asks the daemon
-// every second.
+// READY, STATUS, RESTARTS or IP change, until ctx ends. The daemon's watch
+// sends a pod when something about it has changed.
 func watchPods(ctx context.Context, c *client.Client, ns string, o *getOptions, w io.Writer) error {
 	host, _ := os.Hostname()
+	wanted := func(name string) bool { return len(o.names) == 0 || slices.Contains(o.names, name) }
+	if len(o.names) > 0 && ns == "" {
+		ns = "default"
+	}
 	last := map[string]string{}
 	header := true
-	for {
-		pods, err := getPods(ctx, c, ns, o.names)
-		if err != nil && ctx.Err() == nil {
+	return c.WatchPods(ctx, ns, func(typ watch.EventType, p *corev1.Pod) error {
+		key := p.Namespace + "/" + p.Name
+		if !wanted(p.Name) {
+			return nil
+		}
+		if typ == watch.Deleted {
+			delete(last, key)
+			return nil
+		}
+		// Compared without the age, which changes by itself.
+		var cmp bytes.Buffer
+		_ = printPodTable(&cmp, []corev1.Pod{*p}, podTableOptions{wide: true, allNamespaces: true, hostname: host, now: p.CreationTimestamp.Time})
+		if last[key] == cmp.String() {
+			return nil
+		}
+		last[key] = cmp.String()
+		var b bytes.Buffer
+		if err := printPodTable(&b, []corev1.Pod{*p}, podTableOptions{wide: o.output == "wide", allNamespaces: o.allNamespaces, hostname: host, now: time.Now()}); err != nil {
 			return err
 		}
-		var changed []corev1.Pod
-		for _, p := range pods {
-			var b bytes.Buffer
-			_ = printPodTable(&b, []corev1.Pod{p}, podTableOptions{wide: true, allNamespaces: true, hostname: host, now: p.CreationTimestamp.Time})
-			key := p.Namespace + "/" + p.Name
-			if last[key] != b.String() {
-				last[key] = b.String()
-				changed = append(changed, p)
+		out := b.String()
+		if !header {
+			// The header only once.
+			if i := strings.IndexByte(out, '\n'); i >= 0 {
+				out = out[i+1:]
 			}
 		}
-		if len(changed) > 0 || header {
-			var b bytes.Buffer
-			if err := printPodTable(&b, changed, podTableOptions{wide: o.output == "wide", allNamespaces: o.allNamespaces, hostname: host, now: time.Now()}); err != nil {
-				return err
-			}
-			out := b.String()
-			if !header {
-				// The header only once.
-				if i := strings.IndexByte(out, '\n'); i >= 0 {
-					out = out[i+1:]
-				}
-			}
-			fmt.Fprint(w, out)
-			header = false
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(time.Second):
-		}
-	}
+		header = false
+		_, err := fmt.Fprint(w, out)
+		return err
+	})
 }

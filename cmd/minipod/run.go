@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/containerd/errdefs"
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/watch"
 
 	"github.com/minipod/minipod/client"
 	"github.com/minipod/minipod/manifest"
@@ -306,20 +306,41 @@ func (w *waiter) line() string {
 	return waitingLine(names, statuses)
 }
 
-// start turns the spinner and polls the pods' status (on a terminal only)
-// until the returned stop is called.
+// start turns the spinner and follows the pods' status through the
+// daemon's watch (on a terminal only) until the returned stop is called.
 func (w *waiter) start(ctx context.Context) (stop func()) {
 	if !w.p.tty {
 		return func() {}
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
+	var wg sync.WaitGroup
+	w.mu.Lock()
+	namespaces := map[string]bool{}
+	for _, ns := range w.ns {
+		namespaces[ns] = true
+	}
+	w.mu.Unlock()
+	for ns := range namespaces {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// The spinner goes on without the status if the watch fails.
+			_ = w.c.WatchPods(ctx, ns, func(_ watch.EventType, pod *corev1.Pod) error {
+				st := summarizePod(pod, time.Now()).Status
+				w.mu.Lock()
+				if _, ok := w.status[pod.Name]; ok && w.ns[pod.Name] == pod.Namespace {
+					w.status[pod.Name] = st
+				}
+				w.mu.Unlock()
+				return nil
+			})
+		}()
+	}
+	wg.Add(1)
 	go func() {
-		defer close(done)
+		defer wg.Done()
 		spin := time.NewTicker(150 * time.Millisecond)
 		defer spin.Stop()
-		poll := time.NewTicker(time.Second)
-		defer poll.Stop()
 		for {
 			if l := w.line(); l != "" {
 				w.p.Spin(l)
@@ -328,34 +349,10 @@ func (w *waiter) start(ctx context.Context) (stop func()) {
 			case <-ctx.Done():
 				return
 			case <-spin.C:
-			case <-poll.C:
-				w.poll(ctx)
 			}
 		}
 	}()
-	return func() { cancel(); <-done }
-}
-
-func (w *waiter) poll(ctx context.Context) {
-	w.mu.Lock()
-	names := make([]string, 0, len(w.status))
-	for n := range w.status {
-		names = append(names, n)
-	}
-	w.mu.Unlock()
-	sort.Strings(names)
-	for _, n := range names {
-		pod, err := w.c.GetPod(ctx, w.ns[n], n)
-		if err != nil {
-			continue // not recorded yet
-		}
-		st := summarizePod(pod, time.Now()).Status
-		w.mu.Lock()
-		if _, ok := w.status[n]; ok {
-			w.status[n] = st
-		}
-		w.mu.Unlock()
-	}
+	return func() { cancel(); wg.Wait() }
 }
 
 // waitingLine is the spinner's text: "waiting for pod web: ContainerCreating"
