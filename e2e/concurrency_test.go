@@ -38,7 +38,6 @@ func sleeperPod(name string) *corev1.Pod {
 // creates; every call has a deadline, so a deadlock fails the test.
 func TestConcurrency(t *testing.T) {
 	e := newEnv(t)
-	pods := e.trackPods(t)
 	c := client.New(e.socket)
 	now := int64(0)
 	del := runtime.DeleteOptions{GracePeriodSeconds: &now}
@@ -161,7 +160,7 @@ func TestConcurrency(t *testing.T) {
 		pass(!t.Failed())
 	})
 
-	leaks := len(e.leaked(pods))
+	leaks := len(e.leaked())
 	line := fmt.Sprintf("concurrency: %d consistent of %d, leaks %d", passed, checks, leaks)
 	t.Log(line)
 	figure(line)

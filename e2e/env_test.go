@@ -50,6 +50,10 @@ type env struct {
 	exited   chan error
 	extra    []string
 	before   leaks
+	// pods are the UIDs of the pods this env's daemon creates; the leak
+	// checker counts host-global things (network namespaces, pod cgroups)
+	// only when they are these pods'.
+	pods *podTracker
 }
 
 type envOption func(*env)
@@ -85,6 +89,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	e.before = e.snapshot()
 	e.start()
 	t.Cleanup(e.cleanup)
+	e.pods = e.trackPods(t)
 	e.mustRun("image", "load", suite.image)
 	return e
 }
@@ -387,21 +392,7 @@ func (e *env) awaitShims() {
 // assertNoLeaks requires the host to be as the test found it.
 func (e *env) assertNoLeaks() {
 	e.t.Helper()
-	e.awaitShims()
-	after := e.snapshot()
-	var bad []string
-	for k, v := range after {
-		was := map[string]bool{}
-		for _, x := range e.before[k] {
-			was[x] = true
-		}
-		for _, x := range v {
-			if !was[x] {
-				bad = append(bad, k+": "+x)
-			}
-		}
-	}
-	if len(bad) > 0 {
+	if bad := e.leaked(); len(bad) > 0 {
 		e.t.Errorf("left behind: %s", strings.Join(bad, ", "))
 	}
 }

@@ -15,7 +15,6 @@ import (
 // alone, and the leak checker reads zero.
 func TestGC(t *testing.T) {
 	e := newEnv(t)
-	pods := e.trackPods(t)
 	e.apply(survivorPod)
 	e.apply(strings.Replace(podA, "pod-a", "keeper", 1))
 	uid := string(e.pod("survivor").UID)
@@ -39,7 +38,7 @@ func TestGC(t *testing.T) {
 		t.Errorf("gc --dry-run lists the live pod:\n%s", out)
 	}
 	found := strings.Count(out, "would remove")
-	if len(e.leaked(pods)) == 0 {
+	if len(e.leaked()) == 0 {
 		t.Fatal("a dry run removed something")
 	}
 
@@ -54,7 +53,7 @@ func TestGC(t *testing.T) {
 	// The live pod runs on.
 	e.podWorks(t, "keeper", "client")
 	e.mustRun("delete", "pod", "keeper", "--now")
-	left := e.leaked(pods)
+	left := e.leaked()
 	if len(left) > 0 {
 		t.Errorf("left behind: %v", left)
 	}

@@ -15,7 +15,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/minipod/minipod/netns"
 	"github.com/minipod/minipod/runtime"
 )
 
@@ -50,10 +49,9 @@ spec:
 
 // leaked lists what the host holds now that it did not when the env
 // started, as "kind: name". Network namespaces and pod cgroups are
-// host-global; with pods (a set of pod UIDs this env created, from
-// trackPods) only those of this env's pods count, so that another test run
-// on the host is not counted as this one's leak.
-func (e *env) leaked(pods *podTracker) []string {
+// host-global: only those of this env's pods (e.pods) count, so that
+// another test run on the host is not counted as this one's leak.
+func (e *env) leaked() []string {
 	e.awaitShims()
 	after := e.snapshot()
 	var bad []string
@@ -66,10 +64,10 @@ func (e *env) leaked(pods *podTracker) []string {
 			if was[x] {
 				continue
 			}
-			if k == "netns" && pods != nil && !pods.has(strings.TrimPrefix(x, "minipod-")) {
+			if k == "netns" && !e.pods.has(strings.TrimPrefix(x, "minipod-")) {
 				continue
 			}
-			if k == "pod cgroups" && pods != nil && !pods.has(strings.ReplaceAll(strings.TrimPrefix(filepath.Base(x), "pod"), "_", "-")) {
+			if k == "pod cgroups" && !e.pods.has(strings.ReplaceAll(strings.TrimPrefix(filepath.Base(x), "pod"), "_", "-")) {
 				continue
 			}
 			bad = append(bad, k+": "+x)
@@ -99,16 +97,6 @@ func (e *env) trackPods(t *testing.T) *podTracker {
 		t.Fatalf("inotify %s: %v", dir, err)
 	}
 	p := &podTracker{uids: map[string]bool{}, fd: fd}
-	// The env's own final leak check runs after this test's cleanups: let
-	// it ignore network namespaces that are not this env's pods'.
-	t.Cleanup(func() {
-		now, _ := netns.ListIn(e.netnsDir, "minipod-")
-		for _, n := range now {
-			if !p.has(strings.TrimPrefix(n, "minipod-")) {
-				e.before["netns"] = append(e.before["netns"], n)
-			}
-		}
-	})
 	go func() {
 		buf := make([]byte, 64<<10)
 		for {
@@ -184,12 +172,11 @@ func (e *env) podWorks(t *testing.T, name, container string) {
 func TestFaultInjection(t *testing.T) {
 	e := newEnv(t)
 	manifest := e.writeFile("faulty.yaml", faultPod)
-	pods := e.trackPods(t)
 	total, survived, leaks := 0, 0, 0
 	check := func(t *testing.T) {
 		t.Helper()
 		total++
-		bad := e.leaked(pods)
+		bad := e.leaked()
 		leaks += len(bad)
 		if len(bad) > 0 {
 			t.Errorf("left behind: %s", strings.Join(bad, ", "))

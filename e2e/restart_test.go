@@ -83,7 +83,6 @@ func (e *env) proveAlive(t *testing.T, pod string) {
 // killed with SIGKILL; their logs keep flowing while no daemon runs.
 func TestDaemonRestart(t *testing.T) {
 	e := newEnv(t, withDaemonArgs("--restart-backoff", "100ms"))
-	pods := e.trackPods(t)
 	e.apply(survivorPod)
 	e.proveAlive(t, "survivor")
 	cases := 0
@@ -107,7 +106,7 @@ func TestDaemonRestart(t *testing.T) {
 	}
 	e.mustRun("delete", "pod", "survivor")
 	e.podGone(t, "survivor")
-	report(t, "daemon restarts", cases, 2, e.reportLeaks(pods))
+	report(t, "daemon restarts", cases, 2, e.reportLeaks())
 }
 
 func (e *env) logFile(t *testing.T, pod, container string) string {
@@ -129,9 +128,9 @@ func fileSize(p string) int64 {
 
 // reportLeaks names what the env's pods left behind, as a test error, and
 // counts it.
-func (e *env) reportLeaks(pods *podTracker) int {
+func (e *env) reportLeaks() int {
 	e.t.Helper()
-	bad := e.leaked(pods)
+	bad := e.leaked()
 	if len(bad) > 0 {
 		e.t.Errorf("left behind: %s", strings.Join(bad, ", "))
 	}
@@ -217,7 +216,6 @@ func killShims(dir string) {
 func TestContainerdRestart(t *testing.T) {
 	dir := privateContainerd(t)
 	e := newEnv(t, withDaemonArgs("--restart-backoff", "100ms"))
-	pods := e.trackPods(t)
 	e.apply(survivorPod)
 	e.proveAlive(t, "survivor")
 	rounds := 0
@@ -235,7 +233,7 @@ func TestContainerdRestart(t *testing.T) {
 	}
 	e.mustRun("delete", "pod", "survivor")
 	e.podGone(t, "survivor")
-	report(t, "containerd restarts", rounds, 2, e.reportLeaks(pods))
+	report(t, "containerd restarts", rounds, 2, e.reportLeaks())
 }
 
 // TestHostReboot simulates a reboot under a pod: the daemon stopped, every
@@ -245,7 +243,6 @@ func TestContainerdRestart(t *testing.T) {
 func TestHostReboot(t *testing.T) {
 	dir := privateContainerd(t)
 	e := newEnv(t)
-	pods := e.trackPods(t)
 	e.apply(survivorPod)
 	e.podWorks(t, "survivor", "shell")
 	e.stop()
@@ -267,7 +264,7 @@ func TestHostReboot(t *testing.T) {
 	killContainerd(t, dir)
 	// /run is empty after a reboot: the pinned network namespaces are gone,
 	// and so are the tmpfs and bind mounts under the state root.
-	for uid := range pods.all() {
+	for uid := range e.pods.all() {
 		p := filepath.Join(e.netnsDir, "minipod-"+uid)
 		_ = syscall.Unmount(p, syscall.MNT_DETACH)
 		_ = os.Remove(p)
@@ -291,7 +288,7 @@ func TestHostReboot(t *testing.T) {
 	if !t.Failed() {
 		survived = 1
 	}
-	report(t, "host reboot", survived, 1, e.reportLeaks(pods))
+	report(t, "host reboot", survived, 1, e.reportLeaks())
 }
 
 // figure prints one line of the reliability figures to stdout and, when

@@ -103,7 +103,6 @@ func securityFigure(t *testing.T, what string, passed, checks int) {
 // the daemon's state root.
 func TestSecretsStaySecret(t *testing.T) {
 	e := newEnv(t)
-	pods := e.trackPods(t)
 	value := "s3cr3t-" + uuid.NewString()
 	checks, passed := 0, 0
 	check := func(ok bool, format string, args ...any) {
@@ -210,7 +209,7 @@ spec:
 	e.mustRun("delete", "pod", "vault")
 	// The daemon's log, last: everything above went through it.
 	check(!strings.Contains(readAll(filepath.Join(e.root, "daemon.log")), value), "the daemon's log holds the secret value")
-	check(len(e.leaked(pods)) == 0, "left behind: %v", e.leaked(pods))
+	check(len(e.leaked()) == 0, "left behind: %v", e.leaked())
 	securityFigure(t, "secrets", passed, checks)
 }
 
