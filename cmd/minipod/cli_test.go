@@ -333,6 +333,11 @@ func TestCLIAgainstServer(t *testing.T) {
 		t.Errorf("get pod web -o name: exit %d %q", code, out)
 	}
 
+	code, _, errOut = minipod(t, "", "--socket", sock, "get", "pod", "nope", "-w")
+	if code != 1 || errOut != "Error from server (NotFound): pods \"nope\" not found\n" {
+		t.Errorf("get pod nope -w: exit %d stderr %q", code, errOut)
+	}
+
 	code, out, errOut = minipod(t, "", "--socket", sock, "logs", "web")
 	if code != 1 || !strings.Contains(errOut, "error: a container name must be specified for pod web, choose one of: [a b]") {
 		t.Errorf("logs of a two-container pod: exit %d\n%s%s", code, out, errOut)

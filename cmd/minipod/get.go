@@ -193,6 +193,12 @@ func watchPods(ctx context.Context, c *client.Client, ns string, o *getOptions, 
 	if len(o.names) > 0 && ns == "" {
 		ns = "default"
 	}
+	// Named pods must exist, as kubectl has them.
+	for _, n := range o.names {
+		if _, err := c.GetPod(ctx, ns, n); err != nil {
+			return err
+		}
+	}
 	last := map[string]string{}
 	header := true
 	return c.WatchPods(ctx, ns, func(typ watch.EventType, p *corev1.Pod) error {
