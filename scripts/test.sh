@@ -6,8 +6,8 @@
 #
 #   scripts/test.sh
 #
-# Environment: MINIPOD_FUZZTIME (default 30s), MINIPOD_API_FUZZTIME (the
-# API request fuzzer, default 20s), MINIPOD_RACE_PKGS (default
+# Environment: MINIPOD_FUZZTIME (default 150000x), MINIPOD_API_FUZZTIME (the
+# API request fuzzer, default 30000x), MINIPOD_RACE_PKGS (default
 # ./daemon/... ./runtime/...), MINIPOD_TEST_TIMEOUT (go test -timeout,
 # default 20m). The tests find the demo image archive through
 # MINIPOD_BUSYBOX_IMAGE (built first, into _output/images/busybox.tar).
@@ -16,8 +16,12 @@ set -euo pipefail
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo_root"
 
-fuzztime=${MINIPOD_FUZZTIME:-30s}
-api_fuzztime=${MINIPOD_API_FUZZTIME:-20s}
+# The fuzz budgets are counts of runs, not durations: go1.26's fuzzing
+# coordinator can fail a duration-bounded run with a bare "context deadline
+# exceeded" when the time runs out under load (golang/go#75804, fixed in
+# go1.27). A count has no deadline to race; on a 2-core VM each takes 10-30 s.
+fuzztime=${MINIPOD_FUZZTIME:-150000x}
+api_fuzztime=${MINIPOD_API_FUZZTIME:-30000x}
 test_timeout=${MINIPOD_TEST_TIMEOUT:-20m}
 read -r -a race_pkgs <<<"${MINIPOD_RACE_PKGS:-./daemon/... ./runtime/...}"
 
@@ -144,13 +148,13 @@ trap 'rm -f "$MINIPOD_FIGURES"' EXIT
 step "go test" go test -p 1 -count=1 -timeout "$test_timeout" ./...
 
 if grep -qs '^func FuzzParse(' manifest/*_test.go; then
-	step "fuzz manifest FuzzParse $fuzztime" go test ./manifest -run '^$' -fuzz '^FuzzParse$' -fuzztime "$fuzztime"
+	step "fuzz manifest FuzzParse $fuzztime" go test ./manifest -run '^$' -fuzz '^FuzzParse$' -fuzztime "$fuzztime" -timeout 5m
 else
 	skip_ok "fuzz manifest" "manifest has no FuzzParse yet"
 fi
 
 if grep -qs '^func FuzzAPIRequest(' daemon/*_test.go; then
-	step "fuzz daemon FuzzAPIRequest $api_fuzztime" go test ./daemon -run '^$' -fuzz '^FuzzAPIRequest$' -fuzztime "$api_fuzztime"
+	step "fuzz daemon FuzzAPIRequest $api_fuzztime" go test ./daemon -run '^$' -fuzz '^FuzzAPIRequest$' -fuzztime "$api_fuzztime" -timeout 5m
 else
 	skip_ok "fuzz daemon" "daemon has no FuzzAPIRequest yet"
 fi
