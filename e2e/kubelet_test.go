@@ -707,3 +707,41 @@ spec:
 	e.mustRun("delete", "pod", "tty")
 	e.assertNoLeaks()
 }
+
+// TestRunProgress: on a terminal, minipod run shows what it waits for, with
+// the pod's status as the daemon's watch reports it (Init:0/1 while the
+// init container runs); piped, it shows nothing of the kind.
+func TestRunProgress(t *testing.T) {
+	testutilRequireTool(t, "script")
+	e := newEnv(t)
+	manifest := `apiVersion: v1
+kind: Pod
+metadata: {name: %s}
+spec:
+  terminationGracePeriodSeconds: 0
+  initContainers:
+  - name: prepare
+    image: docker.io/library/busybox:1.36
+    command: ["sleep", "2"]
+  containers:
+  - name: c
+    image: docker.io/library/busybox:1.36
+    command: ["sleep", "3600"]
+`
+	file := e.writeFile("slow.yaml", fmt.Sprintf(manifest, "slow"))
+	shell := fmt.Sprintf("MINIPOD_SOCKET=%s %s run %s", e.socket, suite.bin, file)
+	cmd := exec.Command("script", "-qec", shell, "/dev/null")
+	cmd.Stdin = strings.NewReader("")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("script: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "waiting for pod slow: Init:0/1") {
+		t.Errorf("run on a terminal did not show the pod's init status:\n%q", out)
+	}
+	if piped := e.apply(fmt.Sprintf(manifest, "quiet")); strings.Contains(piped, "waiting for") {
+		t.Errorf("run, piped, shows progress:\n%q", piped)
+	}
+	e.mustRun("delete", "pod", "slow", "quiet")
+	e.assertNoLeaks()
+}
