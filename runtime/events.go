@@ -55,12 +55,7 @@ func (r *Runtime) watchOOM(ctx context.Context) {
 
 // markOOM records that a container's run was ended by the OOM killer.
 func (r *Runtime) markOOM(id string) {
-	r.mu.Lock()
-	states := make([]*podState, 0, len(r.pods))
-	for _, ps := range r.pods {
-		states = append(states, ps)
-	}
-	r.mu.Unlock()
+	states := r.podStates()
 	for _, ps := range states {
 		ps.mu.Lock()
 		for name, cs := range ps.containers {

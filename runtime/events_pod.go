@@ -64,11 +64,7 @@ func (r *Runtime) ListEvents(ctx context.Context, namespace, pod string) ([]core
 		}
 		states = []*podState{ps}
 	} else {
-		r.mu.Lock()
-		for _, ps := range r.pods {
-			states = append(states, ps)
-		}
-		r.mu.Unlock()
+		states = r.podStates()
 	}
 	var out []corev1.Event
 	for _, ps := range states {

@@ -15,12 +15,7 @@ import (
 // peerLines are the /etc/hosts lines naming the running pods of a
 // namespace, except the pod with UID self.
 func (r *Runtime) peerLines(namespace, self string) []string {
-	r.mu.Lock()
-	states := make([]*podState, 0, len(r.pods))
-	for _, ps := range r.pods {
-		states = append(states, ps)
-	}
-	r.mu.Unlock()
+	states := r.podStates()
 	var lines []string
 	for _, ps := range states {
 		ps.mu.Lock()
@@ -37,12 +32,7 @@ func (r *Runtime) peerLines(namespace, self string) []string {
 
 // refreshHosts rewrites the /etc/hosts of every running pod of a namespace.
 func (r *Runtime) refreshHosts(namespace string) {
-	r.mu.Lock()
-	states := make([]*podState, 0, len(r.pods))
-	for _, ps := range r.pods {
-		states = append(states, ps)
-	}
-	r.mu.Unlock()
+	states := r.podStates()
 	for _, ps := range states {
 		ps.mu.Lock()
 		pod, ip, plan, state := ps.rec.Pod, ps.rec.PodIP, ps.rec.Plan, ps.rec.State

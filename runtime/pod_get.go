@@ -16,14 +16,21 @@ func (r *Runtime) GetPod(ctx context.Context, namespace, name string) (*corev1.P
 	return ps.status(r.hostIP), nil
 }
 
-// ListPods lists the pods of a namespace, or of all when namespace is "".
-func (r *Runtime) ListPods(ctx context.Context, namespace string) ([]corev1.Pod, error) {
+// podStates is a snapshot of the pods the runtime knows, to read without
+// holding r.mu.
+func (r *Runtime) podStates() []*podState {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	states := make([]*podState, 0, len(r.pods))
 	for _, ps := range r.pods {
 		states = append(states, ps)
 	}
-	r.mu.Unlock()
+	return states
+}
+
+// ListPods lists the pods of a namespace, or of all when namespace is "".
+func (r *Runtime) ListPods(ctx context.Context, namespace string) ([]corev1.Pod, error) {
+	states := r.podStates()
 	out := make([]corev1.Pod, 0, len(states))
 	for _, ps := range states {
 		p := ps.status(r.hostIP)
