@@ -53,16 +53,10 @@ func TestConcurrency(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
 		const n = 20
-		errs := make([]error, n)
-		var wg sync.WaitGroup
-		for i := range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				_, errs[i] = c.CreatePod(ctx, sleeperPod(fmt.Sprintf("par-%d", i)), runtime.CreateOptions{})
-			}()
-		}
-		wg.Wait()
+		errs := inParallel(n, func(i int) error {
+			_, err := c.CreatePod(ctx, sleeperPod(fmt.Sprintf("par-%d", i)), runtime.CreateOptions{})
+			return err
+		})
 		if err := errors.Join(errs...); err != nil {
 			t.Fatalf("parallel creates: %v", err)
 		}
@@ -83,14 +77,9 @@ func TestConcurrency(t *testing.T) {
 		if len(list) != n {
 			t.Errorf("%d pods listed, want %d", len(list), n)
 		}
-		for i := range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				errs[i] = c.DeletePod(ctx, "default", fmt.Sprintf("par-%d", i), del)
-			}()
-		}
-		wg.Wait()
+		errs = inParallel(n, func(i int) error {
+			return c.DeletePod(ctx, "default", fmt.Sprintf("par-%d", i), del)
+		})
 		if err := errors.Join(errs...); err != nil {
 			t.Fatalf("parallel deletes: %v", err)
 		}
@@ -101,16 +90,10 @@ func TestConcurrency(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		const n = 8
-		errs := make([]error, n)
-		var wg sync.WaitGroup
-		for i := range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				_, errs[i] = c.CreatePod(ctx, sleeperPod("contested"), runtime.CreateOptions{})
-			}()
-		}
-		wg.Wait()
+		errs := inParallel(n, func(int) error {
+			_, err := c.CreatePod(ctx, sleeperPod("contested"), runtime.CreateOptions{})
+			return err
+		})
 		won, lost := 0, 0
 		for _, err := range errs {
 			switch {
@@ -167,4 +150,20 @@ func TestConcurrency(t *testing.T) {
 	if passed != checks || leaks != 0 {
 		t.Error(line)
 	}
+}
+
+// inParallel runs fn(0) ... fn(n-1) at once and returns their errors, by
+// index.
+func inParallel(n int, fn func(i int) error) []error {
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = fn(i)
+		}()
+	}
+	wg.Wait()
+	return errs
 }
