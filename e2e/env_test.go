@@ -48,6 +48,8 @@ type env struct {
 	netnsDir string
 	daemon   *exec.Cmd
 	exited   chan error
+	// unregister removes the daemon's record for the reaper (startReaper).
+	unregister func()
 	extra    []string
 	before   leaks
 	// pods are the UIDs of the pods this env's daemon creates; the leak
@@ -113,6 +115,7 @@ func (e *env) start() {
 	}
 	logf.Close()
 	e.daemon = cmd
+	e.unregister = registerDaemon(filepath.Base(e.root), cmd.Process.Pid, e.root)
 	e.exited = make(chan error, 1)
 	go func() { e.exited <- cmd.Wait() }()
 	deadline := time.Now().Add(30 * time.Second)
@@ -145,6 +148,7 @@ func (e *env) stop() {
 		<-e.exited
 	}
 	e.daemon = nil
+	e.unregister()
 }
 
 // kill ends the daemon with SIGKILL, as a crash would.
@@ -152,6 +156,7 @@ func (e *env) kill() {
 	_ = e.daemon.Process.Kill()
 	<-e.exited
 	e.daemon = nil
+	e.unregister()
 }
 
 func (e *env) daemonLog() string {

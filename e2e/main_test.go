@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 	"testing"
 
 	"github.com/minipod/minipod/internal/testutil"
@@ -43,6 +44,15 @@ func run(m *testing.M) int {
 	suite.dir = dir
 	repo, _ := filepath.Abs("..")
 	suite.repo = repo
+	// A reaper outlives this process: when it exits in any way, a panic in
+	// a goroutine included (which runs no deferred call), the reaper stops
+	// the daemons and the containerd that the tests started.
+	stopReaper, err := startReaper(dir, repo)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer stopReaper()
 	if err := setupSuite(dir, repo); err != nil {
 		suite.reason = err.Error()
 		if testutil.InCI() {
@@ -85,6 +95,45 @@ func setupSuite(dir, repo string) error {
 	}
 	suite.containerd = filepath.Join(cdir, "containerd.sock")
 	return nil
+}
+
+// startReaper starts `testenv.sh reap-on-exit dir` in a session of its own,
+// holding the only write end of its standard input; the returned function
+// closes it and waits for the reaper, which then finds nothing left.
+func startReaper(dir, repo string) (func(), error) {
+	if err := os.MkdirAll(filepath.Join(dir, "daemons"), 0o700); err != nil {
+		return nil, err
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command("bash", filepath.Join(repo, "scripts/testenv.sh"), "reap-on-exit", dir)
+	cmd.Stdin = r
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	err = cmd.Start()
+	r.Close()
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("failed to start the reaper: %w", err)
+	}
+	return func() {
+		w.Close()
+		_ = cmd.Wait()
+	}, nil
+}
+
+// registerDaemon records a daemon's pid for the reaper, with a marker of
+// its command line so that a reused pid is never signalled; the returned
+// function removes the record once the daemon is stopped.
+func registerDaemon(name string, pid int, marker string) func() {
+	base := filepath.Join(suite.dir, "daemons", name)
+	_ = os.WriteFile(base+".marker", []byte(marker), 0o600)
+	_ = os.WriteFile(base+".pid", []byte(fmt.Sprint(pid)), 0o600)
+	return func() {
+		os.Remove(base + ".pid")
+		os.Remove(base + ".marker")
+	}
 }
 
 // requireSuite gates a test on root and on the suite's set-up.

@@ -2,17 +2,18 @@ package e2e
 
 import (
 	"bytes"
-	"path/filepath"
-	"sync"
-	"unsafe"
-
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"golang.org/x/sys/unix"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
+	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/minipod/minipod/runtime"
@@ -82,40 +83,65 @@ func (e *env) leaked() []string {
 type podTracker struct {
 	mu   sync.Mutex
 	uids map[string]bool
-	fd   int
 }
 
+// trackPods watches <root>/pods until the test ends. The inotify descriptor
+// is non-blocking and owned by an *os.File, so that Go's poller wakes the
+// reader when the file is closed and the number cannot be reused under it;
+// the cleanup waits for the reader to return before the test goes on.
 func (e *env) trackPods(t *testing.T) *podTracker {
 	t.Helper()
-	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC)
+	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
 	if err != nil {
 		t.Fatalf("inotify: %v", err)
 	}
+	f := os.NewFile(uintptr(fd), "inotify")
 	dir := filepath.Join(e.root, "pods")
 	if _, err := unix.InotifyAddWatch(fd, dir, unix.IN_CREATE|unix.IN_MOVED_TO); err != nil {
-		unix.Close(fd)
+		f.Close()
 		t.Fatalf("inotify %s: %v", dir, err)
 	}
-	p := &podTracker{uids: map[string]bool{}, fd: fd}
+	p := &podTracker{uids: map[string]bool{}}
+	done := make(chan struct{})
 	go func() {
+		defer close(done)
 		buf := make([]byte, 64<<10)
 		for {
-			n, err := unix.Read(fd, buf)
-			if err != nil || n <= 0 {
+			n, err := f.Read(buf)
+			if err != nil {
 				return
 			}
-			for off := 0; off+unix.SizeofInotifyEvent <= n; {
-				ev := (*unix.InotifyEvent)(unsafe.Pointer(&buf[off]))
-				name := string(bytes.TrimRight(buf[off+unix.SizeofInotifyEvent:off+unix.SizeofInotifyEvent+int(ev.Len)], "\x00"))
+			for _, name := range inotifyNames(buf[:n]) {
 				p.mu.Lock()
 				p.uids[name] = true
 				p.mu.Unlock()
-				off += unix.SizeofInotifyEvent + int(ev.Len)
 			}
 		}
 	}()
-	t.Cleanup(func() { unix.Close(fd) })
+	t.Cleanup(func() {
+		f.Close()
+		<-done
+	})
 	return p
+}
+
+// inotifyNames returns the names of the inotify events in buf, stopping at
+// the first event whose length runs past what was read.
+func inotifyNames(buf []byte) []string {
+	var names []string
+	for off := 0; off+unix.SizeofInotifyEvent <= len(buf); {
+		ev := (*unix.InotifyEvent)(unsafe.Pointer(&buf[off]))
+		start := off + unix.SizeofInotifyEvent
+		end := start + int(ev.Len)
+		if ev.Len > uint32(len(buf)) || end > len(buf) {
+			break
+		}
+		if name := string(bytes.TrimRight(buf[start:end], "\x00")); name != "" {
+			names = append(names, name)
+		}
+		off = end
+	}
+	return names
 }
 
 func (p *podTracker) has(uid string) bool {
@@ -139,6 +165,7 @@ func (e *env) awaitCrash(t *testing.T) {
 	select {
 	case <-e.exited:
 		e.daemon = nil
+		e.unregister()
 	case <-time.After(60 * time.Second):
 		t.Fatalf("the daemon did not crash\n%s", e.daemonLog())
 	}
@@ -260,4 +287,29 @@ func (p *podTracker) all() map[string]bool {
 		out[k] = true
 	}
 	return out
+}
+
+// TestInotifyNamesBounded: a length read from the kernel (or from a reused
+// descriptor's garbage) never indexes past the buffer.
+func TestInotifyNamesBounded(t *testing.T) {
+	event := func(name string, length uint32) []byte {
+		b := make([]byte, unix.SizeofInotifyEvent)
+		binary.NativeEndian.PutUint32(b[12:], length)
+		return append(b, name...)
+	}
+	good := event("abc\x00", 4)
+	if got := inotifyNames(good); len(got) != 1 || got[0] != "abc" {
+		t.Fatalf("inotifyNames(one event) = %q, want [abc]", got)
+	}
+	for _, buf := range [][]byte{
+		append(append([]byte{}, good...), event("x", 134217749-unix.SizeofInotifyEvent)...),
+		event("", 0xffffffff),
+		good[:unix.SizeofInotifyEvent+2],
+		good[:5],
+	} {
+		got := inotifyNames(buf)
+		if len(got) > 1 {
+			t.Errorf("inotifyNames(%d bytes) = %q", len(buf), got)
+		}
+	}
 }

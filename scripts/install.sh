@@ -23,7 +23,11 @@ minipod_bin=/usr/local/bin/minipod
 sysctl_conf=/etc/sysctl.d/99-minipod.conf
 
 runtime_pkgs=(containerd runc containernetworking-plugins iptables iproute2 busybox-static ca-certificates curl)
-test_pkgs=(docker-registry skopeo shellcheck gcc libc6-dev podman util-linux)
+# Every package a test or the benchmark runs, by name: apt-get runs with
+# --no-install-recommends, and podman only recommends its network stack
+# (netavark, aardvark-dns) and the init its pods' infra container runs
+# (catatonit), so a fresh host would lack them.
+test_pkgs=(docker-registry skopeo shellcheck gcc libc6-dev podman netavark aardvark-dns catatonit conmon util-linux)
 optional_test_pkgs=(vagrant)
 
 with_test=0

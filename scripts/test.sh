@@ -29,6 +29,22 @@ in_ci() {
 	[[ -n ${CI:-} && ${CI:-} != 0 && ${CI:-} != false ]]
 }
 
+# As root, the test command installs what every tier needs itself
+# (scripts/install.sh --test: containerd, runc, CNI plugins, the registry,
+# skopeo, podman and its network stack, ShellCheck, gcc, vagrant, Go), so
+# that the README's two commands are all a fresh host needs. As another user
+# only the unit tier runs, and the root tiers say why they skip.
+if [[ $(id -u) -eq 0 ]]; then
+	echo "=== install (scripts/install.sh --test --no-build)"
+	if ! bash "$repo_root/scripts/install.sh" --test --no-build; then
+		echo "test.sh: scripts/install.sh --test failed" >&2
+		exit 1
+	fi
+elif in_ci; then
+	echo "test.sh: CI=$CI needs root: the root and end-to-end tiers must run" >&2
+	exit 1
+fi
+
 # A Go new enough for go.mod: the one on PATH, or the one install.sh put in
 # place.
 if ! go_bin=$(bash "$repo_root/scripts/install.sh" --print-go 2>/dev/null); then
@@ -37,6 +53,28 @@ if ! go_bin=$(bash "$repo_root/scripts/install.sh" --print-go 2>/dev/null); then
 fi
 PATH=$(dirname "$go_bin"):$PATH
 export PATH GOTOOLCHAIN=local
+
+# In CI every tool a tier runs must be here: a missing one fails the run
+# instead of letting its tests skip.
+if in_ci; then
+	missing=()
+	for cmd in containerd ctr runc iptables ip curl busybox docker-registry skopeo shellcheck gcc vagrant podman netavark script; do
+		command -v "$cmd" >/dev/null || [[ -x /usr/lib/podman/$cmd ]] || missing+=("$cmd")
+	done
+	if [[ ! -x /usr/lib/cni/bridge && ! -x /opt/cni/bin/bridge ]]; then
+		missing+=("CNI plugins (bridge in /usr/lib/cni or /opt/cni/bin)")
+	fi
+	if ((${#missing[@]})); then
+		echo "test.sh: missing prerequisites after install: ${missing[*]}" >&2
+		exit 1
+	fi
+	echo "=== environment"
+	echo "go:         $(go version) ($go_bin)"
+	echo "containerd: $(containerd --version)"
+	echo "runc:       $(runc --version | head -n 1)"
+	echo "podman:     $(podman --version)"
+	echo "kernel:     $(uname -r), $(nproc) cpus"
+fi
 
 names=()
 results=()

@@ -10,6 +10,8 @@
 #   scripts/testenv.sh stop-containerd DIR
 #   scripts/testenv.sh start-registry DIR PORT registry on 127.0.0.1:PORT
 #   scripts/testenv.sh stop-registry DIR
+#   scripts/testenv.sh reap-on-exit DIR        wait for EOF on stdin, then stop
+#                                              what a crashed test run left
 #
 # Each daemon's pid is in DIR/<daemon>.pid and its log in DIR/<daemon>.log.
 # Stopping kills exactly that pid (after checking it is still the daemon we
@@ -200,6 +202,32 @@ testenv_stop_registry() {
 	testenv_stop_pid "$dir/registry.pid" "$dir/registry.yml" registry
 }
 
+# testenv_reap_on_exit DIR: block until standard input reaches EOF (the
+# test process that holds its write end has exited, however it exited),
+# then stop what it started and did not stop: the minipod daemons registered
+# as DIR/daemons/NAME.pid (with the marker of their command line in
+# NAME.marker), the tasks of the containerd under DIR/containerd, and that
+# containerd. After a clean exit there is nothing left to stop.
+testenv_reap_on_exit() {
+	local dir=${1:?usage: reap-on-exit DIR} pidfile ns task sock
+	cat >/dev/null || true
+	[[ -d $dir ]] || return 0
+	for pidfile in "$dir"/daemons/*.pid; do
+		[[ -f $pidfile ]] || continue
+		testenv_stop_pid "$pidfile" "$(<"${pidfile%.pid}.marker")" "minipod daemon"
+	done
+	sock=$dir/containerd/containerd.sock
+	if [[ -f $dir/containerd/containerd.pid ]] && [[ -S $sock ]]; then
+		for ns in $("${CTR:-ctr}" -a "$sock" namespaces ls -q 2>/dev/null); do
+			for task in $("${CTR:-ctr}" -a "$sock" -n "$ns" tasks ls -q 2>/dev/null); do
+				"${CTR:-ctr}" -a "$sock" -n "$ns" tasks kill -s SIGKILL "$task" >/dev/null 2>&1 || true
+				"${CTR:-ctr}" -a "$sock" -n "$ns" tasks rm -f "$task" >/dev/null 2>&1 || true
+			done
+		done
+	fi
+	testenv_stop_containerd "$dir/containerd"
+}
+
 testenv_main() {
 	local sub=${1:-}
 	shift || true
@@ -208,8 +236,9 @@ testenv_main() {
 	stop-containerd) testenv_stop_containerd "$@" ;;
 	start-registry) testenv_start_registry "$@" ;;
 	stop-registry) testenv_stop_registry "$@" ;;
+	reap-on-exit) testenv_reap_on_exit "$@" ;;
 	*)
-		sed -n '2,17s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
+		sed -n '2,19s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
 		return 2
 		;;
 	esac
