@@ -67,6 +67,11 @@ func (b *bench) subnet(off, bits int) string {
 }
 
 func (b *bench) setup(ctx context.Context) error {
+	if !b.cfg.noPodman {
+		if err := checkPodman(); err != nil {
+			return err
+		}
+	}
 	for _, s := range []string{"0", "f", "p"} {
 		if _, err := netlink.LinkByName(b.bridge(s)); err == nil {
 			return fmt.Errorf("a link %s already exists: is another benchmark running? (use --id and --net to run two at once)", b.bridge(s))

@@ -5,8 +5,10 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -20,6 +22,47 @@ type podmanSystem struct {
 	conf    string
 	network string
 	global  []string
+}
+
+// podmanParts are the helpers podman runs for a kube play here, where
+// Debian installs them, and the package that brings each: podman only
+// recommends them, so a host installed without recommends may lack them.
+var podmanParts = []struct{ name, pkg string }{
+	{"netavark", "netavark"},
+	{"aardvark-dns", "aardvark-dns"},
+	{"catatonit", "catatonit"},
+	{"conmon", "conmon"},
+}
+
+// checkPodman fails, naming each missing piece and its package, when the
+// podman peer cannot run.
+func checkPodman() error {
+	if _, err := exec.LookPath("podman"); err != nil {
+		return fmt.Errorf("podman is not installed (apt-get install podman, or scripts/install.sh --test)")
+	}
+	var missing []string
+	for _, p := range podmanParts {
+		if findHelper(p.name) == "" {
+			missing = append(missing, fmt.Sprintf("%s (package %s)", p.name, p.pkg))
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("podman cannot run kube play here: missing %s; run scripts/install.sh --test", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// findHelper looks for one of podman's helper binaries where podman does.
+func findHelper(name string) string {
+	for _, dir := range []string{"/usr/local/libexec/podman", "/usr/local/lib/podman", "/usr/libexec/podman", "/usr/lib/podman"} {
+		if fi, err := os.Stat(filepath.Join(dir, name)); err == nil && fi.Mode().IsRegular() {
+			return filepath.Join(dir, name)
+		}
+	}
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	return ""
 }
 
 func newPodman(ctx context.Context, b *bench) (*podmanSystem, error) {
