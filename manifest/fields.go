@@ -23,6 +23,9 @@ const (
 	Supported FieldStatus = "supported"
 	// Warning fields are accepted and ignored, with a warning naming them.
 	Warning FieldStatus = "warning"
+	// NeedsCluster fields are refused because no single host can honour
+	// them; the note says what in a cluster provides them.
+	NeedsCluster FieldStatus = "needs a cluster"
 )
 
 // FieldRule is one row of the support table. Path is a field path in which
@@ -38,17 +41,25 @@ type FieldRule struct {
 const (
 	noScheduler      = "one host, no scheduler"
 	noServiceAccount = "no API server, so no service account or token"
+	noControllers    = "one host runs no controllers or garbage collector"
+	noSELinux        = "minipod does not label containers for SELinux"
+	windowsOnly      = "Windows only"
+	storagePlugin    = "a storage plugin that a cluster's nodes run for its storage system"
 )
 
 func objectRules(kind string) []FieldRule {
 	return []FieldRule{
 		{kind, "apiVersion", Supported, "v1"},
 		{kind, "kind", Supported, kind},
-		{kind, "metadata", Supported, "creationTimestamp: null (as kubectl writes) is accepted; other metadata is refused"},
+		{kind, "metadata", Supported, ""},
 		{kind, "metadata.name", Supported, ""},
 		{kind, "metadata.namespace", Supported, `default: "default"`},
 		{kind, "metadata.labels", Supported, ""},
 		{kind, "metadata.annotations", Supported, ""},
+		{kind, "metadata.creationTimestamp", Warning, "set when the object is created, as the API server ignores a value in the file"},
+		{kind, "metadata.generateName", Warning, "a name is generated only when metadata.name is empty, and minipod needs metadata.name"},
+		{kind, "metadata.finalizers", Warning, noControllers},
+		{kind, "metadata.ownerReferences", Warning, noControllers},
 	}
 }
 
@@ -205,6 +216,11 @@ func containerRules() []FieldRule {
 		{"Pod", c + ".securityContext.capabilities", Supported, ""},
 		{"Pod", c + ".securityContext.capabilities.add", Supported, ""},
 		{"Pod", c + ".securityContext.capabilities.drop", Supported, "ALL drops every capability"},
+		{"Pod", c + ".securityContext.procMount", Supported, "Default: /proc with the runtime's masked and read-only paths (Unmasked is not supported)"},
+		{"Pod", c + ".securityContext.seLinuxOptions", Warning, noSELinux},
+		{"Pod", c + ".securityContext.windowsOptions", Warning, windowsOnly},
+		{"Pod", c + ".resizePolicy", Warning, "no in-place resize: a pod's resources are fixed once it runs"},
+		{"Pod", c + ".resources.claims", NeedsCluster, "dynamic resource allocation needs a cluster's scheduler and resource drivers"},
 	}
 }
 
@@ -274,6 +290,30 @@ func volumeRules() []FieldRule {
 		{"Pod", v + ".projected.sources[].downwardAPI.items[].resourceFieldRef.containerName", Supported, ""},
 		{"Pod", v + ".projected.sources[].downwardAPI.items[].resourceFieldRef.resource", Supported, ""},
 		{"Pod", v + ".projected.sources[].downwardAPI.items[].resourceFieldRef.divisor", Supported, ""},
+		{"Pod", v + ".projected.sources[].serviceAccountToken", NeedsCluster, "service account tokens are issued by a cluster's API server"},
+		{"Pod", v + ".projected.sources[].clusterTrustBundle", NeedsCluster, "ClusterTrustBundle objects live in a cluster's API"},
+		{"Pod", v + ".projected.sources[].podCertificate", NeedsCluster, "pod certificates are issued by a cluster's signers"},
+		{"Pod", v + ".ephemeral", NeedsCluster, "a generic ephemeral volume is provisioned through a cluster's PersistentVolumeClaims and storage classes"},
+		{"Pod", v + ".nfs", NeedsCluster, storagePlugin},
+		{"Pod", v + ".iscsi", NeedsCluster, storagePlugin},
+		{"Pod", v + ".csi", NeedsCluster, storagePlugin},
+		{"Pod", v + ".fc", NeedsCluster, storagePlugin},
+		{"Pod", v + ".rbd", NeedsCluster, storagePlugin},
+		{"Pod", v + ".cephfs", NeedsCluster, storagePlugin},
+		{"Pod", v + ".glusterfs", NeedsCluster, storagePlugin},
+		{"Pod", v + ".cinder", NeedsCluster, storagePlugin},
+		{"Pod", v + ".awsElasticBlockStore", NeedsCluster, storagePlugin},
+		{"Pod", v + ".gcePersistentDisk", NeedsCluster, storagePlugin},
+		{"Pod", v + ".azureDisk", NeedsCluster, storagePlugin},
+		{"Pod", v + ".azureFile", NeedsCluster, storagePlugin},
+		{"Pod", v + ".vsphereVolume", NeedsCluster, storagePlugin},
+		{"Pod", v + ".quobyte", NeedsCluster, storagePlugin},
+		{"Pod", v + ".flocker", NeedsCluster, storagePlugin},
+		{"Pod", v + ".flexVolume", NeedsCluster, storagePlugin},
+		{"Pod", v + ".photonPersistentDisk", NeedsCluster, storagePlugin},
+		{"Pod", v + ".portworxVolume", NeedsCluster, storagePlugin},
+		{"Pod", v + ".scaleIO", NeedsCluster, storagePlugin},
+		{"Pod", v + ".storageos", NeedsCluster, storagePlugin},
 	}
 }
 
@@ -316,6 +356,11 @@ func podRules() []FieldRule {
 		FieldRule{"Pod", "spec.automountServiceAccountToken", Warning, noServiceAccount},
 		FieldRule{"Pod", "spec.enableServiceLinks", Warning, "no Services, so no service environment variables"},
 		FieldRule{"Pod", "spec.readinessGates", Warning, "no controllers set pod conditions"},
+		FieldRule{"Pod", "spec.schedulingGates", NeedsCluster, "scheduling gates are removed by a cluster's controllers before its scheduler places the pod"},
+		FieldRule{"Pod", "spec.resourceClaims", NeedsCluster, "dynamic resource allocation needs a cluster's scheduler and resource drivers"},
+		FieldRule{"Pod", "spec.os", Supported, "linux (a Windows pod needs a cluster with a Windows node)"},
+		FieldRule{"Pod", "spec.os.name", Supported, ""},
+		FieldRule{"Pod", "spec.setHostnameAsFQDN", Supported, "the kernel's hostname is <hostname>.<subdomain>.<namespace>.svc.cluster.local"},
 		FieldRule{"Pod", "spec.securityContext", Supported, ""},
 		FieldRule{"Pod", "spec.securityContext.runAsUser", Supported, "containers' own securityContext wins"},
 		FieldRule{"Pod", "spec.securityContext.runAsGroup", Supported, ""},
@@ -325,6 +370,10 @@ func podRules() []FieldRule {
 		FieldRule{"Pod", "spec.securityContext.sysctls", Supported, "namespaced sysctls (net.*, kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*)"},
 		FieldRule{"Pod", "spec.securityContext.sysctls[].name", Supported, ""},
 		FieldRule{"Pod", "spec.securityContext.sysctls[].value", Supported, ""},
+		FieldRule{"Pod", "spec.securityContext.fsGroupChangePolicy", Supported, "every volume minipod makes is new, so Always and OnRootMismatch give the same ownership"},
+		FieldRule{"Pod", "spec.securityContext.seLinuxOptions", Warning, noSELinux},
+		FieldRule{"Pod", "spec.securityContext.seLinuxChangePolicy", Warning, noSELinux},
+		FieldRule{"Pod", "spec.securityContext.windowsOptions", Warning, windowsOnly},
 	)
 	rules = append(rules, containerRules()...)
 	rules = append(rules, volumeRules()...)
@@ -378,8 +427,9 @@ func WriteMarkdownTable(w io.Writer) {
 	b.WriteString("Every field of the v1 types that is not listed here is refused with\n")
 	b.WriteString("`<field>: not supported by minipod`, unless its value is empty (null, \"\", {}, [] or false).\n")
 	b.WriteString("Fields marked warning are accepted and ignored, with a warning naming them.\n")
+	b.WriteString("Fields marked \"needs a cluster\" are refused with `<field>: needs a cluster: <why>`: no single host can honour them.\n")
 	b.WriteString("Rules for `spec.containers[]` apply to `spec.initContainers[]` too.\n")
-	b.WriteString("So a Pod's `status` is accepted only when empty, and `metadata.creationTimestamp` only when null.\n")
+	b.WriteString("So a Pod's `status` is accepted only when empty.\n")
 	kind := ""
 	for _, r := range allRules {
 		if r.Kind != kind {
@@ -414,13 +464,21 @@ func asksNothing(pattern string, v any) bool {
 var supportedFieldPaths = []string{
 	"metadata.name", "metadata.namespace", "metadata.uid",
 	"metadata.labels['<key>']", "metadata.annotations['<key>']",
-	"status.podIP", "status.hostIP", "spec.nodeName",
+	"status.podIP", "status.podIPs", "status.hostIP", "status.hostIPs", "spec.nodeName", "spec.serviceAccountName",
 }
 
 // refuseValues reports values of supported fields that minipod does not
 // honour. It runs after validation, on values the API server accepts.
 func refuseValues(pod *corev1.Pod) problems {
 	var ps problems
+	eachContainer(pod, func(path string, c *corev1.Container) {
+		if sc := c.SecurityContext; sc != nil && sc.ProcMount != nil && *sc.ProcMount == corev1.UnmaskedProcMount {
+			ps.add(path+".securityContext.procMount", "%q is not supported by minipod (supported: Default)", *sc.ProcMount)
+		}
+	})
+	if pod.Spec.OS != nil && pod.Spec.OS.Name != corev1.Linux {
+		ps.add("spec.os.name", "needs a cluster: a %s pod runs on a %s node, and a minipod host is Linux", pod.Spec.OS.Name, pod.Spec.OS.Name)
+	}
 	eachContainer(pod, func(path string, c *corev1.Container) {
 		for i, env := range c.Env {
 			if env.ValueFrom == nil || env.ValueFrom.FieldRef == nil {
@@ -438,7 +496,8 @@ func refuseValues(pod *corev1.Pod) problems {
 
 func minipodFieldPath(fp string) bool {
 	switch fp {
-	case "metadata.name", "metadata.namespace", "metadata.uid", "status.podIP", "status.hostIP", "spec.nodeName":
+	case "metadata.name", "metadata.namespace", "metadata.uid", "status.podIP", "status.podIPs",
+		"status.hostIP", "status.hostIPs", "spec.nodeName", "spec.serviceAccountName":
 		return true
 	}
 	_, _, ok := subscriptedFieldPath(fp)

@@ -169,6 +169,21 @@ func validateContainer(ps *problems, p string, c *corev1.Container, volumes map[
 		corev1.PullAlways, corev1.PullIfNotPresent, corev1.PullNever)
 	oneOf(ps, p+".terminationMessagePolicy", string(c.TerminationMessagePolicy), true,
 		corev1.TerminationMessageReadFile, corev1.TerminationMessageFallbackToLogsOnError)
+	// resizePolicy is ignored on one host, but a value the API server
+	// refuses is refused here too.
+	resized := map[corev1.ResourceName]bool{}
+	for i, rp := range c.ResizePolicy {
+		rpp := fmt.Sprintf("%s.resizePolicy[%d]", p, i)
+		oneOf(ps, rpp+".resourceName", string(rp.ResourceName), false, corev1.ResourceCPU, corev1.ResourceMemory)
+		oneOf(ps, rpp+".restartPolicy", string(rp.RestartPolicy), false, corev1.NotRequired, corev1.RestartContainer)
+		if resized[rp.ResourceName] {
+			ps.add(rpp+".resourceName", "duplicate value %q", rp.ResourceName)
+		}
+		resized[rp.ResourceName] = true
+	}
+	if sc := c.SecurityContext; sc != nil && sc.ProcMount != nil {
+		oneOf(ps, p+".securityContext.procMount", string(*sc.ProcMount), false, corev1.DefaultProcMount, corev1.UnmaskedProcMount)
+	}
 
 	portNames := map[string]bool{}
 	for i, port := range c.Ports {
@@ -607,7 +622,11 @@ func validateResources(ps *problems, p string, r *corev1.ResourceRequirements) {
 			if q.Sign() < 0 {
 				ps.add(keyPath(p+"."+list.name, string(name)), "invalid value %q: must be greater than or equal to 0", q.String())
 			}
-			if name != corev1.ResourceCPU && name != corev1.ResourceMemory {
+			switch {
+			case name == corev1.ResourceCPU || name == corev1.ResourceMemory:
+			case strings.Contains(string(name), "/") && !strings.Contains(string(name), "kubernetes.io/"):
+				ps.add(keyPath(p+"."+list.name, string(name)), "needs a cluster: extended resources are advertised by a node's device plugins")
+			default:
 				ps.add(keyPath(p+"."+list.name, string(name)), "not supported by minipod (supported: cpu, memory)")
 			}
 			if list.name == "limits" && name == corev1.ResourceMemory && q.Sign() > 0 && q.Value() < minMemoryLimit {

@@ -63,6 +63,11 @@ func (w *walker) walk(v any, t reflect.Type, path, pattern string, support bool)
 			switch {
 			case found && rule.Status == Supported:
 				w.walk(val, ft, childPath, childPattern, true)
+			case found && rule.Status == NeedsCluster:
+				if !asksNothing(childPattern, val) {
+					w.refused.add(childPath, "needs a cluster: %s", rule.Note)
+				}
+				w.walk(val, ft, childPath, childPattern, false)
 			case found && rule.Status == Warning:
 				if !asksNothing(childPattern, val) {
 					w.warned.add(childPath, "ignored by minipod (%s)", rule.Note)

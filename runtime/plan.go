@@ -333,13 +333,18 @@ func planSandbox(pod *corev1.Pod, uid, podDir string, opts PlanOptions) SandboxP
 	if len(hostname) > 63 {
 		hostname = strings.TrimRight(hostname[:63], "-.")
 	}
+	uname := hostname
+	if sub := pod.Spec.Subdomain; sub != "" && pod.Spec.SetHostnameAsFQDN != nil && *pod.Spec.SetHostnameAsFQDN {
+		// setHostnameAsFQDN: the kernel's hostname is the pod's FQDN.
+		uname = fmt.Sprintf("%s.%s.%s.svc.cluster.local", hostname, sub, pod.Namespace)
+	}
 	s := SandboxPlan{
 		NetNSName:    name,
 		NetNSPath:    filepath.Join(opts.NetNSDir, name),
 		Network:      opts.Network,
 		Interface:    "eth0",
 		NamespaceDir: filepath.Join(podDir, "ns"),
-		Hostname:     hostname,
+		Hostname:     uname,
 		CNIArgs: map[string]string{
 			"IgnoreUnknown":     "1",
 			"K8S_POD_NAMESPACE": pod.Namespace,
@@ -771,6 +776,15 @@ func fieldValue(pod *corev1.Pod, fp string) (string, string, error) {
 		return string(pod.UID), "", nil
 	case "status.podIP", "status.hostIP", "spec.nodeName":
 		return "", fp, nil
+	case "status.podIPs", "status.hostIPs":
+		// One address family on a minipod host: the list is the address.
+		return "", strings.TrimSuffix(fp, "s"), nil
+	case "spec.serviceAccountName":
+		// What a cluster's ServiceAccount admission fills in when unset.
+		if pod.Spec.ServiceAccountName != "" {
+			return pod.Spec.ServiceAccountName, "", nil
+		}
+		return "default", "", nil
 	}
 	for _, pre := range []struct {
 		prefix string

@@ -27,7 +27,7 @@ runtime_pkgs=(containerd runc containernetworking-plugins iptables iproute2 busy
 # --no-install-recommends, and podman only recommends its network stack
 # (netavark, aardvark-dns) and the init its pods' infra container runs
 # (catatonit), so a fresh host would lack them.
-test_pkgs=(docker-registry skopeo shellcheck gcc libc6-dev podman netavark aardvark-dns catatonit conmon util-linux)
+test_pkgs=(docker-registry skopeo shellcheck gcc libc6-dev podman netavark aardvark-dns catatonit conmon util-linux openssl)
 optional_test_pkgs=(vagrant)
 
 with_test=0

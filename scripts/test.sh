@@ -176,6 +176,11 @@ else
 	skip "busybox image" "busybox-static not installed"
 fi
 
+# A real kube-apiserver, etcd and the newest kubectl, built once from the
+# Go module proxy and cached (scripts/kube.sh); the end-to-end tier judges
+# its corpus of manifests with them (TestAPIServerOracle).
+step "kube-apiserver, etcd, kubectl (scripts/kube.sh build)" bash scripts/kube.sh build
+
 # -p 1: the root tiers share host-global state (/run/netns, iptables), and
 # a leak checker must not count another package's pods as its own leaks.
 # The reliability tests append their figures ("faults: 34 survived of 34,
