@@ -50,8 +50,8 @@ type env struct {
 	exited   chan error
 	// unregister removes the daemon's record for the reaper (startReaper).
 	unregister func()
-	extra    []string
-	before   leaks
+	extra      []string
+	before     leaks
 	// pods are the UIDs of the pods this env's daemon creates; the leak
 	// checker counts host-global things (network namespaces, pod cgroups)
 	// only when they are these pods'.
