@@ -153,7 +153,7 @@ func TestExampleSidecar(t *testing.T) {
 
 func TestExampleSimpleWebapp(t *testing.T) {
 	e := newEnv(t)
-	e.loadDemoImages("log-collector", "webapp", "log-shipper")
+	e.loadDemoImages("log-collector", "simple-webapp", "log-agent")
 	e.mustRun("run", example("log-collector/pod.yaml"))
 	e.mustRun("run", example("simple-webapp/pod.yaml"))
 	shipsLineForLine(t, e, "simple-webapp", "simple-webapp", "/var/log/webapp/access.log")
