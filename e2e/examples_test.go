@@ -33,6 +33,16 @@ var demoImages struct {
 // named ones into e's daemon.
 func (e *env) loadDemoImages(names ...string) {
 	e.t.Helper()
+	dir := buildDemoImages(e.t)
+	for _, n := range names {
+		e.mustRun("image", "load", filepath.Join(dir, n+".tar"))
+	}
+}
+
+// buildDemoImages runs scripts/build-demo-images.sh once per test binary
+// and returns the directory of its archives.
+func buildDemoImages(t *testing.T) string {
+	t.Helper()
 	demoImages.once.Do(func() {
 		demoImages.dir = filepath.Join(suite.dir, "demo-images")
 		cmd := exec.Command("bash", filepath.Join(suite.repo, "scripts/build-demo-images.sh"), "-o", demoImages.dir)
@@ -41,10 +51,27 @@ func (e *env) loadDemoImages(names ...string) {
 		}
 	})
 	if demoImages.err != nil {
-		e.t.Fatal(demoImages.err)
+		t.Fatal(demoImages.err)
 	}
-	for _, n := range names {
-		e.mustRun("image", "load", filepath.Join(demoImages.dir, n+".tar"))
+	return demoImages.dir
+}
+
+// TestDemoImageArchives: each archive of build-demo-images.sh holds one
+// image, so that the READMEs' `skopeo copy oci-archive:_output/images/NAME.tar
+// docker://...` needs no choosing ("more than one image in oci").
+func TestDemoImageArchives(t *testing.T) {
+	requireSuite(t)
+	testutilRequireTool(t, "skopeo")
+	dir := buildDemoImages(t)
+	archives, err := filepath.Glob(filepath.Join(dir, "*.tar"))
+	if err != nil || len(archives) < 9 {
+		t.Fatalf("archives in %s: %v (%v), want the nine of build-demo-images.sh", dir, archives, err)
+	}
+	for _, a := range archives {
+		out, err := exec.Command("skopeo", "inspect", "--raw", "oci-archive:"+a).CombinedOutput()
+		if err != nil {
+			t.Errorf("skopeo inspect oci-archive:%s: %v\n%s", filepath.Base(a), err, out)
+		}
 	}
 }
 
@@ -362,7 +389,7 @@ func TestExampleAmbassador(t *testing.T) {
 	l.ready(30*time.Second, "minipod get pods", "app 1/2 Running")
 
 	l.ok("minipod delete -f examples/ambassador/pod.yaml")
-	l.ok("minipod delete -f examples/ambassador/databases.yaml")
+	l.ok("minipod delete -f examples/ambassador/databases.yaml --ignore-not-found")
 	e.assertNoLeaks()
 }
 
