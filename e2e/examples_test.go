@@ -189,6 +189,12 @@ func TestExampleSidecar(t *testing.T) {
 	}
 	l.see("minipod logs web -c log-shipper", "shipped line 3")
 
+	// The collector's own README, by hand, from the sidecar's pod.
+	lc := e.lesson("examples/log-collector/README.md")
+	lc.see(`minipod exec web -c log-shipper -- sh -c 'echo "hello collector" | nc log-collector 9000'`, "ok")
+	lc.see("minipod exec web -c log-shipper -- wget -qO- http://log-collector:9001/lines", "hello collector")
+	lc.see("minipod exec log-collector -c collector -- tail /var/log/collector/all.log", "hello collector")
+
 	l.ok("minipod delete -f examples/sidecar/pod.yaml")
 	l.ok("minipod delete -f examples/log-collector/pod.yaml")
 	e.assertNoLeaks()
