@@ -208,3 +208,80 @@ func (l *lesson) ready(d time.Duration, cmd string, rows ...string) {
 		return true
 	})
 }
+
+// TestExampleDiagrams: the boxes drawn in the READMEs are closed and
+// aligned: below each ┌ and its ┐, every line down to the └ has a vertical
+// line (or a junction) in both columns, and the └ meets a ┘.
+func TestExampleDiagrams(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("..", "examples", "*", "README.md"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no example READMEs: %v", err)
+	}
+	files = append(files, filepath.Join("..", "README.md"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, msg := range misalignedBoxes(string(b)) {
+			t.Errorf("%s:%s", f, msg)
+		}
+	}
+}
+
+// misalignedBoxes describes every box of text whose sides do not line up.
+func misalignedBoxes(text string) []string {
+	const vertical = "│├┤┼┬┴┐┘┌└"
+	var lines [][]rune
+	for _, l := range strings.Split(text, "\n") {
+		lines = append(lines, []rune(l))
+	}
+	at := func(i, c int) rune {
+		if c < len(lines[i]) {
+			return lines[i][c]
+		}
+		return ' '
+	}
+	var bad []string
+	for i, l := range lines {
+		for c, r := range l {
+			if r != '┌' {
+				continue
+			}
+			// Its ┐: the first on the line that no box nested in it claims.
+			right, depth := -1, 0
+			for k := c + 1; k < len(l) && right < 0; k++ {
+				switch l[k] {
+				case '┌':
+					depth++
+				case '┐':
+					if depth == 0 {
+						right = k
+					}
+					depth--
+				}
+			}
+			if right < 0 {
+				bad = append(bad, fmt.Sprintf("%d: a ┌ without its ┐", i+1))
+				continue
+			}
+			for j := i + 1; ; j++ {
+				if j == len(lines) {
+					bad = append(bad, fmt.Sprintf("%d: the box never closes", i+1))
+					break
+				}
+				if at(j, c) == '└' {
+					if at(j, right) != '┘' {
+						bad = append(bad, fmt.Sprintf("%d: the box of line %d ends at column %d with %q, not ┘", j+1, i+1, right, at(j, right)))
+					}
+					break
+				}
+				if !strings.ContainsRune(vertical, at(j, c)) || !strings.ContainsRune(vertical, at(j, right)) {
+					bad = append(bad, fmt.Sprintf("%d: the box of line %d has %q and %q at its sides (columns %d and %d)", j+1, i+1, at(j, c), at(j, right), c, right))
+					break
+				}
+			}
+		}
+	}
+	return bad
+}
