@@ -450,6 +450,17 @@ func TestImages(t *testing.T) {
 	}
 }
 
+func TestContainerd(t *testing.T) {
+	c, _ := startServer(t, newFakeBackend())
+	info, err := c.Containerd(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Address != "/run/minipod/containerd/containerd.sock" || !info.Embedded || info.Version != "1.6.20" {
+		t.Fatalf("Containerd() = %+v", info)
+	}
+}
+
 func TestUnreachable(t *testing.T) {
 	ctx := t.Context()
 	dir := t.TempDir()

@@ -338,6 +338,10 @@ func (f *fakeBackend) RemoveImage(ctx context.Context, ref string) error {
 	return fmt.Errorf("image %q: %w", ref, errdefs.ErrNotFound)
 }
 
+func (f *fakeBackend) Containerd(ctx context.Context) (runtime.ContainerdInfo, error) {
+	return runtime.ContainerdInfo{Address: "/run/minipod/containerd/containerd.sock", Embedded: true, Namespace: "minipod", Version: "1.6.20"}, nil
+}
+
 func testPod(name string) *corev1.Pod {
 	return &corev1.Pod{
 		TypeMeta:   metav1.TypeMeta{Kind: "Pod", APIVersion: "v1"},

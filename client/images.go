@@ -93,3 +93,10 @@ func (c *Client) ListImages(ctx context.Context) ([]runtime.Image, error) {
 func (c *Client) RemoveImage(ctx context.Context, ref string) error {
 	return c.doJSON(ctx, http.MethodDelete, "/minipod/v1/images", url.Values{"ref": {ref}}, nil, nil)
 }
+
+// Containerd tells which containerd the daemon uses, and whether it answers.
+func (c *Client) Containerd(ctx context.Context) (runtime.ContainerdInfo, error) {
+	var info runtime.ContainerdInfo
+	err := c.doJSON(ctx, http.MethodGet, "/minipod/v1/containerd", nil, nil, &info)
+	return info, err
+}

@@ -88,6 +88,9 @@ func (fuzzBackend) LoadImage(_ context.Context, r io.Reader) ([]runtime.Image, e
 }
 func (fuzzBackend) ListImages(context.Context) ([]runtime.Image, error) { return nil, nil }
 func (fuzzBackend) RemoveImage(context.Context, string) error           { return errdefs.ErrNotFound }
+func (fuzzBackend) Containerd(context.Context) (runtime.ContainerdInfo, error) {
+	return runtime.ContainerdInfo{}, nil
+}
 func (fuzzBackend) GC(context.Context, bool) (*runtime.GCReport, error) {
 	return &runtime.GCReport{}, nil
 }
@@ -108,6 +111,7 @@ var fuzzRoutes = []struct{ method, path string }{
 	{"DELETE", "/api/v1/namespaces/{ns}/secrets/{name}"},
 	{"POST", "/minipod/v1/images/pull"},
 	{"POST", "/minipod/v1/images/load"},
+	{"GET", "/minipod/v1/containerd"},
 	{"DELETE", "/minipod/v1/images"},
 	{"POST", "/minipod/v1/gc"},
 	{"PUT", "/api/v1/{ns}"},

@@ -53,4 +53,8 @@ type Backend interface {
 	LoadImage(ctx context.Context, archive io.Reader) ([]runtime.Image, error)
 	ListImages(ctx context.Context) ([]runtime.Image, error)
 	RemoveImage(ctx context.Context, ref string) error
+
+	// Containerd tells which containerd the daemon uses, and whether it
+	// answers (for minipod doctor).
+	Containerd(ctx context.Context) (runtime.ContainerdInfo, error)
 }

@@ -124,6 +124,7 @@ func (s *server) routes() *http.ServeMux {
 	mux.HandleFunc("POST /minipod/v1/images/pull", s.pullImage)
 	mux.HandleFunc("POST /minipod/v1/images/load", s.loadImage)
 	mux.HandleFunc("DELETE /minipod/v1/images", s.removeImage)
+	mux.HandleFunc("GET /minipod/v1/containerd", s.containerd)
 
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeStatus(w, newStatus(http.StatusNotFound, metav1.StatusReasonNotFound,

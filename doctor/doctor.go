@@ -41,6 +41,21 @@ type Config struct {
 	PluginDirs []string
 	// Host reads the host; nil is the real one.
 	Host *Host
+	// Daemon, when set, asks the minipod daemon at Socket which containerd
+	// it uses; an error means that no daemon answers there. When one
+	// answers, its containerd is the one checked.
+	Daemon func(ctx context.Context) (DaemonContainerd, error)
+	Socket string
+}
+
+// DaemonContainerd is what a running daemon says of its containerd.
+type DaemonContainerd struct {
+	Address string
+	// Embedded: the daemon started it, under its --root.
+	Embedded bool
+	Version  string
+	// Error says why it does not answer the daemon ("" when it does).
+	Error string
 }
 
 // Host is what the checks read, so that tests can fake it.
@@ -94,8 +109,17 @@ func Run(ctx context.Context, cfg Config) []Result {
 	if len(cfg.PluginDirs) == 0 {
 		cfg.PluginDirs = []string{"/opt/cni/bin", "/usr/lib/cni"}
 	}
-	return []Result{
-		checkContainerd(ctx, h, cfg.ContainerdAddress),
+	var results []Result
+	ctrd := func() Result { return checkContainerd(ctx, h, cfg.ContainerdAddress) }
+	if cfg.Daemon != nil {
+		r, d := checkDaemon(ctx, cfg)
+		results = append(results, r)
+		if d != nil {
+			ctrd = func() Result { return checkDaemonContainerd(*d) }
+		}
+	}
+	return append(results,
+		ctrd(),
 		checkBinary(h, "runc", "the OCI runtime containerd runs containers with", installHint+"runc"),
 		checkCNI(h, cfg.PluginDirs),
 		checkIPForward(h),
@@ -103,7 +127,45 @@ func Run(ctx context.Context, cfg Config) []Result {
 		checkModule(h, "bridge", "the pod network's bridge", "modprobe bridge"),
 		checkModule(h, "veth", "the pods' network interfaces", "modprobe veth"),
 		checkBinary(h, "iptables", "used by the CNI portmap and firewall plugins (hostPort, pod traffic)", installHint+"iptables"),
+	)
+}
+
+// checkDaemon asks the daemon; it returns what the daemon said of its
+// containerd, or nil when no daemon answers.
+func checkDaemon(ctx context.Context, cfg Config) (Result, *DaemonContainerd) {
+	r := Result{Check: "daemon"}
+	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	d, err := cfg.Daemon(dctx)
+	if err != nil {
+		r.Status, r.Detail = Warn, fmt.Sprintf("no minipod daemon answers at %s (%v)", cfg.Socket, err)
+		r.Fix = "start it: sudo minipod daemon & (or the systemd unit scripts/minipod.service); --socket or $MINIPOD_SOCKET if it listens elsewhere"
+		return r, nil
 	}
+	r.Status, r.Detail = OK, "answers at "+cfg.Socket
+	return r, &d
+}
+
+// checkDaemonContainerd reports the containerd a running daemon uses.
+func checkDaemonContainerd(d DaemonContainerd) Result {
+	r := Result{Check: "containerd"}
+	whose := "given by its --containerd-address"
+	switch {
+	case d.Embedded:
+		whose = "the daemon's own, under its --root"
+	case d.Address == SystemContainerd:
+		whose = "the system's"
+	}
+	if d.Error != "" {
+		r.Status, r.Detail = Fail, fmt.Sprintf("the daemon's containerd at %s (%s) does not answer: %s", d.Address, whose, d.Error)
+		r.Fix = "start that containerd again (systemctl start containerd), or restart the daemon"
+		if d.Embedded {
+			r.Fix = "restart the daemon: it starts its own containerd again"
+		}
+		return r
+	}
+	r.Status, r.Detail = OK, fmt.Sprintf("the daemon uses containerd %s at %s (%s)", d.Version, d.Address, whose)
+	return r
 }
 
 func checkContainerd(ctx context.Context, h *Host, addr string) Result {
@@ -124,7 +186,7 @@ func checkContainerd(ctx context.Context, h *Host, addr string) Result {
 		return r
 	}
 	if p, err := h.LookPath("containerd"); err == nil {
-		r.Status, r.Detail = OK, "not running, but startable: the daemon starts its own from "+p
+		r.Status, r.Detail = OK, "none answers at "+SystemContainerd+"; a daemon starts its own from "+p
 		return r
 	}
 	r.Status, r.Detail = Fail, "no containerd answers at "+SystemContainerd+" and none is on PATH"

@@ -144,3 +144,52 @@ func TestRun(t *testing.T) {
 		})
 	}
 }
+
+// TestRunAsksTheDaemon: with a daemon running, the containerd checked is
+// the one the daemon uses, not a guess about the system's.
+func TestRunAsksTheDaemon(t *testing.T) {
+	all := []string{"containerd", "runc", "iptables"}
+	embedded := DaemonContainerd{Address: "/var/lib/minipod/containerd/containerd.sock", Embedded: true, Version: "1.6.20"}
+	cases := []struct {
+		name            string
+		daemon          func(context.Context) (DaemonContainerd, error)
+		daemonStatus    Status
+		containerd      Status
+		containerdWords []string
+	}{
+		{"daemon with its own containerd", func(context.Context) (DaemonContainerd, error) { return embedded, nil },
+			OK, OK, []string{"the daemon uses containerd 1.6.20 at /var/lib/minipod/containerd/containerd.sock", "the daemon's own"}},
+		{"daemon whose containerd is down", func(context.Context) (DaemonContainerd, error) {
+			d := embedded
+			d.Version, d.Error = "", "connection refused"
+			return d, nil
+		}, OK, Fail, []string{"does not answer: connection refused"}},
+		{"no daemon", func(context.Context) (DaemonContainerd, error) {
+			return DaemonContainerd{}, errors.New("connection refused")
+		},
+			Warn, OK, []string{"a daemon starts its own from /usr/bin/containerd"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			res := Run(context.Background(), Config{Host: fakeHost(all, healthyFiles(), nil, true), PluginDirs: []string{"/usr/lib/cni"},
+				Daemon: tc.daemon, Socket: "/run/minipod/minipod.sock"})
+			if len(res) != 9 || res[0].Check != "daemon" || res[1].Check != "containerd" {
+				t.Fatalf("results %+v, want the daemon's, then containerd's, then the host's", res)
+			}
+			if res[0].Status != tc.daemonStatus || (tc.daemonStatus != OK && res[0].Fix == "") {
+				t.Errorf("daemon: %s %q (fix %q), want %s", res[0].Status, res[0].Detail, res[0].Fix, tc.daemonStatus)
+			}
+			if res[1].Status != tc.containerd {
+				t.Errorf("containerd: %s %q, want %s", res[1].Status, res[1].Detail, tc.containerd)
+			}
+			for _, w := range tc.containerdWords {
+				if !strings.Contains(res[1].Detail, w) {
+					t.Errorf("containerd: %q does not say %q", res[1].Detail, w)
+				}
+			}
+			if strings.Contains(res[1].Detail, "startable") {
+				t.Errorf("containerd: %q", res[1].Detail)
+			}
+		})
+	}
+}

@@ -76,17 +76,26 @@ func TestGC(t *testing.T) {
 }
 
 // TestDoctor: this host (CI's) has everything; a missing piece is named
-// with its fix and a non-zero exit.
+// with its fix and a non-zero exit; with a daemon running, the containerd
+// checked is the daemon's.
 func TestDoctor(t *testing.T) {
 	requireSuite(t)
 	e := &env{t: t}
-	out, errs, code := e.run("doctor", "--containerd-address", suite.containerd)
-	if code != 0 || !strings.Contains(out, "this host can run minipod") {
+	nodaemon := filepath.Join(t.TempDir(), "nodaemon.sock")
+	out, errs, code := e.run("doctor", "--socket", nodaemon, "--containerd-address", suite.containerd)
+	if code != 0 || !strings.Contains(out, "this host can run minipod") || !strings.Contains(out, "warn  daemon       no minipod daemon answers at "+nodaemon) {
 		t.Fatalf("doctor on the CI host: exit %d\n%s%s", code, out, errs)
 	}
-	out, _, code = e.run("doctor", "--cni-plugin-dir", t.TempDir(), "--containerd-address", filepath.Join(t.TempDir(), "none.sock"))
+	out, _, code = e.run("doctor", "--socket", nodaemon, "--cni-plugin-dir", t.TempDir(), "--containerd-address", filepath.Join(t.TempDir(), "none.sock"))
 	if code == 0 || !strings.Contains(out, "FAIL  CNI plugins") || !strings.Contains(out, "FAIL  containerd") || !strings.Contains(out, "fix: ") {
 		t.Fatalf("doctor with nothing: exit %d\n%s", code, out)
+	}
+	// A daemon runs: doctor reports it, and the containerd it uses.
+	d := newEnv(t)
+	out, errs, code = d.run("doctor")
+	if code != 0 || !strings.Contains(out, "ok    daemon       answers at "+d.socket) ||
+		!strings.Contains(out, "ok    containerd   the daemon uses containerd ") || !strings.Contains(out, " at "+suite.containerd+" (") {
+		t.Fatalf("doctor with a daemon: exit %d\n%s%s", code, out, errs)
 	}
 	figure("doctor: host ready, missing pieces named with their fix")
 }

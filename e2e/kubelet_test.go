@@ -693,7 +693,7 @@ spec:
 `)
 	// The size reaches the command's terminal right after it starts, as
 	// with kubectl: the command waits for it (with a deadline).
-	probe := `tty; for i in $(seq 50); do s=$(stty size 2>/dev/null); [ -n "$s" ] && [ "$s" != "0 0" ] && break; sleep 0.1; done; echo "$s"`
+	probe := `tty; echo "term=$TERM"; for i in $(seq 50); do s=$(stty size 2>/dev/null); [ -n "$s" ] && [ "$s" != "0 0" ] && break; sleep 0.1; done; echo "$s"`
 	shell := fmt.Sprintf("stty cols 123 rows 45; MINIPOD_SOCKET=%s %s exec -it tty -- sh -c '%s'", e.socket, suite.bin, probe)
 	cmd := exec.Command("script", "-qec", shell, "/dev/null")
 	cmd.Stdin = strings.NewReader("")
@@ -703,6 +703,14 @@ spec:
 	}
 	if !strings.Contains(string(out), "/dev/pts/") || !strings.Contains(string(out), "45 123") {
 		t.Fatalf("exec -it did not get a terminal of 45x123:\n%q", out)
+	}
+	// A terminal comes with TERM (the image sets none), as with docker
+	// exec -t; without one, the environment is the container's.
+	if !strings.Contains(string(out), "term=xterm") {
+		t.Fatalf("exec -it set no TERM=xterm:\n%q", out)
+	}
+	if got, _ := e.exec("tty", "c", "sh", "-c", `echo "term=$TERM"`); strings.TrimSpace(got) != "term=" {
+		t.Fatalf("exec without -t: %q, want no TERM", got)
 	}
 	e.mustRun("delete", "pod", "tty")
 	e.assertNoLeaks()

@@ -163,6 +163,17 @@ spec:
 		out, errs, _ := e.run(args...)
 		check(!strings.Contains(out+errs, value), "minipod %s shows the secret value", strings.Join(args, " "))
 	}
+	// The Secret itself, as the README's Security section says: its values
+	// base64-encoded, as kubectl shows them to whoever may read Secrets.
+	encoded := base64.StdEncoding.EncodeToString([]byte(value))
+	for _, format := range []string{"yaml", "json"} {
+		out, errs, code := e.run("get", "secret", "creds", "-o", format)
+		check(code == 0 && strings.Contains(out, encoded) && !strings.Contains(out+errs, value),
+			"minipod get secret creds -o %s: exit %d, base64 value shown %v, plain value shown %v", format, code, strings.Contains(out, encoded), strings.Contains(out+errs, value))
+	}
+	readme := readAll(filepath.Join(suite.repo, "README.md"))
+	check(strings.Contains(readme, "`minipod get secret NAME -o yaml|json` shows them base64-encoded"),
+		"the README's Security section does not say what get secret -o yaml shows")
 	// Errors about the secret: a wrong key, a second pod of the same name,
 	// a failing start with the secret in its env.
 	bad := strings.Replace(strings.Replace(manifest, "key: password", "key: nosuch", 1), "name: vault", "name: vault2", 1)

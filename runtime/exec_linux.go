@@ -59,6 +59,9 @@ func (r *Runtime) Exec(ctx context.Context, namespace, name string, opts ExecOpt
 	pspec := *spec.Process
 	pspec.Args = opts.Command
 	pspec.Terminal = opts.TTY
+	if opts.TTY {
+		pspec.Env = withTerm(pspec.Env)
+	}
 	if opts.TTY && stdio.Resize != nil {
 		// The caller's terminal size comes first on Resize; the console is
 		// made with it, so the command never sees a 0x0 terminal.

@@ -83,6 +83,8 @@ type Runtime struct {
 	log     *slog.Logger
 	// embedded is the pid file of the containerd minipod started, if any.
 	embedded string
+	// address is the socket of the containerd in use.
+	address string
 	// hostIP and nodeName are the host's address and name, as a pod sees
 	// them (status.hostIP, spec.nodeName), read once at start.
 	hostIP, nodeName string
@@ -184,7 +186,7 @@ func (r *Runtime) connect(ctx context.Context) error {
 	addr := r.cfg.ContainerdAddress
 	if addr == "" && !r.cfg.EmbeddedContainerd {
 		if c, err := dial(ctx, SystemContainerdAddress, r.cfg.ContainerdNamespace, 2*time.Second); err == nil {
-			r.client = c
+			r.client, r.address = c, SystemContainerdAddress
 			r.log.Info("using the system containerd", "address", SystemContainerdAddress)
 			return nil
 		}
@@ -194,7 +196,7 @@ func (r *Runtime) connect(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		r.client, r.embedded = c, pidFile
+		r.client, r.embedded, r.address = c, pidFile, embeddedSocket(r.cfg.Root)
 		r.log.Info("using minipod's own containerd", "address", embeddedSocket(r.cfg.Root), "pidfile", pidFile)
 		return nil
 	}
@@ -202,8 +204,35 @@ func (r *Runtime) connect(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("failed to connect to containerd at %q: %w; is it running?", addr, err)
 	}
-	r.client = c
+	r.client, r.address = c, addr
 	return nil
+}
+
+// ContainerdInfo is the containerd a daemon uses, as `minipod doctor`
+// reports it.
+type ContainerdInfo struct {
+	Address string `json:"address"`
+	// Embedded: the daemon started this containerd itself, under its root.
+	Embedded  bool   `json:"embedded"`
+	Namespace string `json:"namespace"`
+	// Version is containerd's, when it answers; Error says why it does not.
+	Version string `json:"version,omitempty"`
+	Error   string `json:"error,omitempty"`
+}
+
+// Containerd tells which containerd the runtime uses and whether it
+// answers now.
+func (r *Runtime) Containerd(ctx context.Context) (ContainerdInfo, error) {
+	info := ContainerdInfo{Address: r.address, Embedded: r.embedded != "", Namespace: r.cfg.ContainerdNamespace}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	v, err := r.client.Version(ctx)
+	if err != nil {
+		info.Error = err.Error()
+	} else {
+		info.Version = v.Version
+	}
+	return info, nil
 }
 
 func dial(ctx context.Context, addr, ns string, timeout time.Duration) (*containerd.Client, error) {

@@ -57,7 +57,7 @@ for tool in containerd ctr ip skopeo; do
 done
 
 mkdir -p _output/bin
-go build -o _output/bin/minipod ./cmd/minipod
+bash scripts/build-minipod.sh -o _output/bin/minipod
 go build -o _output/bin/minipod-bench ./scripts/bench
 image=${MINIPOD_BUSYBOX_IMAGE:-$repo_root/_output/images/busybox.tar}
 if [[ ! -f $image ]]; then

@@ -2,13 +2,18 @@
 # Builds the images of the pattern examples offline: each demo program of
 # examples/apps/ as a static Go binary, on a busybox root filesystem (from
 # Debian's busybox-static, so that `minipod exec ... -- sh` is useful), one
-# OCI archive per image:
+# OCI archive per image, each holding that one image (so that
+# `skopeo copy oci-archive:DIR/NAME.tar docker://...` needs no choosing):
 #
-#   docker.io/minipod/webapp:1.0         (also simple-webapp:1.0)
-#   docker.io/minipod/log-shipper:1.0    (also log-agent:1.0)
-#   docker.io/minipod/log-adapter:1.0    docker.io/minipod/log-collector:1.0
-#   docker.io/minipod/ambassador:1.0     docker.io/minipod/kvdb:1.0
-#   docker.io/minipod/db-client:1.0
+#   webapp.tar         docker.io/minipod/webapp:1.0
+#   simple-webapp.tar  simple-webapp:1.0 (the webapp program)
+#   log-shipper.tar    docker.io/minipod/log-shipper:1.0
+#   log-agent.tar      log-agent:1.0 (the log-shipper program)
+#   log-adapter.tar    docker.io/minipod/log-adapter:1.0
+#   log-collector.tar  docker.io/minipod/log-collector:1.0
+#   ambassador.tar     docker.io/minipod/ambassador:1.0
+#   kvdb.tar           docker.io/minipod/kvdb:1.0
+#   db-client.tar      docker.io/minipod/db-client:1.0
 #
 #   scripts/build-demo-images.sh [-o DIR] [--load]
 #
@@ -24,19 +29,21 @@ busybox=${BUSYBOX:-/bin/busybox}
 go_bin=${GO:-go}
 minipod=${MINIPOD:-minipod}
 
-# name, then every tag of its image.
+# archive name, the program of examples/apps/ in it, the image's reference.
 images=(
-	"webapp docker.io/minipod/webapp:1.0 docker.io/library/simple-webapp:1.0"
-	"log-shipper docker.io/minipod/log-shipper:1.0 docker.io/library/log-agent:1.0"
-	"log-adapter docker.io/minipod/log-adapter:1.0"
-	"log-collector docker.io/minipod/log-collector:1.0"
-	"ambassador docker.io/minipod/ambassador:1.0"
-	"kvdb docker.io/minipod/kvdb:1.0"
-	"db-client docker.io/minipod/db-client:1.0"
+	"webapp webapp docker.io/minipod/webapp:1.0"
+	"simple-webapp webapp docker.io/library/simple-webapp:1.0"
+	"log-shipper log-shipper docker.io/minipod/log-shipper:1.0"
+	"log-agent log-shipper docker.io/library/log-agent:1.0"
+	"log-adapter log-adapter docker.io/minipod/log-adapter:1.0"
+	"log-collector log-collector docker.io/minipod/log-collector:1.0"
+	"ambassador ambassador docker.io/minipod/ambassador:1.0"
+	"kvdb kvdb docker.io/minipod/kvdb:1.0"
+	"db-client db-client docker.io/minipod/db-client:1.0"
 )
 
 usage() {
-	sed -n '2,18s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+	sed -n '2,22s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
 }
 
 while [[ $# -gt 0 ]]; do
@@ -114,16 +121,12 @@ chmod 0700 "$rootfs/root"
 
 mkdir -p "$outdir"
 for spec in "${images[@]}"; do
-	read -r name tags <<<"$spec"
-	args=(--rootfs "$rootfs" --file "$work/bin/$name:/usr/local/bin/$name:0755"
-		--entrypoint "[\"/usr/local/bin/$name\"]" --stop-signal SIGTERM
-		--label "org.opencontainers.image.source=examples/apps/$name"
-		-o "$outdir/$name.tar")
-	for tag in $tags; do
-		args+=(--tag "$tag")
-	done
-	"$work/mkimage" "${args[@]}"
-	echo "built ${tags// /, } -> $outdir/$name.tar"
+	read -r name prog ref <<<"$spec"
+	"$work/mkimage" --rootfs "$rootfs" --file "$work/bin/$prog:/usr/local/bin/$prog:0755" \
+		--entrypoint "[\"/usr/local/bin/$prog\"]" --stop-signal SIGTERM \
+		--label "org.opencontainers.image.source=examples/apps/$prog" \
+		--tag "$ref" -o "$outdir/$name.tar"
+	echo "built $ref -> $outdir/$name.tar"
 done
 
 if $load; then

@@ -8,7 +8,8 @@
 #   --test       also install the test dependencies (docker-registry, skopeo,
 #                ShellCheck, gcc for -race, vagrant if the archive has it);
 #                same as MINIPOD_INSTALL_TEST=1
-#   --no-build   do not build /usr/local/bin/minipod
+#   --no-build   do not build /usr/local/bin/minipod (nor install its
+#                README as /usr/local/share/doc/minipod/README.md)
 #
 # Go: a `go` on PATH or /usr/local/go/bin/go is used if it is at least the
 # version of go.mod's `go` line. Otherwise Debian's golang-go (too old to
@@ -20,6 +21,7 @@ set -euo pipefail
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 go_home=/usr/local/lib/minipod-go
 minipod_bin=/usr/local/bin/minipod
+doc_dir=/usr/local/share/doc/minipod
 sysctl_conf=/etc/sysctl.d/99-minipod.conf
 
 runtime_pkgs=(containerd runc containernetworking-plugins iptables iproute2 busybox-static ca-certificates curl)
@@ -284,10 +286,13 @@ fi
 # ---- build ---------------------------------------------------------------
 
 if ((build)); then
-	# -buildvcs=false: the checkout may belong to another user (a synced
-	# folder), which makes git refuse to report its status to root.
-	(cd "$repo_root" && quietly env GOTOOLCHAIN=local "$go_bin" build -buildvcs=false -o "$minipod_bin" ./cmd/minipod)
+	# With the commit it was built from (see build-minipod.sh: the checkout
+	# may belong to another user, a synced folder).
+	quietly env GO="$go_bin" bash "$repo_root/scripts/build-minipod.sh" -o "$minipod_bin"
 	did+=("built $minipod_bin from $repo_root")
+	# The Documentation= of scripts/minipod.service.
+	install -D -m 0644 "$repo_root/README.md" "$doc_dir/README.md"
+	did+=("installed $doc_dir/README.md")
 fi
 
 if ((${#did[@]} == 0)); then

@@ -68,6 +68,10 @@ func TestRunDryRun(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &plans); err != nil || len(plans) != 1 || plans[0]["name"] != "web" {
 		t.Errorf("JSON plans: %v\n%s", err, out)
 	}
+	// Placeholders read as in the text plan, not HTML-escaped.
+	if !strings.Contains(out, "<uid>") || strings.Contains(out, `\u003c`) {
+		t.Errorf("JSON plans escape <uid>:\n%s", out)
+	}
 }
 
 func TestRunRefusesBadFile(t *testing.T) {

@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
+	"github.com/containerd/errdefs"
 	"github.com/spf13/cobra"
 
 	"github.com/minipod/minipod/client"
@@ -13,9 +15,10 @@ import (
 )
 
 type deleteOptions struct {
-	file        string
-	gracePeriod int64
-	now         bool
+	file           string
+	gracePeriod    int64
+	now            bool
+	ignoreNotFound bool
 }
 
 func newDeleteCommand(s ioStreams, g *globalOptions) *cobra.Command {
@@ -25,19 +28,21 @@ func newDeleteCommand(s ioStreams, g *globalOptions) *cobra.Command {
 		Short: "Delete pods (stopping their containers), ConfigMaps or Secrets",
 		Example: `  minipod delete pod web
   minipod delete -f pod.yaml        # its pods, then its ConfigMaps and Secrets
-  minipod delete pod web --now`,
+  minipod delete pod web --now
+  minipod delete -f pod.yaml --ignore-not-found   # some of its pods are gone already`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			targets, err := deleteTargets(o.file, s.in, args, g.namespace)
 			if err != nil {
 				return err
 			}
-			return runDelete(cmd.Context(), g.client(), targets, o.options(), s.out, s.errOut)
+			return runDelete(cmd.Context(), g.client(), targets, o.options(), o.ignoreNotFound, s.out, s.errOut)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVarP(&o.file, "filename", "f", "", "delete the objects of this manifest (\"-\" for stdin)")
 	f.Int64Var(&o.gracePeriod, "grace-period", -1, "seconds a pod's containers get to stop after SIGTERM (default: the pod's terminationGracePeriodSeconds; 0 kills at once)")
 	f.BoolVar(&o.now, "now", false, "stop at once (same as --grace-period=1)")
+	f.BoolVar(&o.ignoreNotFound, "ignore-not-found", false, "an object that does not exist is no error (as with kubectl)")
 	return cmd
 }
 
@@ -118,8 +123,9 @@ func singular(resource string) string {
 }
 
 // runDelete deletes every target, going on after a failure; it prints
-// `pod "web" deleted` for each, and fails (exit 1) if any failed.
-func runDelete(ctx context.Context, c *client.Client, targets []deleteTarget, opts runtime.DeleteOptions, out, errOut io.Writer) error {
+// `pod "web" deleted` for each, and fails (exit 1) if any failed. With
+// ignoreNotFound, a target that does not exist is skipped silently.
+func runDelete(ctx context.Context, c *client.Client, targets []deleteTarget, opts runtime.DeleteOptions, ignoreNotFound bool, out, errOut io.Writer) error {
 	failed := false
 	for _, t := range targets {
 		var err error
@@ -130,6 +136,9 @@ func runDelete(ctx context.Context, c *client.Client, targets []deleteTarget, op
 			err = c.DeleteConfigMap(ctx, t.namespace, t.name)
 		case "secrets":
 			err = c.DeleteSecret(ctx, t.namespace, t.name)
+		}
+		if ignoreNotFound && errors.Is(err, errdefs.ErrNotFound) {
+			continue
 		}
 		if err != nil {
 			failed = true

@@ -62,7 +62,7 @@ containerd. Start the daemon with "sudo minipod daemon", then:
 		newExecCommand(s, g),
 		newImageCommand(s, g),
 		newGCCommand(s, g),
-		newDoctorCommand(s),
+		newDoctorCommand(s, g),
 		newLogDriverCommand(),
 		newPauseCommand(),
 	)

@@ -141,12 +141,10 @@ func printObjects(w io.Writer, format, resource string, objs []any, names []stri
 		}{metav1.TypeMeta{Kind: "List", APIVersion: "v1"}, objs}
 	}
 	if format == "json" {
-		data, err := json.MarshalIndent(v, "", "    ")
-		if err != nil {
+		if err := writeJSON(w, v, "    "); err != nil {
 			return fmt.Errorf("failed to print as JSON: %w", err)
 		}
-		_, err = fmt.Fprintf(w, "%s\n", data)
-		return err
+		return nil
 	}
 	data, err := yaml.Marshal(v)
 	if err != nil {
@@ -170,4 +168,14 @@ func humanSize(n int64) string {
 		}
 	}
 	return strconv.FormatFloat(f, 'f', 1, 64) + "PB"
+}
+
+// writeJSON prints v as indented JSON, with <, > and & as they are: the
+// reader is a person or jq, not an HTML page (encoding/json escapes them
+// as \u003c... by default).
+func writeJSON(w io.Writer, v any, indent string) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", indent)
+	return enc.Encode(v)
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -123,12 +122,10 @@ func printPlans(w io.Writer, f *manifest.File, format string) error {
 		plans = append(plans, plan)
 	}
 	if format == "json" {
-		data, err := json.MarshalIndent(plans, "", "  ")
-		if err != nil {
+		if err := writeJSON(w, plans, "  "); err != nil {
 			return fmt.Errorf("failed to print the plans as JSON: %w", err)
 		}
-		_, err = fmt.Fprintf(w, "%s\n", data)
-		return err
+		return nil
 	}
 	for i, plan := range plans {
 		if i > 0 {

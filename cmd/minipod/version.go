@@ -9,9 +9,12 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// version and commit are set at build time:
+// version and commit are set at build time (scripts/build-minipod.sh sets
+// commit):
 //
 //	go build -ldflags "-X main.version=v0.1.0 -X main.commit=$(git rev-parse HEAD)"
+//
+// Without -X, commit comes from Go's own VCS stamp, when the build had one.
 var (
 	version = "dev"
 	commit  = ""
@@ -31,11 +34,21 @@ func newVersionCommand(s ioStreams) *cobra.Command {
 func printVersion(w io.Writer) error {
 	c := commit
 	if c == "" {
-		c = "unknown"
+		c = "unknown (build with scripts/build-minipod.sh to record it)"
 		if info, ok := debug.ReadBuildInfo(); ok {
+			rev, modified := "", false
 			for _, setting := range info.Settings {
-				if setting.Key == "vcs.revision" {
-					c = setting.Value
+				switch setting.Key {
+				case "vcs.revision":
+					rev = setting.Value
+				case "vcs.modified":
+					modified = setting.Value == "true"
+				}
+			}
+			if rev != "" {
+				c = rev
+				if modified {
+					c += "-dirty"
 				}
 			}
 		}

@@ -3,12 +3,16 @@
 // database, and relays every connection to the real database chosen by its
 // configuration. The application never learns which one that is.
 //
-//	DB_TARGET=db-dev:6379 ambassador --listen 127.0.0.1:6379
+//	DB_TARGET=db-dev:6379 ambassador --listen localhost:6379
+//
+// localhost is two addresses, 127.0.0.1 and ::1, and a client may try
+// either first (Go tries ::1 first): the ambassador listens on both.
 package main
 
 import (
 	"context"
 	"flag"
+	"fmt"
 	"io"
 	"log"
 	"net"
@@ -20,7 +24,7 @@ import (
 )
 
 func main() {
-	listen := flag.String("listen", "127.0.0.1:6379", "address the application connects to")
+	listen := flag.String("listen", "localhost:6379", "address the application connects to (localhost: both 127.0.0.1 and ::1)")
 	flag.Parse()
 	target := os.Getenv("DB_TARGET")
 	if target == "" {
@@ -29,21 +33,58 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	ln, err := net.Listen("tcp", *listen)
+	lns, err := listenAll(*listen)
 	if err != nil {
 		log.Fatalf("ambassador: %v", err)
 	}
-	go func() {
-		<-ctx.Done()
-		ln.Close()
-	}()
+	var wg sync.WaitGroup
+	for _, ln := range lns {
+		go func() {
+			<-ctx.Done()
+			ln.Close()
+		}()
+		log.Printf("ambassador: relaying %s -> %s", ln.Addr(), target)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			serve(ctx, ln, target)
+		}()
+	}
+	wg.Wait()
+	log.Print("ambassador: stopped")
+}
 
-	log.Printf("ambassador: relaying %s -> %s", *listen, target)
+// listenAll listens on addr; for localhost, on each loopback address.
+func listenAll(addr string) ([]net.Listener, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	if host != "localhost" {
+		ln, err := net.Listen("tcp", addr)
+		return []net.Listener{ln}, err
+	}
+	var lns []net.Listener
+	for _, ip := range []string{"127.0.0.1", "::1"} {
+		ln, err := net.Listen("tcp", net.JoinHostPort(ip, port))
+		if err != nil {
+			log.Printf("ambassador: not listening on %s: %v", ip, err) // a host without IPv6
+			continue
+		}
+		lns = append(lns, ln)
+	}
+	if len(lns) == 0 {
+		return nil, fmt.Errorf("cannot listen on any address of localhost:%s", port)
+	}
+	return lns, nil
+}
+
+// serve relays every connection accepted on ln until ctx ends.
+func serve(ctx context.Context, ln net.Listener, target string) {
 	for {
 		conn, err := ln.Accept()
 		if err != nil {
 			if ctx.Err() != nil {
-				log.Print("ambassador: stopped")
 				return
 			}
 			log.Printf("ambassador: accept: %v", err)

@@ -1,7 +1,10 @@
 // Command db-client is the application of the ambassador pattern. It always
 // talks to its database at localhost:6379 and knows nothing of development,
 // test or production: every few seconds it asks for the key "greeting",
-// logs the answer, and serves the last answer over HTTP.
+// logs the answer, and serves it over HTTP. When the last question got no
+// answer it says so, with 503 Service Unavailable, rather than serve an old
+// answer: the pod's readiness probe asks the same URL, so the pod is Ready
+// exactly when the database answers through the ambassador.
 //
 //	db-client --db localhost:6379 --key greeting --every 2s --http :8080
 //
@@ -14,6 +17,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"net/http"
@@ -32,15 +36,21 @@ func main() {
 	flag.Parse()
 
 	var (
-		mu   sync.Mutex
-		last = "no answer yet"
+		mu     sync.Mutex
+		answer string
+		failed = errors.New("no answer yet: starting")
 	)
 	srv := &http.Server{Addr: *httpAddr, ReadHeaderTimeout: 5 * time.Second,
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			mu.Lock()
 			defer mu.Unlock()
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-			fmt.Fprintln(w, last)
+			if failed != nil {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				fmt.Fprintf(w, "no answer from the database at %s: %v\n", *dbAddr, failed)
+				return
+			}
+			fmt.Fprintln(w, answer)
 		})}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
@@ -52,17 +62,24 @@ func main() {
 	}()
 	log.Printf("db-client: reading %q from %s every %s, serving the answer on %s", *key, *dbAddr, *every, *httpAddr)
 
-	tick := time.NewTicker(*every)
-	defer tick.Stop()
+	answered := false
 	for {
-		answer, err := get(ctx, *dbAddr, *key)
-		if err != nil {
-			log.Printf("db-client: GET %s: %v", *key, err)
-		} else {
-			log.Printf("db-client: GET %s -> %s", *key, answer)
-			mu.Lock()
-			last = answer
-			mu.Unlock()
+		got, err := get(ctx, *dbAddr, *key)
+		mu.Lock()
+		answer, failed = got, err
+		mu.Unlock()
+		wait := *every
+		switch {
+		case err == nil:
+			answered = true
+			log.Printf("db-client: GET %s -> %s", *key, got)
+		case !answered:
+			// The containers of a pod start together: the ambassador may
+			// not listen yet. Ask again soon.
+			wait = 500 * time.Millisecond
+			log.Printf("db-client: GET %s: %v (the ambassador may still be starting; asking again in %s)", *key, err, wait)
+		default:
+			log.Printf("db-client: GET %s: %v (serving 503 until the database answers again)", *key, err)
 		}
 		select {
 		case <-ctx.Done():
@@ -71,7 +88,7 @@ func main() {
 			_ = srv.Shutdown(shutdown)
 			log.Print("db-client: stopped")
 			return
-		case <-tick.C:
+		case <-time.After(wait):
 		}
 	}
 }
@@ -92,6 +109,9 @@ func get(ctx context.Context, addr, key string) (string, error) {
 		return "", err
 	}
 	reply, err := bufio.NewReader(conn).ReadString('\n')
+	if errors.Is(err, io.EOF) {
+		return "", errors.New("the connection closed without an answer")
+	}
 	if err != nil {
 		return "", err
 	}

@@ -11,19 +11,17 @@
 //	{"time":"2006-01-02T15:04:05Z","client":"10.77.0.1","method":"GET","path":"/x","status":200,"bytes":27,"source":"NAME"}
 //
 // Lines it cannot parse are reported on its own stderr and not forwarded,
-// so the collector only ever receives the common format.
+// so the collector only ever receives the common format. Delivery is the
+// log-shipper's: a line counts as sent once the collector acknowledged it,
+// and is sent again until it is (see ../internal/shipping).
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log"
-	"net"
 	"os"
 	"os/signal"
 	"regexp"
@@ -31,6 +29,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/minipod/minipod/examples/apps/internal/shipping"
 )
 
 // record is the common format. The field order is the JSON key order.
@@ -63,17 +63,19 @@ func main() {
 
 	lines := make(chan string)
 	go func() {
-		if err := follow(ctx, *file, lines); err != nil && ctx.Err() == nil {
+		if err := shipping.Follow(ctx, "log-adapter", *file, lines); err != nil && ctx.Err() == nil {
 			log.Fatalf("log-adapter: %v", err)
 		}
 	}()
 	log.Printf("log-adapter: following %s (%s format), shipping JSON to %s as source %q", *file, *format, *to, *source)
-	s := &shipper{addr: *to}
+	s := &shipping.Shipper{Name: "log-adapter", Addr: *to}
+	idle := time.NewTicker(time.Second)
+	defer idle.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			s.close()
-			log.Printf("log-adapter: stopped after shipping %d lines", s.sent)
+			s.Close()
+			log.Printf("log-adapter: stopped after shipping %d lines", s.Shipped)
 			return
 		case line := <-lines:
 			rec, err := parse(line)
@@ -87,7 +89,9 @@ func main() {
 				log.Printf("log-adapter: skipping a line: %v", err)
 				continue
 			}
-			_ = s.send(ctx, string(b)) // fails only when stopping, handled above
+			_ = s.Send(ctx, string(b)) // fails only when stopping, handled above
+		case <-idle.C:
+			s.Check(ctx) // has the collector gone or moved?
 		}
 	}
 }
@@ -143,113 +147,4 @@ func parseKV(line string) (record, error) {
 		return record{}, fmt.Errorf("bad bytes in %q", line)
 	}
 	return record{Time: t.UTC().Format(time.RFC3339), Client: kv["client"], Method: kv["method"], Path: kv["path"], Status: status, Bytes: bytes}, nil
-}
-
-// follow sends every line of path to out, from the start of the file, and
-// keeps reading as lines are appended, like `tail -F`. If the file shrinks
-// (it was truncated or replaced) it starts again from the top.
-func follow(ctx context.Context, path string, out chan<- string) error {
-	tick := time.NewTicker(200 * time.Millisecond)
-	defer tick.Stop()
-	var (
-		f       *os.File
-		r       *bufio.Reader
-		offset  int64
-		partial string
-	)
-	defer func() {
-		if f != nil {
-			f.Close()
-		}
-	}()
-	for {
-		if f == nil {
-			var err error
-			f, err = os.Open(path)
-			if err != nil && !errors.Is(err, os.ErrNotExist) {
-				return fmt.Errorf("failed to open %q: %w", path, err)
-			}
-			if f != nil {
-				r, offset, partial = bufio.NewReader(f), 0, ""
-			}
-		}
-		if f != nil {
-			for {
-				chunk, err := r.ReadString('\n')
-				offset += int64(len(chunk))
-				partial += chunk
-				if err == io.EOF {
-					break
-				}
-				if err != nil {
-					return fmt.Errorf("failed to read %q: %w", path, err)
-				}
-				select {
-				case out <- strings.TrimRight(partial, "\r\n"):
-				case <-ctx.Done():
-					return ctx.Err()
-				}
-				partial = ""
-			}
-			if fi, err := os.Stat(path); err == nil && fi.Size() < offset {
-				log.Printf("log-adapter: %s shrank, reading it again from the start", path)
-				f.Close()
-				f = nil
-				continue
-			}
-		}
-		select {
-		case <-tick.C:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-}
-
-// shipper holds one connection to the collector.
-type shipper struct {
-	addr string
-	conn net.Conn
-	sent int
-}
-
-// send writes line to the collector, (re)connecting as often as needed with
-// a back-off from 100ms to 5s. It returns an error only when ctx ends.
-func (s *shipper) send(ctx context.Context, line string) error {
-	backoff := 100 * time.Millisecond
-	for {
-		if s.conn == nil {
-			conn, err := (&net.Dialer{Timeout: 3 * time.Second}).DialContext(ctx, "tcp", s.addr)
-			if err == nil {
-				log.Printf("log-adapter: connected to %s", s.addr)
-				s.conn = conn
-			} else {
-				log.Printf("log-adapter: cannot reach %s (%v), retrying in %s", s.addr, err, backoff)
-			}
-		}
-		if s.conn != nil {
-			_ = s.conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
-			_, err := io.WriteString(s.conn, line+"\n")
-			if err == nil {
-				s.sent++
-				log.Printf("log-adapter: sent line %d: %s", s.sent, line)
-				return nil
-			}
-			log.Printf("log-adapter: lost %s (%v), reconnecting", s.addr, err)
-			s.close()
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(backoff):
-		}
-		backoff = min(backoff*2, 5*time.Second)
-	}
-}
-
-func (s *shipper) close() {
-	if s.conn != nil {
-		s.conn.Close()
-		s.conn = nil
-	}
 }

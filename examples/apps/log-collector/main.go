@@ -1,7 +1,9 @@
 // Command log-collector is the central log server of the demos: every line
 // received on its TCP port is printed on stdout, appended to a file, and
 // kept in memory so that GET /lines on its HTTP port returns them all, in
-// the order they arrived.
+// the order they arrived. It answers each line with "ok" once the line is
+// stored: the shippers count a line as delivered only then, and send it
+// again otherwise (see ../internal/shipping).
 //
 //	log-collector --listen :9000 --http :9001 --file /var/log/collector/all.log
 //
@@ -15,6 +17,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"net/http"
@@ -109,7 +112,8 @@ func main() {
 	}
 }
 
-// receive reads newline-terminated lines from one sender until it hangs up.
+// receive reads newline-terminated lines from one sender until it hangs up,
+// and acknowledges each, once stored, with "ok".
 func receive(conn net.Conn, s *store) {
 	defer conn.Close()
 	log.Printf("log-collector: %s connected", conn.RemoteAddr())
@@ -118,6 +122,9 @@ func receive(conn net.Conn, s *store) {
 	for sc.Scan() {
 		if line := strings.TrimRight(sc.Text(), "\r"); line != "" {
 			s.add(line)
+		}
+		if _, err := io.WriteString(conn, "ok\n"); err != nil {
+			break
 		}
 	}
 	log.Printf("log-collector: %s disconnected", conn.RemoteAddr())
