@@ -753,3 +753,38 @@ spec:
 	e.mustRun("delete", "pod", "slow", "quiet")
 	e.assertNoLeaks()
 }
+
+// TestStopSignal: lifecycle.stopSignal is the signal a delete sends first.
+// The container traps SIGUSR1 only (SIGTERM would be ignored by the shell
+// as PID 1), writes that it got it, and exits; with SIGTERM the trap never
+// runs and the grace period would end in SIGKILL.
+func TestStopSignal(t *testing.T) {
+	e := newEnv(t)
+	out := t.TempDir()
+	e.apply(fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata: {name: stopsig}
+spec:
+  os: {name: linux}
+  terminationGracePeriodSeconds: 20
+  containers:
+  - name: app
+    image: docker.io/library/busybox:1.36
+    command: ["sh", "-c", "trap 'echo usr1 > /out/signal; exit 0' USR1; while true; do sleep 0.1; done"]
+    lifecycle:
+      stopSignal: SIGUSR1
+    volumeMounts: [{name: out, mountPath: /out}]
+  volumes:
+  - name: out
+    hostPath: {path: %s, type: Directory}
+`, out))
+	start := time.Now()
+	e.mustRun("delete", "pod", "stopsig")
+	if took := time.Since(start); took > 15*time.Second {
+		t.Errorf("delete took %s: the stop signal did not end the container within the grace period", took)
+	}
+	if b, err := os.ReadFile(filepath.Join(out, "signal")); err != nil || strings.TrimSpace(string(b)) != "usr1" {
+		t.Fatalf("the container did not get SIGUSR1 on delete: %v %q", err, b)
+	}
+	e.assertNoLeaks()
+}

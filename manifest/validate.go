@@ -66,6 +66,7 @@ func validatePod(pod *corev1.Pod, refs *Refs) problems {
 			names[c.Name] = true
 		}
 		validateContainer(&ps, p, c, volumes, pod.Namespace, refs, strings.HasPrefix(p, "spec.initContainers"))
+		validateStopSignal(&ps, p, c, spec.OS)
 	})
 	checkHostPorts(&ps, "spec.initContainers", spec.InitContainers)
 	checkHostPorts(&ps, "spec.containers", spec.Containers)
@@ -817,3 +818,35 @@ func sortedKeys[K ~string, V any](m map[K]V) []K {
 	slices.Sort(keys)
 	return keys
 }
+
+// validateStopSignal checks lifecycle.stopSignal as the API server does: it
+// needs spec.os.name, and a signal that exists on that OS.
+func validateStopSignal(ps *problems, p string, c *corev1.Container, os *corev1.PodOS) {
+	if c.Lifecycle == nil || c.Lifecycle.StopSignal == nil {
+		return
+	}
+	sp := p + ".lifecycle.stopSignal"
+	sig := string(*c.Lifecycle.StopSignal)
+	switch {
+	case os == nil || os.Name == "":
+		ps.add(sp, "forbidden: may not be set when spec.os.name is not set")
+	case os.Name == corev1.Linux && !linuxSignals[sig]:
+		ps.add(sp, "unsupported value %q: not a Linux signal", truncate(sig))
+	}
+}
+
+// linuxSignals are the stop signals the API server accepts for Linux pods.
+var linuxSignals = func() map[string]bool {
+	m := map[string]bool{}
+	for _, s := range strings.Fields(`SIGABRT SIGALRM SIGBUS SIGCHLD SIGCLD SIGCONT SIGFPE SIGHUP SIGILL
+		SIGINT SIGIO SIGIOT SIGKILL SIGPIPE SIGPOLL SIGPROF SIGPWR SIGQUIT SIGSEGV SIGSTKFLT SIGSTOP
+		SIGSYS SIGTERM SIGTRAP SIGTSTP SIGTTIN SIGTTOU SIGURG SIGUSR1 SIGUSR2 SIGVTALRM SIGWINCH
+		SIGXCPU SIGXFSZ SIGRTMIN SIGRTMAX`) {
+		m[s] = true
+	}
+	for i := 1; i <= 15; i++ {
+		m[fmt.Sprintf("SIGRTMIN+%d", i)] = true
+		m[fmt.Sprintf("SIGRTMAX-%d", i)] = true
+	}
+	return m
+}()

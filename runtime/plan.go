@@ -573,6 +573,10 @@ func planContainer(pod *corev1.Pod, c *corev1.Container, init bool, p *PodPlan, 
 		cp.StopSignal = img.StopSignal
 		cp.ImageUser = img.User
 	}
+	// lifecycle.stopSignal overrides the image's STOPSIGNAL, as on a kubelet.
+	if c.Lifecycle != nil && c.Lifecycle.StopSignal != nil {
+		cp.StopSignal = string(*c.Lifecycle.StopSignal)
+	}
 	env, err := planEnv(pod, c, refs)
 	if err != nil {
 		return cp, err

@@ -94,7 +94,10 @@ func TestFieldValue(t *testing.T) {
 		{pod, "metadata.labels['tier.io/x']", "front", "", false},
 		{pod, "metadata.labels['absent']", "", "", false},
 		{pod, "metadata.annotations['note']", "hi", "", false},
-		{pod, "spec.serviceAccountName", "", "", true},
+		{pod, "spec.serviceAccountName", "default", "", false},
+		{pod, "status.podIPs", "", "status.podIP", false},
+		{pod, "status.hostIPs", "", "status.hostIP", false},
+		{pod, "spec.schedulerName", "", "", true},
 		{pod, "metadata.labels", "", "", true},
 	}
 	for _, tc := range tests {
@@ -228,7 +231,7 @@ func TestPlanErrors(t *testing.T) {
 			p.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "E", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "s"}, Key: "k"}}}}
 		}), `key "k" of secret "s" not found`},
 		{"unsupported fieldRef", base(func(p *corev1.Pod) {
-			p.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "E", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "spec.serviceAccountName"}}}}
+			p.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "E", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "spec.schedulerName"}}}}
 		}), "not supported by minipod"},
 		{"resourceFieldRef of an unknown resource", base(func(p *corev1.Pod) {
 			p.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "E", ValueFrom: &corev1.EnvVarSource{ResourceFieldRef: &corev1.ResourceFieldSelector{Resource: "limits.ephemeral-storage"}}}}
