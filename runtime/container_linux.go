@@ -193,7 +193,7 @@ func (r *Runtime) newTask(ctx context.Context, c containerd.Container, logPath s
 	if err := os.MkdirAll(filepath.Dir(logPath), 0o700); err != nil {
 		return nil, fmt.Errorf("failed to create log directory: %w", err)
 	}
-	t, err := c.NewTask(ctx, cio.BinaryIO(r.cfg.LogBinary, map[string]string{"log-driver": logPath}))
+	t, err := c.NewTask(ctx, cio.BinaryIO(r.cfg.LogBinary, logDriverArgs(logPath, r.cfg.LogRotation)))
 	if err != nil {
 		return nil, fmt.Errorf("failed to create task of container %q: %w", c.ID(), err)
 	}
