@@ -1,7 +1,10 @@
 package runtime
 
 import (
+	"slices"
 	"sort"
+	"strconv"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 )
@@ -76,6 +79,41 @@ func planSecurity(pod *corev1.Pod, c *corev1.Container) SecurityPlan {
 		}
 	}
 	return s
+}
+
+// containerUser is the user a container runs as, decided as the kubelet
+// and containerd's CRI plugin decide it: runAsUser, else the image's user
+// (its part before a colon: the kubelet passes the image's uid or name
+// only, so the image's group is not kept), else root. user is what the
+// spec's uid and primary gid come from (the /etc/passwd of the image for
+// the gid, unless runAsGroup names it); member is the user whose groups in
+// the image's /etc/group are added to the supplementary groups.
+func containerUser(s SecurityPlan, imageUser string) (user, member string) {
+	member, _, _ = strings.Cut(imageUser, ":")
+	if s.RunAsUser != nil {
+		member = strconv.FormatInt(*s.RunAsUser, 10)
+	}
+	if member == "" {
+		member = "0"
+	}
+	user = member
+	if s.RunAsGroup != nil {
+		user += ":" + strconv.FormatInt(*s.RunAsGroup, 10)
+	}
+	return user, member
+}
+
+// mergeGroups is the container's supplementary groups: those set so far
+// (the primary gid, the user's groups in the image), then
+// supplementalGroups and fsGroup, once each, in order of number, as
+// containerd's CRI plugin merges them.
+func mergeGroups(have []uint32, supplemental []int64) []uint32 {
+	out := slices.Clone(have)
+	for _, g := range supplemental {
+		out = append(out, uint32(g))
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // capName turns Kubernetes' "NET_ADMIN" (or "ALL") into the OCI name.
