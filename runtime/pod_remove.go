@@ -61,6 +61,7 @@ func (r *Runtime) DeletePod(ctx context.Context, namespace, name string, opts De
 		_ = r.records.save(rec)
 		return fmt.Errorf("failed to delete pod %q (run delete again to retry): %w", name, err)
 	}
+	r.keepEvents(ps)
 	r.mu.Lock()
 	delete(r.pods, podKey(namespace, name))
 	r.mu.Unlock()

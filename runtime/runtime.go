@@ -99,6 +99,8 @@ type Runtime struct {
 	pods map[string]*podState // by namespace/name
 
 	changes changes
+	// pastEvents are the events of deleted pods, kept for eventTTL.
+	pastEvents pastEvents
 }
 
 // New connects to (or starts) containerd, loads the CNI configuration once
