@@ -144,6 +144,11 @@ func (r *Runtime) createContainer(ctx context.Context, p *PodPlan, cp *Container
 		LabelPodUID:       p.UID,
 		LabelContainer:    cp.Name,
 	}
+	// The pod cgroup, with its limits, before runc creates the container's
+	// cgroup in it.
+	if err := r.ensurePodCgroup(p); err != nil {
+		return nil, fmt.Errorf("failed to create the cgroup of pod %q: %w", p.Name, err)
+	}
 	c, err := r.client.NewContainer(ctx, id,
 		containerd.WithImage(img),
 		containerd.WithNewSnapshot(id, img),

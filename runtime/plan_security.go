@@ -32,8 +32,6 @@ type ResourcesPlan struct {
 	CPUShares   uint64 `json:"cpuShares,omitempty"`
 }
 
-const cfsPeriod = 100000 // µs, the kubelet's CFS period
-
 func planSecurity(pod *corev1.Pod, c *corev1.Container) SecurityPlan {
 	var s SecurityPlan
 	if psc := pod.Spec.SecurityContext; psc != nil {
@@ -124,30 +122,21 @@ func capName(c string) string {
 	return "CAP_" + c
 }
 
+// planResources is what a container's cgroup enforces, as the kubelet
+// sets it: cpu.shares from the CPU request (or the limit when only that is
+// set), 2 without either, so that a BestEffort container weighs least; a
+// CFS quota from the CPU limit; the memory limit.
 func planResources(c *corev1.Container) ResourcesPlan {
 	var r ResourcesPlan
 	if q, ok := c.Resources.Limits[corev1.ResourceMemory]; ok {
 		r.MemoryLimit = q.Value()
 	}
-	if q, ok := c.Resources.Limits[corev1.ResourceCPU]; ok {
+	if q, ok := c.Resources.Limits[corev1.ResourceCPU]; ok && !q.IsZero() {
 		r.CPUPeriod = cfsPeriod
-		r.CPUQuota = q.MilliValue() * cfsPeriod / 1000
-		if r.CPUQuota < 1000 {
-			r.CPUQuota = 1000 // the kernel's minimum quota
-		}
+		r.CPUQuota = milliCPUToQuota(q.MilliValue(), cfsPeriod)
 	}
-	// requests.cpu -> shares, as the kubelet converts it; a limit without a
-	// request means the request equals the limit.
-	req, ok := c.Resources.Requests[corev1.ResourceCPU]
-	if !ok {
-		req, ok = c.Resources.Limits[corev1.ResourceCPU]
-	}
-	if ok {
-		r.CPUShares = uint64(req.MilliValue() * 1024 / 1000)
-		if r.CPUShares < 2 {
-			r.CPUShares = 2
-		}
-	}
+	req := requestsOf(*c)
+	r.CPUShares = milliCPUToShares(req.Cpu().MilliValue())
 	return r
 }
 

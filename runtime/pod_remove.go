@@ -65,6 +65,9 @@ func (r *Runtime) DeletePod(ctx context.Context, namespace, name string, opts De
 	r.mu.Lock()
 	delete(r.pods, podKey(namespace, name))
 	r.mu.Unlock()
+	if err := r.updateQoSCgroups(); err != nil {
+		r.log.Warn("failed to update the QoS cgroups", "err", err)
+	}
 	r.refreshHosts(namespace)
 	r.log.Info("pod deleted", "pod", podKey(namespace, name))
 	return nil

@@ -101,6 +101,8 @@ type Runtime struct {
 	changes changes
 	// pastEvents are the events of deleted pods, kept for eventTTL.
 	pastEvents pastEvents
+	// cgroupMu orders the writes to the pod and QoS cgroups.
+	cgroupMu sync.Mutex
 }
 
 // New connects to (or starts) containerd, loads the CNI configuration once
