@@ -670,8 +670,8 @@ func (s *server) listEvents(w http.ResponseWriter, r *http.Request) {
 			writeStatus(w, st)
 			return
 		}
-		// Events come and are counted again; those of a deleted pod go
-		// with it, which a watch of events does not report.
+		// Events come and are counted again; those of a deleted pod stay
+		// for the runtime's event TTL, and their expiry is not reported.
 		s.watch(w, r, func(ctx context.Context) ([]object, error) {
 			events, err := s.b.ListEvents(ctx, r.PathValue("ns"), pod)
 			objs := make([]object, len(events))

@@ -323,7 +323,7 @@ func (e *env) snapshot() leaks {
 	l["ip reservations"] = ips
 	mounts, _ := volumes.MountsUnder(e.root)
 	l["mounts"] = mounts
-	for _, pattern := range []string{"/sys/fs/cgroup/*/minipod/pod*", "/sys/fs/cgroup/minipod/pod*"} {
+	for _, pattern := range []string{"/sys/fs/cgroup/*/minipod/pod*", "/sys/fs/cgroup/minipod/pod*", "/sys/fs/cgroup/*/minipod/*/pod*", "/sys/fs/cgroup/minipod/*/pod*"} {
 		dirs, _ := filepath.Glob(pattern)
 		l["pod cgroups"] = append(l["pod cgroups"], dirs...)
 	}

@@ -113,7 +113,7 @@ spec:
 	// cgroup (v1 or v2).
 	p := e.pod("secure")
 	id := strings.TrimPrefix(p.Status.ContainerStatuses[0].ContainerID, "containerd://")
-	podCgroup := "minipod/pod" + strings.ReplaceAll(string(p.UID), "-", "_")
+	podCgroup := "minipod/burstable/pod" + strings.ReplaceAll(string(p.UID), "-", "_")
 	var quota string
 	for _, f := range []string{
 		filepath.Join("/sys/fs/cgroup/cpu", podCgroup, id, "cpu.cfs_quota_us"),

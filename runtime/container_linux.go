@@ -144,6 +144,11 @@ func (r *Runtime) createContainer(ctx context.Context, p *PodPlan, cp *Container
 		LabelPodUID:       p.UID,
 		LabelContainer:    cp.Name,
 	}
+	// The pod cgroup, with its limits, before runc creates the container's
+	// cgroup in it.
+	if err := r.ensurePodCgroup(p); err != nil {
+		return nil, fmt.Errorf("failed to create the cgroup of pod %q: %w", p.Name, err)
+	}
 	c, err := r.client.NewContainer(ctx, id,
 		containerd.WithImage(img),
 		containerd.WithNewSnapshot(id, img),
@@ -193,7 +198,7 @@ func (r *Runtime) newTask(ctx context.Context, c containerd.Container, logPath s
 	if err := os.MkdirAll(filepath.Dir(logPath), 0o700); err != nil {
 		return nil, fmt.Errorf("failed to create log directory: %w", err)
 	}
-	t, err := c.NewTask(ctx, cio.BinaryIO(r.cfg.LogBinary, map[string]string{"log-driver": logPath}))
+	t, err := c.NewTask(ctx, cio.BinaryIO(r.cfg.LogBinary, logDriverArgs(logPath, r.cfg.LogRotation)))
 	if err != nil {
 		return nil, fmt.Errorf("failed to create task of container %q: %w", c.ID(), err)
 	}

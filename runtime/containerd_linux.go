@@ -13,6 +13,8 @@ import (
 	"time"
 
 	containerd "github.com/containerd/containerd/v2/client"
+
+	"github.com/minipod/minipod/internal/atomicfile"
 )
 
 // The embedded containerd lives under <root>/containerd: its config, root,
@@ -63,7 +65,7 @@ func startEmbeddedContainerd(ctx context.Context, root, ns string) (*containerd.
 		return nil, "", fmt.Errorf("failed to create %q: %w", dir, err)
 	}
 	cfgPath := filepath.Join(dir, "config.toml")
-	if err := os.WriteFile(cfgPath, []byte(embeddedConfig(root)), 0o600); err != nil {
+	if err := atomicfile.Write(cfgPath, []byte(embeddedConfig(root)), 0o600); err != nil {
 		return nil, "", fmt.Errorf("failed to write containerd config %q: %w", cfgPath, err)
 	}
 	logf, err := os.OpenFile(filepath.Join(dir, "containerd.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
@@ -83,7 +85,7 @@ func startEmbeddedContainerd(ctx context.Context, root, ns string) (*containerd.
 	pid := cmd.Process.Pid
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(pid)+"\n"), 0o600); err != nil {
+	if err := atomicfile.Write(pidFile, []byte(strconv.Itoa(pid)+"\n"), 0o600); err != nil {
 		return nil, "", fmt.Errorf("failed to write %q: %w", pidFile, err)
 	}
 	deadline := time.Now().Add(30 * time.Second)

@@ -3,9 +3,12 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
+	"sync"
 	"time"
 
+	"github.com/containerd/errdefs"
 	"github.com/google/uuid"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -14,6 +17,51 @@ import (
 
 // maxPodEvents bounds the events kept per pod; the oldest go first.
 const maxPodEvents = 200
+
+// eventTTL is how long an event is kept after its last occurrence, as the
+// API server's --event-ttl keeps it (1h by default): the events of a
+// deleted pod outlive it by that long, and older events of a live pod go.
+const eventTTL = time.Hour
+
+// pastEvents holds the events of deleted pods until they expire.
+type pastEvents struct {
+	mu     sync.Mutex
+	events []corev1.Event
+}
+
+// keep holds a deleted pod's events.
+func (p *pastEvents) keep(events []corev1.Event, now time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.events = append(unexpired(p.events, now), unexpired(events, now)...)
+}
+
+// of returns the unexpired events of deleted pods of a namespace ("" =
+// all), of pods named pod when it is not "".
+func (p *pastEvents) of(namespace, pod string, now time.Time) []corev1.Event {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.events = unexpired(p.events, now)
+	var out []corev1.Event
+	for _, e := range p.events {
+		if (namespace == "" || e.InvolvedObject.Namespace == namespace) && (pod == "" || e.InvolvedObject.Name == pod) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// unexpired returns the events last seen within eventTTL of now, in a new
+// slice.
+func unexpired(events []corev1.Event, now time.Time) []corev1.Event {
+	var out []corev1.Event
+	for _, e := range events {
+		if now.Sub(e.LastTimestamp.Time) < eventTTL {
+			out = append(out, e)
+		}
+	}
+	return out
+}
 
 // event records a v1 Event about a pod (or one of its containers), as the
 // kubelet reports Pulled, Created, Started, Killing, BackOff, Unhealthy...
@@ -54,26 +102,43 @@ func (r *Runtime) event(ps *podState, typ, reason, message, container string) {
 }
 
 // ListEvents returns the events of the pods of a namespace ("" = all), or
-// of one pod, oldest first.
+// of one pod, oldest first; those of deleted pods are kept for eventTTL.
+// Asked for one pod, it returns that pod's own events, or when no pod has
+// that name, those of the deleted pods that had it (NotFound if none).
 func (r *Runtime) ListEvents(ctx context.Context, namespace, pod string) ([]corev1.Event, error) {
+	now := time.Now()
 	var states []*podState
+	var out []corev1.Event
 	if pod != "" {
 		ps, err := r.lookup(namespace, pod)
-		if err != nil {
+		if errdefs.IsNotFound(err) {
+			if out = r.pastEvents.of(namespace, pod, now); len(out) == 0 {
+				return nil, err
+			}
+		} else if err != nil {
 			return nil, err
+		} else {
+			states = []*podState{ps}
 		}
-		states = []*podState{ps}
 	} else {
 		states = r.podStates()
+		out = r.pastEvents.of(namespace, "", now)
 	}
-	var out []corev1.Event
 	for _, ps := range states {
 		ps.mu.Lock()
 		if namespace == "" || ps.rec.Pod.Namespace == namespace {
-			out = append(out, ps.events...)
+			out = append(out, unexpired(ps.events, now)...)
 		}
 		ps.mu.Unlock()
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].LastTimestamp.Before(&out[j].LastTimestamp) })
 	return out, nil
+}
+
+// keepEvents holds a deleted pod's events for eventTTL.
+func (r *Runtime) keepEvents(ps *podState) {
+	ps.mu.Lock()
+	events := slices.Clone(ps.events)
+	ps.mu.Unlock()
+	r.pastEvents.keep(events, time.Now())
 }

@@ -2,83 +2,16 @@ package runtime
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/containerd/errdefs"
 )
-
-// Container output is kept as the kubelet keeps it: one file per container
-// run, each line "<RFC3339Nano time> <stream> <P|F> <text>", where P marks a
-// partial line (longer than maxLogLine) and F the full end of one.
-const maxLogLine = 16 * 1024
-
-// RunLogDriver is the program containerd's shim runs for a container's
-// output (`minipod log-driver PATH`): it reads stdout from fd 3 and stderr
-// from fd 4, signals readiness by closing fd 5, and appends CRI-format lines
-// to path until both streams end.
-func RunLogDriver(path string) error {
-	stdout, stderr, ready := os.NewFile(3, "stdout"), os.NewFile(4, "stderr"), os.NewFile(5, "ready")
-	if stdout == nil || stderr == nil || ready == nil {
-		return errors.New("log-driver is run by containerd's shim with the container's output on fds 3 and 4")
-	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
-	if err != nil {
-		return fmt.Errorf("failed to open log %q: %w", path, err)
-	}
-	defer f.Close()
-	ready.Close()
-	w := &criWriter{w: f}
-	var wg sync.WaitGroup
-	for _, s := range []struct {
-		r    io.Reader
-		name string
-	}{{stdout, "stdout"}, {stderr, "stderr"}} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			w.copy(s.r, s.name)
-		}()
-	}
-	wg.Wait()
-	return nil
-}
-
-type criWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (c *criWriter) copy(r io.Reader, stream string) {
-	br := bufio.NewReaderSize(r, maxLogLine)
-	for {
-		line, isPrefix, err := br.ReadLine()
-		if len(line) > 0 || (err == nil && !isPrefix) {
-			tag := "F"
-			if isPrefix {
-				tag = "P"
-			}
-			c.mu.Lock()
-			var b bytes.Buffer
-			b.WriteString(time.Now().UTC().Format(time.RFC3339Nano))
-			b.WriteString(" " + stream + " " + tag + " ")
-			b.Write(line)
-			b.WriteByte('\n')
-			_, _ = c.w.Write(b.Bytes())
-			c.mu.Unlock()
-		}
-		if err != nil {
-			return
-		}
-	}
-}
 
 // parseCRILine splits a CRI log line into time, stream, tag and text.
 func parseCRILine(line string) (t time.Time, stream string, partial bool, text string, ok bool) {
@@ -96,7 +29,9 @@ func parseCRILine(line string) (t time.Time, stream string, partial bool, text s
 }
 
 // Logs writes a container's log as plain text and, with Follow, keeps
-// writing until the container exits or ctx ends.
+// writing until the container exits or ctx ends. It reads the run's current
+// file only, as the kubelet does: rotated files are not shown, and a follow
+// goes on into the file that replaces a rotated one.
 func (r *Runtime) Logs(ctx context.Context, namespace, name string, opts LogOptions, w io.Writer) error {
 	ps, err := r.lookup(namespace, name)
 	if err != nil {
@@ -236,6 +171,24 @@ func (r *Runtime) Logs(ctx context.Context, namespace, name string, opts LogOpti
 		if !opts.Follow {
 			return nil
 		}
+		if f != nil && rotatedAway(f, logPath) {
+			// The log driver rotated the file: read what was written to
+			// the old one before its rename, then go on with the new one,
+			// as the kubelet does.
+			for {
+				s, err := br.ReadString('\n')
+				if err != nil {
+					break
+				}
+				if err := emit(pending + strings.TrimSuffix(s, "\n")); err != nil {
+					return err
+				}
+				pending = ""
+			}
+			f.Close()
+			br, f, pending = nil, nil, ""
+			continue
+		}
 		finished, next := done()
 		if finished {
 			// One last read, for what was written before the exit.
@@ -257,6 +210,17 @@ func (r *Runtime) Logs(ctx context.Context, namespace, name string, opts LogOpti
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// rotatedAway tells whether the file at path is no longer f: the log
+// driver renamed f and began a new file.
+func rotatedAway(f *os.File, path string) bool {
+	open, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	now, err := os.Stat(path)
+	return err == nil && !os.SameFile(open, now)
 }
 
 func tail(f *os.File, n int) ([]string, error) {

@@ -3,6 +3,7 @@ package runtime
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -91,7 +92,10 @@ func TestCRIWriter(t *testing.T) {
 		{"empty", "", nil},
 		{"lines", "one\ntwo\n", []criRecord{{"stdout", false, "one"}, {"stdout", false, "two"}}},
 		{"empty line kept", "a\n\nb\n", []criRecord{{"stdout", false, "a"}, {"stdout", false, ""}, {"stdout", false, "b"}}},
-		{"last line without newline", "a\nb", []criRecord{{"stdout", false, "a"}, {"stdout", false, "b"}}},
+		// containerd's CRI logger writes what is left at the end of the
+		// stream as a partial line: no newline is invented.
+		{"last line without newline", "a\nb", []criRecord{{"stdout", false, "a"}, {"stdout", true, "b"}}},
+		{"only a partial line", "no-newline-at-end", []criRecord{{"stdout", true, "no-newline-at-end"}}},
 		{"line longer than 16 KiB: P parts then F", long + "\nnext\n", []criRecord{
 			{"stdout", true, strings.Repeat("a", maxLogLine)},
 			{"stdout", true, strings.Repeat("b", maxLogLine)},
@@ -99,8 +103,7 @@ func TestCRIWriter(t *testing.T) {
 			{"stdout", false, "next"},
 		}},
 		{"line of exactly 16 KiB", strings.Repeat("c", maxLogLine) + "\n", []criRecord{
-			{"stdout", true, strings.Repeat("c", maxLogLine)},
-			{"stdout", false, ""},
+			{"stdout", false, strings.Repeat("c", maxLogLine)},
 		}},
 		{"line of 16 KiB + 1", strings.Repeat("d", maxLogLine+1) + "\n", []criRecord{
 			{"stdout", true, strings.Repeat("d", maxLogLine)},
@@ -124,7 +127,7 @@ func TestCRIWriter(t *testing.T) {
 					joined.WriteByte('\n')
 				}
 			}
-			if in := strings.TrimSuffix(tc.in, "\n"); in != "" && strings.TrimSuffix(joined.String(), "\n") != in {
+			if joined.String() != tc.in {
 				t.Errorf("joining the records does not give back the input")
 			}
 		})
@@ -218,5 +221,132 @@ func TestTail(t *testing.T) {
 				t.Errorf("tail(%d) = %q, want %q", tc.n, got, tc.want)
 			}
 		})
+	}
+}
+
+// A partial line reaches the log while its stream is still open: the shim
+// ends a container's streams only when its task is deleted, which can be
+// long after the container exited.
+func TestCRIWriterFlushesPartialLine(t *testing.T) {
+	pr, pw := io.Pipe()
+	var mu sync.Mutex
+	var out bytes.Buffer
+	w := &criWriter{w: writerFunc(func(b []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return out.Write(b)
+	})}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		w.copy(pr, "stdout")
+	}()
+	defer func() {
+		pw.Close()
+		<-done
+	}()
+	if _, err := pw.Write([]byte("line1\nno-newline-at-end")); err != nil {
+		t.Fatal(err)
+	}
+	want := []criRecord{{"stdout", false, "line1"}, {"stdout", true, "no-newline-at-end"}}
+	var got []criRecord
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		mu.Lock()
+		got = criLines(t, out.String())
+		mu.Unlock()
+		if reflect.DeepEqual(got, want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("with the stream still open, the log holds %v, want %v", got, want)
+		}
+	}
+	// The rest of the line comes later: an F record ends it.
+	if _, err := pw.Write([]byte(" and more\n")); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	<-done
+	want = append(want, criRecord{"stdout", false, " and more"})
+	if got := criLines(t, out.String()); !reflect.DeepEqual(got, want) {
+		t.Fatalf("log holds %v, want %v", got, want)
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
+
+func TestParseLogDriverArgs(t *testing.T) {
+	tests := []struct {
+		args    []string
+		path    string
+		rot     LogRotation
+		wantErr bool
+	}{
+		{[]string{"log-driver", "/l/0.log"}, "/l/0.log", LogRotation{MaxFiles: 2}, false},
+		{[]string{"--max-files", "5", "log-driver", "/l/0.log", "--max-size", "1024"}, "/l/0.log", LogRotation{1024, 5}, false},
+		{[]string{"--max-size", "1024", "--max-files", "3", "log-driver", "/l/0.log"}, "/l/0.log", LogRotation{1024, 3}, false},
+		{[]string{"log-driver"}, "", LogRotation{}, true},
+		{[]string{"log-driver", "relative.log"}, "", LogRotation{}, true},
+		{[]string{"log-driver", "/l/0.log", "--max-size", "ten"}, "", LogRotation{}, true},
+		{[]string{"log-driver", "/l/0.log", "--other", "1"}, "", LogRotation{}, true},
+	}
+	for _, tc := range tests {
+		path, rot, err := ParseLogDriverArgs(tc.args)
+		if (err != nil) != tc.wantErr || path != tc.path || rot != tc.rot {
+			t.Errorf("ParseLogDriverArgs(%q) = %q, %+v, %v; want %q, %+v, error %v", tc.args, path, rot, err, tc.path, tc.rot, tc.wantErr)
+		}
+	}
+	// What the runtime passes reads back the same.
+	var args []string
+	for k, v := range logDriverArgs("/l/3.log", LogRotation{4096, 4}) {
+		args = append(args, k, v)
+	}
+	if path, rot, err := ParseLogDriverArgs(args); err != nil || path != "/l/3.log" || rot != (LogRotation{4096, 4}) {
+		t.Errorf("round trip of %q: %q %+v %v", args, path, rot, err)
+	}
+}
+
+// The log is rotated before a write would take it past MaxSize; MaxFiles
+// files are kept, the current one included, and none exceeds the size.
+func TestLogFileRotation(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "0.log")
+	lf, err := openLogFile(path, LogRotation{MaxSize: 1000, MaxFiles: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &criWriter{w: lf}
+	var in strings.Builder
+	for i := range 200 {
+		fmt.Fprintf(&in, "line %03d %s\n", i, strings.Repeat("x", 40))
+	}
+	w.copy(strings.NewReader(in.String()), "stdout")
+	lf.Close()
+	rotated := rotatedLogs(path)
+	if len(rotated) != 2 {
+		t.Fatalf("%d rotated files, want 2 (MaxFiles 3 with the current one): %v", len(rotated), rotated)
+	}
+	var all strings.Builder
+	for _, p := range append(rotated, path) {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b) > 1000 {
+			t.Errorf("%s has %d bytes, more than the 1000 of MaxSize", p, len(b))
+		}
+		for _, r := range criLines(t, string(b)) {
+			all.WriteString(r.text + "\n")
+		}
+	}
+	// The files kept are the end of the output, in order, with no gap.
+	if got := all.String(); !strings.HasSuffix(in.String(), got) || !strings.HasSuffix(got, "line 199 "+strings.Repeat("x", 40)+"\n") {
+		t.Errorf("the kept files do not hold the end of the output in order:\n%s", got)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 3 {
+		t.Errorf("%d files in the log directory, want 3", len(entries))
 	}
 }

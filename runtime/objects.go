@@ -19,6 +19,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/minipod/minipod/internal/atomicfile"
 )
 
 // secretRunDir holds Secrets: /run is a tmpfs, so secret data never
@@ -73,7 +75,9 @@ func (s *objectStore) create(kind, ns, name string, obj any) error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(p, b, 0o600)
+	// Atomic: a write that fails (a full disk) leaves no object behind,
+	// rather than an empty file that could never be read.
+	return atomicfile.Write(p, b, 0o600)
 }
 
 func (s *objectStore) get(kind, ns, name string, obj any) error {

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/minipod/minipod/internal/atomicfile"
 )
 
 // With shareProcessNamespace, the pod's containers share one PID
@@ -42,7 +44,7 @@ func startPause(dir, exe string) error {
 	pid := cmd.Process.Pid
 	// Reaped here while this daemon lives; by init after.
 	go func() { _ = cmd.Wait() }()
-	if err := os.WriteFile(filepath.Join(dir, pausePIDFile), []byte(strconv.Itoa(pid)), 0o600); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, pausePIDFile), []byte(strconv.Itoa(pid)), 0o600); err != nil {
 		return err
 	}
 	if err := unix.Mount(fmt.Sprintf("/proc/%d/ns/pid", pid), pidPath, "", unix.MS_BIND, ""); err != nil {

@@ -74,6 +74,9 @@ type PodPlan struct {
 	FSGroup *int64 `json:"fsGroup,omitempty"`
 	// CgroupParent is the pod-level cgroup all its containers live under.
 	CgroupParent string `json:"cgroupParent"`
+	// PodResources is what the pod-level cgroup enforces (the kubelet's
+	// pod cgroup limits); the QoS cgroups above it are the runtime's.
+	PodResources ResourcesPlan `json:"podResources"`
 }
 
 // ImagePlan says how one image is made present before anything is created.
@@ -272,7 +275,8 @@ func Plan(pod *corev1.Pod, opts PlanOptions) (*PodPlan, error) {
 		GracePeriod:   30,
 		Labels:        pod.Labels,
 	}
-	p.CgroupParent = podCgroupParent(uid)
+	p.CgroupParent = podCgroupParent(uid, qosClass(pod))
+	p.PodResources = podCgroupResources(pod)
 	if sc := pod.Spec.SecurityContext; sc != nil {
 		p.FSGroup = sc.FSGroup
 	}

@@ -1,7 +1,10 @@
 package runtime
 
 import (
+	"slices"
 	"sort"
+	"strconv"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 )
@@ -28,8 +31,6 @@ type ResourcesPlan struct {
 	CPUPeriod   uint64 `json:"cpuPeriod,omitempty"`
 	CPUShares   uint64 `json:"cpuShares,omitempty"`
 }
-
-const cfsPeriod = 100000 // µs, the kubelet's CFS period
 
 func planSecurity(pod *corev1.Pod, c *corev1.Container) SecurityPlan {
 	var s SecurityPlan
@@ -78,6 +79,41 @@ func planSecurity(pod *corev1.Pod, c *corev1.Container) SecurityPlan {
 	return s
 }
 
+// containerUser is the user a container runs as, decided as the kubelet
+// and containerd's CRI plugin decide it: runAsUser, else the image's user
+// (its part before a colon: the kubelet passes the image's uid or name
+// only, so the image's group is not kept), else root. user is what the
+// spec's uid and primary gid come from (the /etc/passwd of the image for
+// the gid, unless runAsGroup names it); member is the user whose groups in
+// the image's /etc/group are added to the supplementary groups.
+func containerUser(s SecurityPlan, imageUser string) (user, member string) {
+	member, _, _ = strings.Cut(imageUser, ":")
+	if s.RunAsUser != nil {
+		member = strconv.FormatInt(*s.RunAsUser, 10)
+	}
+	if member == "" {
+		member = "0"
+	}
+	user = member
+	if s.RunAsGroup != nil {
+		user += ":" + strconv.FormatInt(*s.RunAsGroup, 10)
+	}
+	return user, member
+}
+
+// mergeGroups is the container's supplementary groups: those set so far
+// (the primary gid, the user's groups in the image), then
+// supplementalGroups and fsGroup, once each, in order of number, as
+// containerd's CRI plugin merges them.
+func mergeGroups(have []uint32, supplemental []int64) []uint32 {
+	out := slices.Clone(have)
+	for _, g := range supplemental {
+		out = append(out, uint32(g))
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
 // capName turns Kubernetes' "NET_ADMIN" (or "ALL") into the OCI name.
 func capName(c string) string {
 	if c == "ALL" || len(c) > 4 && c[:4] == "CAP_" {
@@ -86,30 +122,21 @@ func capName(c string) string {
 	return "CAP_" + c
 }
 
+// planResources is what a container's cgroup enforces, as the kubelet
+// sets it: cpu.shares from the CPU request (or the limit when only that is
+// set), 2 without either, so that a BestEffort container weighs least; a
+// CFS quota from the CPU limit; the memory limit.
 func planResources(c *corev1.Container) ResourcesPlan {
 	var r ResourcesPlan
 	if q, ok := c.Resources.Limits[corev1.ResourceMemory]; ok {
 		r.MemoryLimit = q.Value()
 	}
-	if q, ok := c.Resources.Limits[corev1.ResourceCPU]; ok {
+	if q, ok := c.Resources.Limits[corev1.ResourceCPU]; ok && !q.IsZero() {
 		r.CPUPeriod = cfsPeriod
-		r.CPUQuota = q.MilliValue() * cfsPeriod / 1000
-		if r.CPUQuota < 1000 {
-			r.CPUQuota = 1000 // the kernel's minimum quota
-		}
+		r.CPUQuota = milliCPUToQuota(q.MilliValue(), cfsPeriod)
 	}
-	// requests.cpu -> shares, as the kubelet converts it; a limit without a
-	// request means the request equals the limit.
-	req, ok := c.Resources.Requests[corev1.ResourceCPU]
-	if !ok {
-		req, ok = c.Resources.Limits[corev1.ResourceCPU]
-	}
-	if ok {
-		r.CPUShares = uint64(req.MilliValue() * 1024 / 1000)
-		if r.CPUShares < 2 {
-			r.CPUShares = 2
-		}
-	}
+	req := requestsOf(*c)
+	r.CPUShares = milliCPUToShares(req.Cpu().MilliValue())
 	return r
 }
 

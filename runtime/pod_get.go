@@ -13,7 +13,16 @@ func (r *Runtime) GetPod(ctx context.Context, namespace, name string) (*corev1.P
 	if err != nil {
 		return nil, err
 	}
-	return ps.status(r.hostIP), nil
+	return r.podObject(ps), nil
+}
+
+// podObject is the pod as the API shows it: its live status, and bound to
+// this host as a scheduler would bind it, so that spec.nodeName (and NODE)
+// names the host whatever the manifest said.
+func (r *Runtime) podObject(ps *podState) *corev1.Pod {
+	p := ps.status(r.hostIP)
+	p.Spec.NodeName = r.nodeName
+	return p
 }
 
 // podStates is a snapshot of the pods the runtime knows, to read without
@@ -33,7 +42,7 @@ func (r *Runtime) ListPods(ctx context.Context, namespace string) ([]corev1.Pod,
 	states := r.podStates()
 	out := make([]corev1.Pod, 0, len(states))
 	for _, ps := range states {
-		p := ps.status(r.hostIP)
+		p := r.podObject(ps)
 		if namespace == "" || p.Namespace == namespace {
 			out = append(out, *p)
 		}

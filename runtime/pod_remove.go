@@ -61,9 +61,13 @@ func (r *Runtime) DeletePod(ctx context.Context, namespace, name string, opts De
 		_ = r.records.save(rec)
 		return fmt.Errorf("failed to delete pod %q (run delete again to retry): %w", name, err)
 	}
+	r.keepEvents(ps)
 	r.mu.Lock()
 	delete(r.pods, podKey(namespace, name))
 	r.mu.Unlock()
+	if err := r.updateQoSCgroups(); err != nil {
+		r.log.Warn("failed to update the QoS cgroups", "err", err)
+	}
 	r.refreshHosts(namespace)
 	r.log.Info("pod deleted", "pod", podKey(namespace, name))
 	return nil

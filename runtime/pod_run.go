@@ -125,7 +125,7 @@ func (r *Runtime) CreatePod(ctx context.Context, in *corev1.Pod, opts CreateOpti
 	}
 	log.Info("pod running", "ip", rec.PodIP, "took", time.Since(start))
 	r.refreshHosts(pod.Namespace)
-	return ps.status(r.hostIP), nil
+	return r.podObject(ps), nil
 }
 
 func (r *Runtime) refs(ctx context.Context, ns string) (manifest.Refs, []*corev1.ConfigMap, []*corev1.Secret, error) {

@@ -43,9 +43,13 @@ type Config struct {
 	// localhost and 127.0.0.1.
 	InsecureRegistries []string
 	// LogBinary is the program containerd's shim runs to write a
-	// container's output to its CRI log file: `LogBinary log-driver PATH`.
+	// container's output to its CRI log file: `LogBinary log-driver PATH
+	// --max-size BYTES --max-files N` (the pairs in any order).
 	// Default: this executable.
 	LogBinary string
+	// LogRotation bounds each container run's log files (default: the
+	// kubelet's 10 MiB x 5 files).
+	LogRotation LogRotation
 	// ShimPerContainer gives each container a containerd shim of its own.
 	// By default a pod's containers share one shim, as the CRI plugin's
 	// sandboxes do: half the shim memory, but containerd 1.6's runc shim
@@ -95,6 +99,10 @@ type Runtime struct {
 	pods map[string]*podState // by namespace/name
 
 	changes changes
+	// pastEvents are the events of deleted pods, kept for eventTTL.
+	pastEvents pastEvents
+	// cgroupMu orders the writes to the pod and QoS cgroups.
+	cgroupMu sync.Mutex
 }
 
 // New connects to (or starts) containerd, loads the CNI configuration once
@@ -121,6 +129,12 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 			return nil, fmt.Errorf("failed to find the minipod executable for container logs: %w", err)
 		}
 		cfg.LogBinary = exe
+	}
+	if cfg.LogRotation == (LogRotation{}) {
+		cfg.LogRotation = LogRotation{MaxSize: DefaultLogMaxSize, MaxFiles: DefaultLogMaxFiles}
+	}
+	if err := cfg.LogRotation.Validate(); err != nil {
+		return nil, err
 	}
 	root, err := filepath.Abs(cfg.Root)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -31,8 +32,12 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	if len(os.Args) == 3 && os.Args[1] == "log-driver" {
-		if err := RunLogDriver(os.Args[2]); err != nil {
+	if len(os.Args) > 2 && slices.Contains(os.Args, "log-driver") {
+		path, rot, err := ParseLogDriverArgs(os.Args[1:])
+		if err == nil {
+			err = RunLogDriver(path, rot)
+		}
+		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}

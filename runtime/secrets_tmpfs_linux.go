@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/minipod/minipod/internal/atomicfile"
 )
 
 // ensureTmpfs makes dir a tmpfs unless it already lies on one. Secrets are
@@ -52,7 +54,7 @@ func ensureTmpfs(dir string) error {
 			errs = append(errs, err)
 			continue
 		}
-		if err := os.WriteFile(p, b, 0o600); err != nil {
+		if err := atomicfile.Write(p, b, 0o600); err != nil {
 			errs = append(errs, err)
 		}
 	}

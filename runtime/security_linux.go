@@ -26,27 +26,19 @@ func securitySpecOpts(cp *ContainerPlan) ([]oci.SpecOpts, error) {
 			return nil, err
 		}
 	}
-	if s.RunAsUser != nil {
-		// The primary group is the image's for that UID (its /etc/passwd),
-		// else 0, unless runAsGroup says otherwise.
-		opts = append(opts, oci.WithUserID(uint32(*s.RunAsUser)))
-	}
-	if s.RunAsGroup != nil {
-		opts = append(opts, func(_ context.Context, _ oci.Client, _ *containers.Container, spec *oci.Spec) error {
-			spec.Process.User.GID = uint32(*s.RunAsGroup)
-			return nil
-		})
-	}
-	if len(s.SupplementalGroups) > 0 {
-		opts = append(opts, func(_ context.Context, _ oci.Client, _ *containers.Container, spec *oci.Spec) error {
-			for _, g := range s.SupplementalGroups {
-				if !slices.Contains(spec.Process.User.AdditionalGids, uint32(g)) {
-					spec.Process.User.AdditionalGids = append(spec.Process.User.AdditionalGids, uint32(g))
-				}
-			}
-			return nil
-		})
-	}
+	// The user, its primary group and its supplementary groups, exactly as
+	// the kubelet with containerd's CRI plugin sets them: the primary gid,
+	// the user's memberships in the image's /etc/group, supplementalGroups
+	// and fsGroup; never root's group unless one of these names it.
+	user, member := containerUser(s, cp.ImageUser)
+	opts = append(opts, oci.WithUser(user), func(ctx context.Context, c oci.Client, ctr *containers.Container, spec *oci.Spec) error {
+		primary := spec.Process.User.AdditionalGids
+		if err := oci.WithAdditionalGIDs(member)(ctx, c, ctr, spec); err != nil {
+			return fmt.Errorf("failed to read the groups of user %q in the image: %w", member, err)
+		}
+		spec.Process.User.AdditionalGids = mergeGroups(append(primary, spec.Process.User.AdditionalGids...), s.SupplementalGroups)
+		return nil
+	})
 	if s.Privileged {
 		opts = append(opts, oci.WithPrivileged, oci.WithAllDevicesAllowed, oci.WithHostDevices)
 	}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/minipod/minipod/internal/atomicfile"
 )
 
 // Record is what the daemon keeps on disk for a pod: enough to find and
@@ -57,11 +59,7 @@ func (s *recordStore) save(r *Record) error {
 	if err != nil {
 		return fmt.Errorf("failed to encode pod record %q: %w", uid, err)
 	}
-	tmp := s.path(uid) + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return fmt.Errorf("failed to save pod record %q: %w", uid, err)
-	}
-	if err := os.Rename(tmp, s.path(uid)); err != nil {
+	if err := atomicfile.Write(s.path(uid), b, 0o600); err != nil {
 		return fmt.Errorf("failed to save pod record %q: %w", uid, err)
 	}
 	return nil

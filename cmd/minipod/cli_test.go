@@ -369,3 +369,18 @@ func TestCLIAgainstServer(t *testing.T) {
 		t.Errorf("no daemon: exit %d %q", code, errOut)
 	}
 }
+
+// The shim passes the log driver's arguments in the random order of a map:
+// every order reaches the log-driver command and its own parser.
+func TestLogDriverArgumentOrder(t *testing.T) {
+	for _, args := range [][]string{
+		{"log-driver", "relative.log", "--max-size", "10", "--max-files", "5"},
+		{"--max-files", "5", "log-driver", "relative.log", "--max-size", "10"},
+		{"--max-size", "10", "--max-files", "5", "log-driver", "relative.log"},
+	} {
+		code, _, errOut := minipod(t, "", args...)
+		if code == 0 || !strings.Contains(errOut, "want log-driver /ABSOLUTE/PATH") {
+			t.Errorf("minipod %q: exit %d, %q; want the log driver's own error", args, code, errOut)
+		}
+	}
+}

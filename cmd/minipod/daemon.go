@@ -4,11 +4,11 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/minipod/minipod/daemon"
 	"github.com/minipod/minipod/netns"
@@ -34,6 +34,8 @@ type daemonOptions struct {
 	netnsDir            string
 	shimPerContainer    bool
 	secretDir           string
+	logMaxSize          string
+	logMaxFiles         int
 }
 
 func newDaemonCommand(s ioStreams, g *globalOptions) *cobra.Command {
@@ -71,6 +73,14 @@ To stop everything, delete the pods first, then the embedded containerd:
 			if !cmd.Flags().Changed("socket") && cmd.Root().PersistentFlags().Changed("socket") {
 				socket = g.socket
 			}
+			logMaxSize, err := resource.ParseQuantity(o.logMaxSize)
+			if err != nil {
+				return fmt.Errorf("invalid --container-log-max-size %q: want a quantity such as 10Mi", o.logMaxSize)
+			}
+			rotation := runtime.LogRotation{MaxSize: logMaxSize.Value(), MaxFiles: o.logMaxFiles}
+			if err := rotation.Validate(); err != nil {
+				return fmt.Errorf("invalid --container-log-max-size or --container-log-max-files: %w", err)
+			}
 			return daemon.Run(cmd.Context(), daemon.Config{
 				Socket:      socket,
 				SocketGroup: o.socketGroup,
@@ -91,6 +101,7 @@ To stop everything, delete the pods first, then the embedded containerd:
 					NetNSDir:            o.netnsDir,
 					ShimPerContainer:    o.shimPerContainer,
 					SecretDir:           o.secretDir,
+					LogRotation:         rotation,
 					Logger:              log,
 				},
 			})
@@ -113,6 +124,8 @@ To stop everything, delete the pods first, then the embedded containerd:
 	f.BoolVar(&o.shimPerContainer, "shim-per-container", false, "give each container its own containerd shim: pods start faster (containerd 1.6's shim creates a pod's containers one at a time) at twice the shim memory")
 	f.StringVar(&o.netnsDir, "netns-dir", netns.Dir(), "where pod network namespaces are pinned (ip netns finds them in /run/netns)")
 	f.DurationVar(&o.restartBackOff, "restart-backoff", 10*time.Second, "first back-off before restarting a crashed container, doubling up to 30 times it (the kubelet's 10s..5m); lower it for tests")
+	f.StringVar(&o.logMaxSize, "container-log-max-size", "10Mi", "rotate a container's log file when it would exceed this size (the kubelet's containerLogMaxSize)")
+	f.IntVar(&o.logMaxFiles, "container-log-max-files", runtime.DefaultLogMaxFiles, "log files kept per container run, the current one included (the kubelet's containerLogMaxFiles; at least 2)")
 	f.BoolVar(&o.pprof, "pprof", false, "serve net/http/pprof under /debug/pprof/ on the socket")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	return cmd
@@ -129,13 +142,19 @@ func newLogger(s ioStreams, level string) (*slog.Logger, error) {
 // newLogDriverCommand is the program containerd's shim runs to write a
 // container's output to its log file; people do not run it.
 func newLogDriverCommand() *cobra.Command {
+	// The shim passes the driver's arguments as key/value pairs in no fixed
+	// order; the runtime reads them, not cobra.
 	return &cobra.Command{
-		Use:    "log-driver PATH",
-		Short:  "Write a container's output to its CRI log file (run by containerd's shim)",
-		Hidden: true,
-		Args:   cobra.ExactArgs(1),
+		Use:                "log-driver PATH [--max-size BYTES] [--max-files N]",
+		Short:              "Write a container's output to its CRI log file (run by containerd's shim)",
+		Hidden:             true,
+		DisableFlagParsing: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runtime.RunLogDriver(filepath.Clean(args[0]))
+			path, rot, err := runtime.ParseLogDriverArgs(args)
+			if err != nil {
+				return err
+			}
+			return runtime.RunLogDriver(path, rot)
 		},
 	}
 }
