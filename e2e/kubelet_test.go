@@ -788,3 +788,53 @@ spec:
 	}
 	e.assertNoLeaks()
 }
+
+// TestSeccomp: RuntimeDefault when the pod says nothing (minipod's
+// default), Unconfined when asked, and a Localhost profile from the state
+// root's seccomp directory that denies mkdir.
+func TestSeccomp(t *testing.T) {
+	e := newEnv(t)
+	if err := os.MkdirAll(filepath.Join(e.root, "seccomp", "profiles"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	profile := `{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]}`
+	if err := os.WriteFile(filepath.Join(e.root, "seccomp", "profiles", "no-mkdir.json"), []byte(profile), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.apply(`apiVersion: v1
+kind: Pod
+metadata: {name: seccomp}
+spec:
+  containers:
+  - name: default
+    image: docker.io/library/busybox:1.36
+    command: ["sleep", "3600"]
+  - name: unconfined
+    image: docker.io/library/busybox:1.36
+    command: ["sleep", "3600"]
+    securityContext: {seccompProfile: {type: Unconfined}}
+  - name: local
+    image: docker.io/library/busybox:1.36
+    command: ["sleep", "3600"]
+    securityContext: {seccompProfile: {type: Localhost, localhostProfile: profiles/no-mkdir.json}}
+`)
+	mode := func(c string) string {
+		out, code := e.exec("seccomp", c, "sh", "-c", "grep '^Seccomp:' /proc/self/status")
+		if code != 0 {
+			t.Fatalf("exec in %s: %d %s", c, code, out)
+		}
+		return strings.Join(strings.Fields(out), " ")
+	}
+	if got := mode("default"); got != "Seccomp: 2" {
+		t.Errorf("container without a profile: %q, want a filter (Seccomp: 2)", got)
+	}
+	if got := mode("unconfined"); got != "Seccomp: 0" {
+		t.Errorf("Unconfined container: %q, want Seccomp: 0", got)
+	}
+	if out, code := e.exec("seccomp", "local", "mkdir", "/tmp/x"); code == 0 {
+		t.Errorf("mkdir under the Localhost profile succeeded: %s", out)
+	}
+	if out, code := e.exec("seccomp", "default", "mkdir", "/tmp/x"); code != 0 {
+		t.Errorf("mkdir under RuntimeDefault failed: %d %s", code, out)
+	}
+}

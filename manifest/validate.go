@@ -68,6 +68,9 @@ func validatePod(pod *corev1.Pod, refs *Refs) problems {
 		validateContainer(&ps, p, c, volumes, pod.Namespace, refs, strings.HasPrefix(p, "spec.initContainers"))
 		validateStopSignal(&ps, p, c, spec.OS)
 	})
+	if spec.SecurityContext != nil {
+		validateSeccomp(&ps, "spec.securityContext.seccompProfile", spec.SecurityContext.SeccompProfile)
+	}
 	checkHostPorts(&ps, "spec.initContainers", spec.InitContainers)
 	checkHostPorts(&ps, "spec.containers", spec.Containers)
 
@@ -181,6 +184,9 @@ func validateContainer(ps *problems, p string, c *corev1.Container, volumes map[
 			ps.add(rpp+".resourceName", "duplicate value %q", rp.ResourceName)
 		}
 		resized[rp.ResourceName] = true
+	}
+	if sc := c.SecurityContext; sc != nil {
+		validateSeccomp(ps, p+".securityContext.seccompProfile", sc.SeccompProfile)
 	}
 	if sc := c.SecurityContext; sc != nil && sc.ProcMount != nil {
 		oneOf(ps, p+".securityContext.procMount", string(*sc.ProcMount), false, corev1.DefaultProcMount, corev1.UnmaskedProcMount)
@@ -850,3 +856,25 @@ var linuxSignals = func() map[string]bool {
 	}
 	return m
 }()
+
+// validateSeccomp checks a seccompProfile as the API server does.
+func validateSeccomp(ps *problems, p string, sp *corev1.SeccompProfile) {
+	if sp == nil {
+		return
+	}
+	oneOf(ps, p+".type", string(sp.Type), false, corev1.SeccompProfileTypeRuntimeDefault,
+		corev1.SeccompProfileTypeUnconfined, corev1.SeccompProfileTypeLocalhost)
+	switch {
+	case sp.Type == corev1.SeccompProfileTypeLocalhost && (sp.LocalhostProfile == nil || *sp.LocalhostProfile == ""):
+		ps.add(p+".localhostProfile", "required value: must be set when seccomp type is Localhost")
+	case sp.Type != corev1.SeccompProfileTypeLocalhost && sp.LocalhostProfile != nil:
+		ps.add(p+".localhostProfile", "forbidden: can only be set when seccomp type is Localhost")
+	case sp.LocalhostProfile != nil:
+		lp := *sp.LocalhostProfile
+		if strings.HasPrefix(lp, "/") {
+			ps.add(p+".localhostProfile", "invalid value %q: must be a relative path", truncate(lp))
+		} else if slices.Contains(strings.Split(lp, "/"), "..") {
+			ps.add(p+".localhostProfile", "invalid value %q: must not contain '..'", truncate(lp))
+		}
+	}
+}

@@ -126,7 +126,7 @@ func (r *Runtime) createContainer(ctx context.Context, p *PodPlan, cp *Container
 		specOpts = append(specOpts, oci.WithHostname(p.Sandbox.Hostname))
 	}
 	// The plan has the image's config: apply read it once, with the image.
-	secOpts, err := securitySpecOpts(cp)
+	secOpts, err := securitySpecOpts(cp, filepath.Join(r.cfg.Root, "seccomp"))
 	if err != nil {
 		return nil, err
 	}

@@ -22,6 +22,13 @@ type SecurityPlan struct {
 	CapAdd             []string          `json:"capAdd,omitempty"`
 	CapDrop            []string          `json:"capDrop,omitempty"`
 	Sysctls            map[string]string `json:"sysctls,omitempty"`
+	// Seccomp is RuntimeDefault (containerd's default profile; minipod's
+	// default when the pod says nothing, as podman and a kubelet with
+	// --seccomp-default), Unconfined (also every privileged container), or
+	// Localhost with SeccompProfile, a path under the state root's seccomp
+	// directory, as the kubelet keeps them under its root.
+	Seccomp        string `json:"seccomp"`
+	SeccompProfile string `json:"seccompProfile,omitempty"`
 }
 
 // ResourcesPlan is what the container's cgroup enforces.
@@ -76,7 +83,30 @@ func planSecurity(pod *corev1.Pod, c *corev1.Container) SecurityPlan {
 			sort.Strings(s.CapDrop)
 		}
 	}
+	s.Seccomp, s.SeccompProfile = planSeccomp(pod, c, s.Privileged)
 	return s
+}
+
+// planSeccomp picks the container's seccomp profile: its own
+// securityContext, else the pod's, else RuntimeDefault.
+func planSeccomp(pod *corev1.Pod, c *corev1.Container, privileged bool) (string, string) {
+	if privileged {
+		return string(corev1.SeccompProfileTypeUnconfined), ""
+	}
+	var sp *corev1.SeccompProfile
+	if psc := pod.Spec.SecurityContext; psc != nil && psc.SeccompProfile != nil {
+		sp = psc.SeccompProfile
+	}
+	if sc := c.SecurityContext; sc != nil && sc.SeccompProfile != nil {
+		sp = sc.SeccompProfile
+	}
+	if sp == nil {
+		return string(corev1.SeccompProfileTypeRuntimeDefault), ""
+	}
+	if sp.Type == corev1.SeccompProfileTypeLocalhost && sp.LocalhostProfile != nil {
+		return string(sp.Type), *sp.LocalhostProfile
+	}
+	return string(sp.Type), ""
 }
 
 // containerUser is the user a container runs as, decided as the kubelet

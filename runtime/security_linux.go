@@ -3,13 +3,17 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/containerd/containerd/v2/contrib/seccomp"
 	"github.com/containerd/containerd/v2/core/containers"
 	"github.com/containerd/containerd/v2/pkg/oci"
 	"github.com/containerd/errdefs"
+	corev1 "k8s.io/api/core/v1"
 )
 
 // ErrCreateContainerConfig is the class of a container the kubelet would
@@ -18,7 +22,9 @@ var ErrCreateContainerConfig = fmt.Errorf("CreateContainerConfigError: %w", errd
 
 // securitySpecOpts turns a container's SecurityPlan and ResourcesPlan into
 // OCI spec options. They run after the image's config has set the user.
-func securitySpecOpts(cp *ContainerPlan) ([]oci.SpecOpts, error) {
+//
+// seccompDir holds the Localhost seccomp profiles (<root>/seccomp).
+func securitySpecOpts(cp *ContainerPlan, seccompDir string) ([]oci.SpecOpts, error) {
 	s := cp.Security
 	var opts []oci.SpecOpts
 	if s.RunAsNonRoot {
@@ -69,6 +75,17 @@ func securitySpecOpts(cp *ContainerPlan) ([]oci.SpecOpts, error) {
 			return nil
 		})
 	}
+	// Last: the default profile allows what the capabilities above allow.
+	switch s.Seccomp {
+	case string(corev1.SeccompProfileTypeRuntimeDefault), "":
+		opts = append(opts, seccomp.WithDefaultProfile())
+	case string(corev1.SeccompProfileTypeLocalhost):
+		path, err := localhostProfile(seccompDir, s.SeccompProfile)
+		if err != nil {
+			return nil, fmt.Errorf("container %q: %w: %w", cp.Name, err, ErrCreateContainerConfig)
+		}
+		opts = append(opts, seccomp.WithProfile(path))
+	}
 	r := cp.Resources
 	if r.MemoryLimit > 0 {
 		opts = append(opts, oci.WithMemoryLimit(uint64(r.MemoryLimit)))
@@ -103,4 +120,25 @@ func checkNonRoot(name string, runAsUser *int64, imageUser string) error {
 		return fmt.Errorf("container %q: container has runAsNonRoot and image will run as root: %w", name, ErrCreateContainerConfig)
 	}
 	return nil
+}
+
+// localhostProfile is the file of a Localhost seccomp profile: a relative
+// path under seccompDir that stays beneath it and names a regular file.
+func localhostProfile(seccompDir, profile string) (string, error) {
+	if seccompDir == "" {
+		return "", fmt.Errorf("no seccomp profile directory")
+	}
+	clean := filepath.Clean(profile)
+	if profile == "" || filepath.IsAbs(profile) || clean == ".." || strings.HasPrefix(clean, "../") {
+		return "", fmt.Errorf("seccomp profile %q: must be a relative path beneath %s", profile, seccompDir)
+	}
+	path := filepath.Join(seccompDir, clean)
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "", fmt.Errorf("failed to read seccomp profile %q (put it in %s): %w", profile, seccompDir, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return "", fmt.Errorf("seccomp profile %s is not a file", path)
+	}
+	return path, nil
 }
