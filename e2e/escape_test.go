@@ -1,0 +1,146 @@
+package e2e
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Container escapes through volumes, performed as an attacker would: the
+// pod itself changes what its volume paths are between the check and a
+// container's (re)start. Each attack must end with the container not
+// started and nothing of the host reached.
+
+// TestSubPathSwapOnRestart: a container sharing an emptyDir replaces the
+// directory behind another container's subPath with a link to the host's
+// "/"; when that container restarts, it must not get the host's root (it
+// would write a file into the host's file system).
+func TestSubPathSwapOnRestart(t *testing.T) {
+	e := newEnv(t)
+	host := t.TempDir() // on the host; the victim would reach it as /data<host>
+	e.apply(fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata: {name: swap}
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+  - name: attacker
+    image: docker.io/library/busybox:1.36
+    command: ["sh", "-c", "while [ ! -e /shared/sub/started ]; do sleep 0.05; done; rm -rf /shared/sub && ln -s / /shared/sub && touch /shared/swapped; sleep 3600"]
+    volumeMounts: [{name: shared, mountPath: /shared}]
+  - name: victim
+    image: docker.io/library/busybox:1.36
+    command: ["sh", "-c", "touch /data%[1]s/pwned 2>/dev/null; touch /data/started; while [ ! -e /shared/swapped ]; do sleep 0.05; done; exit 1"]
+    volumeMounts:
+    - {name: shared, mountPath: /data, subPath: sub}
+    - {name: shared, mountPath: /shared}
+  volumes:
+  - name: shared
+    emptyDir: {}
+`, host))
+	pwned := filepath.Join(host, "pwned")
+	var pod string
+	eventually(t, 30*time.Second, "the victim's restart after the swap", func() bool {
+		if _, err := os.Lstat(pwned); err == nil {
+			return true
+		}
+		out, _, _ := e.run("get", "pod", "swap", "-o", "json")
+		pod = out
+		return strings.Contains(out, "leaves the volume through a symlink")
+	})
+	if _, err := os.Lstat(pwned); err == nil {
+		t.Fatalf("ESCAPE: the restarted container wrote %s on the host through its subPath", pwned)
+	}
+	victim := containerStatus(e.pod("swap"), "victim")
+	if victim.State.Running != nil {
+		t.Fatalf("the victim runs after its subPath became a link out of the volume: %+v\n%s", victim, pod)
+	}
+	e.mustRun("delete", "pod", "swap", "--now")
+}
+
+// TestHostPathSwappedForStateLink: a pod declares hostPath X and X/state
+// (DirectoryOrCreate), which pass the check; its init container replaces
+// state with a link to the daemon's state root; the app container must
+// not start with the daemon's records mounted.
+func TestHostPathSwappedForStateLink(t *testing.T) {
+	e := newEnv(t)
+	x := t.TempDir()
+	out, errs, code := e.run("run", e.writeFile("pod.yaml", fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata: {name: hpswap}
+spec:
+  terminationGracePeriodSeconds: 0
+  restartPolicy: Never
+  initContainers:
+  - name: plant
+    image: docker.io/library/busybox:1.36
+    command: ["sh", "-c", "rmdir /x/state && ln -s %[2]s /x/state"]
+    volumeMounts: [{name: x, mountPath: /x}]
+  containers:
+  - name: app
+    image: docker.io/library/busybox:1.36
+    command: ["sleep", "3600"]
+    volumeMounts: [{name: state, mountPath: /state}]
+  volumes:
+  - name: x
+    hostPath: {path: %[1]s, type: Directory}
+  - name: state
+    hostPath: {path: %[1]s/state, type: DirectoryOrCreate}
+`, x, e.root)))
+	switch {
+	case code == 0:
+		seen, _ := e.exec("hpswap", "app", "ls", "/state")
+		t.Errorf("ESCAPE: the pod ran with its hostPath swapped for a link to the state root; the app sees: %q\n%s", seen, out)
+	case !strings.Contains(out+errs, "minipod daemon's own state"):
+		t.Errorf("the error does not say why:\nstdout: %s\nstderr: %s", out, errs)
+	}
+	if got, _, _ := e.run("get", "pods", "-o", "name"); strings.TrimSpace(got) != "" {
+		e.run("delete", "pod", "hpswap", "--now")
+	}
+
+	// A bind mount of the state root made on the host, given as a hostPath.
+	bind := t.TempDir()
+	if err := unix.Mount(e.root, bind, "", unix.MS_BIND, ""); err != nil {
+		t.Fatalf("failed to bind the state root at %s: %v", bind, err)
+	}
+	t.Cleanup(func() {
+		if err := unix.Unmount(bind, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) {
+			t.Errorf("failed to unmount %s: %v", bind, err)
+		}
+	})
+	for _, tc := range []struct{ name, path string }{
+		{"bind of the state root", bind},
+		{"under a bind of the state root", filepath.Join(bind, "pods")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, errs, code := e.run("run", e.writeFile("pod.yaml", fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata: {name: hpbind}
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+  - name: app
+    image: docker.io/library/busybox:1.36
+    command: ["sleep", "3600"]
+    volumeMounts: [{name: state, mountPath: /state}]
+  volumes:
+  - name: state
+    hostPath: {path: %s, type: Directory}
+`, tc.path)))
+			if code == 0 {
+				seen, _ := e.exec("hpbind", "app", "ls", "/state")
+				e.run("delete", "pod", "hpbind", "--now")
+				t.Fatalf("ESCAPE: a bind mount of the state root was admitted as a hostPath; the app sees: %q\n%s", seen, out)
+			}
+			if !strings.Contains(out+errs, "minipod daemon's own state") {
+				t.Fatalf("the error does not say why:\nstdout: %s\nstderr: %s", out, errs)
+			}
+		})
+	}
+}
