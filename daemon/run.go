@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"time"
 
 	"github.com/minipod/minipod/runtime"
 )
@@ -24,6 +25,9 @@ type Config struct {
 	// TCPAddress, when set, also serves the API on this loopback address
 	// (host:port); any other address is refused.
 	TCPAddress string
+	// BodyIdleTimeout is how long a request body may stall before the
+	// connection is cut (default DefaultBodyIdleTimeout).
+	BodyIdleTimeout time.Duration
 	// Runtime configures the pod runtime.
 	Runtime runtime.Config
 	// Pprof serves net/http/pprof under /debug/pprof/ on the socket.
@@ -62,13 +66,15 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	if err != nil {
 		return err
 	}
+	opts := serveOptions{bodyIdle: cfg.BodyIdleTimeout}
 	if cfg.TCPAddress != "" {
-		tl, err := ListenTCP(cfg.TCPAddress)
+		tl, err := listenTCPWithToken(cfg.TCPAddress, cfg.Runtime.Root)
 		if err != nil {
 			l.Close()
 			return err
 		}
-		log.Warn("serving the API on loopback TCP too: every local user can reach it", "address", tl.Addr().String())
+		opts.tcp = tl.guard
+		log.Info("serving the API on loopback TCP too, to holders of the token", "address", tl.Addr().String(), "token", TokenFile(cfg.Runtime.Root))
 		l = newMultiListener(l, tl)
 	}
 	defer l.Close()
@@ -92,7 +98,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		}
 	}
 	log.Info("minipod daemon serving", "socket", socket, "root", cfg.Runtime.Root)
-	err = serve(ctx, l, rt, log, extra)
+	err = serve(ctx, l, rt, log, extra, opts)
 	log.Info("minipod daemon stopped; pods keep running")
 	return err
 }
