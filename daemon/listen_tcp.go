@@ -50,10 +50,10 @@ func checkLoopback(addr string) error {
 // api-token under its state root, mode 0600, readable by root only.
 func TokenFile(root string) string { return filepath.Join(root, "api-token") }
 
-// ensureToken returns the token in path, and makes a new one (32 random
+// loadOrMakeToken returns the token in path, and makes a new one (32 random
 // bytes, hex) when the file is missing, malformed, or readable by anyone
 // but its owner. The file is written whole or not at all.
-func ensureToken(path string) (string, error) {
+func loadOrMakeToken(path string) (string, error) {
 	if b, err := os.ReadFile(path); err == nil {
 		fi, serr := os.Stat(path)
 		tok := string(b)
@@ -157,28 +157,34 @@ type tcpListener struct {
 	guard *tcpGuard
 }
 
-// listenTCPWithToken listens on addr and makes sure the token under root
-// exists.
-func listenTCPWithToken(addr, root string) (*tcpListener, error) {
+// stateRoot is the daemon's state root, absolute.
+func stateRoot(root string) string {
 	if root == "" {
 		root = runtime.DefaultStateRoot
 	}
-	root, err := filepath.Abs(root)
-	if err != nil {
-		return nil, fmt.Errorf("failed to resolve state root %q: %w", root, err)
+	if abs, err := filepath.Abs(root); err == nil {
+		return abs
 	}
+	return root
+}
+
+// ensureToken makes sure the token of the TCP listener exists under the
+// state root, and returns it.
+func ensureToken(root string) (string, error) {
+	root = stateRoot(root)
 	if err := os.MkdirAll(root, 0o700); err != nil {
-		return nil, fmt.Errorf("failed to create state root %q: %w", root, err)
+		return "", fmt.Errorf("failed to create state root %q: %w", root, err)
 	}
-	tok, err := ensureToken(TokenFile(root))
-	if err != nil {
-		return nil, err
-	}
+	return loadOrMakeToken(TokenFile(root))
+}
+
+// listenTCPWithToken listens on addr for holders of token.
+func listenTCPWithToken(addr, token string) (*tcpListener, error) {
 	l, err := ListenTCP(addr)
 	if err != nil {
 		return nil, err
 	}
-	g, err := newTCPGuard(l.Addr(), tok)
+	g, err := newTCPGuard(l.Addr(), token)
 	if err != nil {
 		l.Close()
 		return nil, err

@@ -57,8 +57,13 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	}
 	// Listen first: a daemon that already runs is found before containerd
 	// is touched.
+	var token string
 	if cfg.TCPAddress != "" {
 		if err := checkLoopback(cfg.TCPAddress); err != nil {
+			return err
+		}
+		// The token exists before the API answers anywhere.
+		if token, err = ensureToken(cfg.Runtime.Root); err != nil {
 			return err
 		}
 	}
@@ -68,13 +73,13 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	}
 	opts := serveOptions{bodyIdle: cfg.BodyIdleTimeout}
 	if cfg.TCPAddress != "" {
-		tl, err := listenTCPWithToken(cfg.TCPAddress, cfg.Runtime.Root)
+		tl, err := listenTCPWithToken(cfg.TCPAddress, token)
 		if err != nil {
 			l.Close()
 			return err
 		}
 		opts.tcp = tl.guard
-		log.Info("serving the API on loopback TCP too, to holders of the token", "address", tl.Addr().String(), "token", TokenFile(cfg.Runtime.Root))
+		log.Info("serving the API on loopback TCP too, to holders of the token", "address", tl.Addr().String(), "token", TokenFile(stateRoot(cfg.Runtime.Root)))
 		l = newMultiListener(l, tl)
 	}
 	defer l.Close()
