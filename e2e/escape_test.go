@@ -153,3 +153,69 @@ spec:
 	}
 	securityFigure(t, "escapes (hostPath swapped for the state, host binds of it)", held, tried)
 }
+
+// TestSubPathFlipWhileStarting: a native sidecar flips the directory
+// behind another container's subPath between a directory and a link to
+// the host's "/" while that container is created and started, run after
+// run. Each run may start (with the directory) or be refused (the link),
+// but no container may ever get the host's root.
+func TestSubPathFlipWhileStarting(t *testing.T) {
+	e := newEnv(t)
+	host := t.TempDir()
+	pwned := filepath.Join(host, "pwned")
+	manifest := e.writeFile("pod.yaml", fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata: {name: flip}
+spec:
+  terminationGracePeriodSeconds: 0
+  restartPolicy: Never
+  initContainers:
+  - name: flipper
+    image: docker.io/library/busybox:1.36
+    restartPolicy: Always
+    command: ["sh", "-c", "cd /shared; while :; do rm -rf sub; mkdir sub; sleep 0.02; rm -rf sub; ln -s / sub; sleep 0.02; done"]
+    volumeMounts: [{name: shared, mountPath: /shared}]
+  containers:
+  - name: victim
+    image: docker.io/library/busybox:1.36
+    command: ["sh", "-c", "touch /data%s/pwned 2>/dev/null; sleep 3600"]
+    volumeMounts: [{name: shared, mountPath: /data, subPath: sub}]
+  volumes:
+  - name: shared
+    emptyDir: {}
+`, host))
+	const runs = 15
+	started, refused, vanished, escaped := 0, 0, 0, 0
+	for i := 0; i < runs; i++ {
+		out, errs, code := e.run("run", manifest)
+		switch {
+		case code == 0:
+			started++
+		case strings.Contains(out+errs, "leaves the volume through a symlink"):
+			refused++
+		case strings.Contains(out+errs, `to rootfs at "/data"`) && strings.Contains(out+errs, "no such file or directory"):
+			// The directory that was opened and pinned was removed
+			// before runc bound it: the kernel refuses to bind a removed
+			// directory.
+			vanished++
+		default:
+			t.Logf("run %d failed otherwise: %s%s", i, out, errs)
+		}
+		if got, _, _ := e.run("get", "pods", "-o", "name"); strings.TrimSpace(got) != "" {
+			// Whatever the victim could do, it has done once its shell
+			// reached sleep.
+			eventually(t, 10*time.Second, "the victim to have run its command", func() bool {
+				o, _ := e.exec("flip", "victim", "true")
+				return strings.TrimSpace(o) == "" || strings.Contains(o, "not running") || strings.Contains(o, "not found")
+			})
+			e.mustRun("delete", "pod", "flip", "--now")
+		}
+		if _, err := os.Lstat(pwned); err == nil {
+			escaped++
+			t.Errorf("ESCAPE in run %d: a container wrote %s through its subPath", i, pwned)
+			os.Remove(pwned)
+		}
+	}
+	t.Logf("%d runs: %d started with the directory, %d refused the link, %d found the directory removed", runs, started, refused, vanished)
+	securityFigure(t, "escapes (subPath flipped while starting)", runs-escaped, runs)
+}
