@@ -88,7 +88,7 @@ func pin(v Volume, m Mount, target string, deny []string) error {
 	if err := unix.Fstat(fd, &st); err != nil {
 		return fmt.Errorf("failed to inspect the source of volume %q: %w", v.Name, err)
 	}
-	if err := unmountAll(target); err != nil {
+	if err := unmountStack(target); err != nil {
 		return err
 	}
 	if err := makeMountPoint(target, st.Mode&unix.S_IFMT == unix.S_IFDIR); err != nil {
@@ -99,6 +99,21 @@ func pin(v Volume, m Mount, target string, deny []string) error {
 		return fmt.Errorf("failed to bind the source of volume %q at %q: %w", v.Name, target, err)
 	}
 	return nil
+}
+
+// unmountStack detaches every mount stacked at target (none is fine).
+func unmountStack(target string) error {
+	for i := 0; ; i++ {
+		err := unix.Unmount(target, unix.MNT_DETACH|unix.UMOUNT_NOFOLLOW)
+		switch {
+		case errors.Is(err, unix.EINVAL), errors.Is(err, unix.ENOENT):
+			return nil
+		case err != nil:
+			return fmt.Errorf("failed to unmount %q: %w", target, err)
+		case i > 1000:
+			return fmt.Errorf("failed to unmount %q: mounts keep appearing there", target)
+		}
+	}
 }
 
 // makeMountPoint creates target as an empty directory, or an empty file for
