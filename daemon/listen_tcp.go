@@ -13,6 +13,7 @@ import (
 
 	"github.com/containerd/errdefs"
 
+	"github.com/minipod/minipod/internal/atomicfile"
 	"github.com/minipod/minipod/runtime"
 )
 
@@ -68,23 +69,10 @@ func loadOrMakeToken(path string) (string, error) {
 		return "", fmt.Errorf("failed to make the API token: %w", err)
 	}
 	tok := hex.EncodeToString(raw)
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".api-token-*")
-	if err != nil {
-		return "", fmt.Errorf("failed to write the API token %q: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := errors.Join(tmp.Chmod(0o600), writeAll(tmp, tok), tmp.Sync(), tmp.Close()); err != nil {
-		return "", fmt.Errorf("failed to write the API token %q: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return "", fmt.Errorf("failed to write the API token %q: %w", path, err)
+	if err := atomicfile.Write(path, []byte(tok), 0o600); err != nil {
+		return "", fmt.Errorf("failed to write the API token: %w", err)
 	}
 	return tok, nil
-}
-
-func writeAll(f *os.File, s string) error {
-	_, err := f.WriteString(s)
-	return err
 }
 
 func ownedByMe(fi os.FileInfo) bool {
