@@ -12,7 +12,10 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
+	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/containerd/errdefs"
@@ -25,10 +28,56 @@ import (
 // DefaultSocket is where the daemon listens unless told otherwise.
 const DefaultSocket = "/run/minipod/minipod.sock"
 
-// Client talks to one minipod daemon over its unix socket.
+// Client talks to one minipod daemon over its unix socket, or over its
+// loopback TCP listener with the daemon's token.
 type Client struct {
 	socket string
 	http   *http.Client
+	// base is the URL the requests go to; tokenFile, for TCP, holds the
+	// bearer token, read at the first request.
+	base      string
+	tokenFile string
+	tokenOnce sync.Once
+	token     string
+	tokenErr  error
+}
+
+// DefaultTokenFile is where a daemon with the default state root keeps the
+// token of its TCP listener.
+const DefaultTokenFile = "/var/lib/minipod/api-token"
+
+// NewTCP returns a client of the daemon's loopback TCP listener at addr
+// (127.0.0.1:PORT, or http://127.0.0.1:PORT) that authenticates with the
+// token in tokenFile (DefaultTokenFile when ""), which only root can read.
+func NewTCP(addr, tokenFile string) *Client {
+	addr = strings.TrimSuffix(strings.TrimPrefix(addr, "http://"), "/")
+	if tokenFile == "" {
+		tokenFile = DefaultTokenFile
+	}
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "tcp", addr)
+		},
+		DisableCompression: true,
+	}
+	return &Client{socket: addr, http: &http.Client{Transport: tr}, base: "http://" + addr, tokenFile: tokenFile}
+}
+
+// bearer returns the token of a TCP client ("" for the unix socket).
+func (c *Client) bearer() (string, error) {
+	if c.tokenFile == "" {
+		return "", nil
+	}
+	c.tokenOnce.Do(func() {
+		b, err := os.ReadFile(c.tokenFile)
+		if err != nil {
+			c.tokenErr = fmt.Errorf("failed to read the daemon's API token %q: %w (it is under the daemon's --root and only root may read it: use sudo, or --token-file)", c.tokenFile, err)
+			return
+		}
+		c.token = strings.TrimSpace(string(b))
+	})
+	return c.token, c.tokenErr
 }
 
 // New returns a client of the daemon listening on socketPath. It does not
@@ -44,7 +93,7 @@ func New(socketPath string) *Client {
 		},
 		DisableCompression: true,
 	}
-	return &Client{socket: socketPath, http: &http.Client{Transport: tr}}
+	return &Client{socket: socketPath, http: &http.Client{Transport: tr}, base: "http://minipod"}
 }
 
 // Socket returns the socket path the client talks to.
@@ -91,7 +140,11 @@ type request struct {
 // do sends req and returns the response when its code is 2xx (or 101);
 // any other code becomes a *StatusError.
 func (c *Client) do(ctx context.Context, req request) (*http.Response, error) {
-	u := "http://minipod" + req.path
+	tok, err := c.bearer()
+	if err != nil {
+		return nil, err
+	}
+	u := c.base + req.path
 	if len(req.query) > 0 {
 		u += "?" + req.query.Encode()
 	}
@@ -108,6 +161,9 @@ func (c *Client) do(ctx context.Context, req request) (*http.Response, error) {
 		hreq.Header.Set("Content-Type", req.ctype)
 	}
 	hreq.Header.Set("Accept", "application/json")
+	if tok != "" {
+		hreq.Header.Set("Authorization", "Bearer "+tok)
+	}
 	resp, err := c.http.Do(hreq)
 	if err != nil {
 		if ctx.Err() != nil {

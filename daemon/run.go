@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"time"
 
 	"github.com/minipod/minipod/runtime"
 )
@@ -24,6 +25,9 @@ type Config struct {
 	// TCPAddress, when set, also serves the API on this loopback address
 	// (host:port); any other address is refused.
 	TCPAddress string
+	// BodyIdleTimeout is how long a request body may stall before the
+	// connection is cut (default DefaultBodyIdleTimeout).
+	BodyIdleTimeout time.Duration
 	// Runtime configures the pod runtime.
 	Runtime runtime.Config
 	// Pprof serves net/http/pprof under /debug/pprof/ on the socket.
@@ -53,8 +57,13 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	}
 	// Listen first: a daemon that already runs is found before containerd
 	// is touched.
+	var token string
 	if cfg.TCPAddress != "" {
 		if err := checkLoopback(cfg.TCPAddress); err != nil {
+			return err
+		}
+		// The token exists before the API answers anywhere.
+		if token, err = ensureToken(cfg.Runtime.Root); err != nil {
 			return err
 		}
 	}
@@ -62,13 +71,15 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	if err != nil {
 		return err
 	}
+	opts := serveOptions{bodyIdle: cfg.BodyIdleTimeout}
 	if cfg.TCPAddress != "" {
-		tl, err := ListenTCP(cfg.TCPAddress)
+		tl, err := listenTCPWithToken(cfg.TCPAddress, token)
 		if err != nil {
 			l.Close()
 			return err
 		}
-		log.Warn("serving the API on loopback TCP too: every local user can reach it", "address", tl.Addr().String())
+		opts.tcp = tl.guard
+		log.Info("serving the API on loopback TCP too, to holders of the token", "address", tl.Addr().String(), "token", TokenFile(stateRoot(cfg.Runtime.Root)))
 		l = newMultiListener(l, tl)
 	}
 	defer l.Close()
@@ -92,7 +103,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		}
 	}
 	log.Info("minipod daemon serving", "socket", socket, "root", cfg.Runtime.Root)
-	err = serve(ctx, l, rt, log, extra)
+	err = serve(ctx, l, rt, log, extra, opts)
 	log.Info("minipod daemon stopped; pods keep running")
 	return err
 }

@@ -34,12 +34,23 @@ const shutdownGrace = 30 * time.Second
 // accepting, ends streaming requests (followed logs, execs), waits up to 30s
 // for the other requests in flight and returns. It closes l. Serve returns
 // nil when it stopped because ctx ended.
+// Requests that do not come through a unix socket are refused (see
+// guardRequests).
 func Serve(ctx context.Context, l net.Listener, b Backend, log *slog.Logger) error {
-	return serve(ctx, l, b, log, nil)
+	return serve(ctx, l, b, log, nil, serveOptions{})
+}
+
+// serveOptions are the daemon's settings of the request checks.
+type serveOptions struct {
+	// tcp is what a request through the TCP listener must show.
+	tcp *tcpGuard
+	// bodyIdle is how long a request body may stall (default
+	// DefaultBodyIdleTimeout).
+	bodyIdle time.Duration
 }
 
 // serve is Serve with extra routes (pprof) mounted beside the API.
-func serve(ctx context.Context, l net.Listener, b Backend, log *slog.Logger, extra func(*http.ServeMux)) error {
+func serve(ctx context.Context, l net.Listener, b Backend, log *slog.Logger, extra func(*http.ServeMux), opts serveOptions) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -51,8 +62,9 @@ func serve(ctx context.Context, l net.Listener, b Backend, log *slog.Logger, ext
 		extra(mux)
 	}
 	hs := &http.Server{
-		Handler:           s.logRequests(mux),
+		Handler:           s.logRequests(guardRequests(mux, opts.tcp, opts.bodyIdle)),
 		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}

@@ -2,9 +2,11 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -62,13 +64,15 @@ func (r *Runtime) createContainer(ctx context.Context, p *PodPlan, cp *Container
 		}
 		mounts = append(mounts, specs.Mount{Destination: cp.TerminationMessagePath, Type: "bind", Source: tm, Options: []string{"rbind", "rprivate", "rw"}})
 	}
-	for _, m := range cp.Mounts {
+	for i, m := range cp.Mounts {
 		if m.Volume == "" {
 			mounts = append(mounts, specs.Mount{Destination: m.ContainerPath, Type: "bind", Source: m.HostPath, Options: []string{"rbind", "rprivate", "ro"}})
 			continue
 		}
+		// The source is the container's own mount point, which pinMounts
+		// fills at every start from what is on disk then.
 		v := volumeOf(p, m.Volume)
-		om, err := volumes.OCIMount(v, volumes.Mount{Volume: m.Volume, ContainerPath: m.ContainerPath, ReadOnly: m.ReadOnly, SubPath: m.SubPath})
+		om, err := volumes.MountAt(v, volumes.Mount{Volume: m.Volume, ContainerPath: m.ContainerPath, ReadOnly: m.ReadOnly, SubPath: m.SubPath}, pinTarget(p, cp.Name, i))
 		if err != nil {
 			return nil, fmt.Errorf("failed to mount volume %q into container %q: %w", m.Volume, cp.Name, err)
 		}
@@ -192,17 +196,55 @@ func toVolume(v VolumePlan) volumes.Volume {
 
 // newTask creates the container's task with its output going to logPath
 // through the log driver, which the shim runs; output keeps flowing when the
-// daemon restarts.
-func (r *Runtime) newTask(ctx context.Context, c containerd.Container, logPath string) (containerd.Task, error) {
+// daemon restarts. The container's volume mounts are pinned first, from
+// what is on disk now, and released once runc has made the container's own
+// mounts of them.
+func (r *Runtime) newTask(ctx context.Context, p *PodPlan, cp *ContainerPlan, c containerd.Container, logPath string) (t containerd.Task, err error) {
 	ctx = r.nsctx(ctx)
 	if err := os.MkdirAll(filepath.Dir(logPath), 0o700); err != nil {
 		return nil, fmt.Errorf("failed to create log directory: %w", err)
 	}
-	t, err := c.NewTask(ctx, cio.BinaryIO(r.cfg.LogBinary, logDriverArgs(logPath, r.cfg.LogRotation)))
+	defer func() {
+		if uerr := volumes.Unpin(pinDir(p, cp.Name)); uerr != nil {
+			err = errors.Join(err, fmt.Errorf("failed to release the volume mounts of container %q: %w", cp.Name, uerr))
+		}
+	}()
+	if err := r.pinMounts(p, cp); err != nil {
+		return nil, err
+	}
+	t, err = c.NewTask(ctx, cio.BinaryIO(r.cfg.LogBinary, logDriverArgs(logPath, r.cfg.LogRotation)))
 	if err != nil {
 		return nil, fmt.Errorf("failed to create task of container %q: %w", c.ID(), err)
 	}
 	return t, nil
+}
+
+// pinDir holds the mount points of a container's volume mounts, under the
+// pod directory, which no container can write.
+func pinDir(p *PodPlan, container string) string {
+	return filepath.Join(p.PodDir, "mounts", container)
+}
+
+// pinTarget is the mount point of a container's i-th mount.
+func pinTarget(p *PodPlan, container string, i int) string {
+	return filepath.Join(pinDir(p, container), strconv.Itoa(i))
+}
+
+// pinMounts resolves each volume mount of cp as its volume is now (subPath
+// beneath the volume, hostPath checked against the daemon's own state on
+// the open descriptor) and binds it at its mount point.
+func (r *Runtime) pinMounts(p *PodPlan, cp *ContainerPlan) error {
+	deny := r.guardedPaths()
+	for i, m := range cp.Mounts {
+		if m.Volume == "" {
+			continue
+		}
+		v := volumeOf(p, m.Volume)
+		if err := volumes.Pin(v, volumes.Mount{Volume: m.Volume, ContainerPath: m.ContainerPath, ReadOnly: m.ReadOnly, SubPath: m.SubPath}, pinTarget(p, cp.Name, i), deny); err != nil {
+			return fmt.Errorf("failed to mount volume %q into container %q: %w", m.Volume, cp.Name, err)
+		}
+	}
+	return nil
 }
 
 // stopContainer sends the stop signal, waits up to grace, then SIGKILLs,

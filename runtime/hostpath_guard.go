@@ -1,11 +1,13 @@
 package runtime
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/containerd/errdefs"
 	corev1 "k8s.io/api/core/v1"
@@ -19,9 +21,43 @@ import (
 // them (a hostPath "/" or "/var" would expose them too). Links are
 // resolved first, so a link pointing into the state root is refused as well.
 
-// guardedPaths are the directories no hostPath may reach.
+// The check runs twice: on the manifest's text when a pod is created, for
+// a clear early error, and on what is actually there at every container
+// start (volumes.Pin, on the open descriptor that is then mounted), so a
+// path an init container replaced by a link, or a bind mount of the state
+// made on the host, is refused too.
+
+// guardedPaths are the directories no hostPath may reach: the state root,
+// the Secrets, the pinned network namespaces and containerd's own
+// directories (its plugins' roots, as containerd reports them).
 func (r *Runtime) guardedPaths() []string {
-	return []string{r.cfg.Root, r.objects.secretDir, filepath.Dir(r.objects.secretDir), secretRunDir}
+	netnsDir := r.cfg.NetNSDir
+	if netnsDir == "" {
+		netnsDir = DefaultNetNSDir
+	}
+	out := []string{r.cfg.Root, r.objects.secretDir, filepath.Dir(r.objects.secretDir), secretRunDir, netnsDir}
+	return append(out, r.containerdDirs...)
+}
+
+// containerdRoots asks containerd where its plugins keep their data
+// (content, snapshots, metadata): the "root" each plugin exports.
+func (r *Runtime) containerdRoots(ctx context.Context) []string {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	resp, err := r.client.IntrospectionService().Plugins(ctx)
+	if err != nil {
+		r.log.Warn("failed to ask containerd where it keeps its data; hostPath volumes are checked against minipod's own directories only", "err", err)
+		return nil
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, p := range resp.Plugins {
+		if root := p.Exports["root"]; filepath.IsAbs(root) && !seen[root] {
+			seen[root] = true
+			out = append(out, root)
+		}
+	}
+	return out
 }
 
 // checkHostPaths refuses hostPath volumes that reach the daemon's state.

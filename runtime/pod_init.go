@@ -67,10 +67,10 @@ func (r *Runtime) runInit(ctx context.Context, ps *podState, undo *undoStack, pl
 		return err
 	}
 	if spec != nil && isSidecar(spec) {
-		return r.startSidecar(ctx, ps, c, cp)
+		return r.startSidecar(ctx, ps, plan, c, cp)
 	}
 	for run := int32(0); ; run++ {
-		code, err := r.runInitOnce(ctx, ps, c, cp, run)
+		code, err := r.runInitOnce(ctx, ps, plan, c, cp, run)
 		if err != nil {
 			return err
 		}
@@ -97,7 +97,7 @@ func (r *Runtime) runInit(ctx context.Context, ps *podState, undo *undoStack, pl
 
 // runInitOnce runs one attempt of an init container and returns its exit
 // code.
-func (r *Runtime) runInitOnce(ctx context.Context, ps *podState, c containerd.Container, cp *ContainerPlan, run int32) (int32, error) {
+func (r *Runtime) runInitOnce(ctx context.Context, ps *podState, plan *PodPlan, c containerd.Container, cp *ContainerPlan, run int32) (int32, error) {
 	nctx := r.nsctx(ctx)
 	if t, err := c.Task(nctx, nil); err == nil {
 		if err := deleteTask(nctx, c, t); err != nil {
@@ -105,7 +105,7 @@ func (r *Runtime) runInitOnce(ctx context.Context, ps *podState, c containerd.Co
 		}
 	}
 	logPath := logPathFor(cp.LogPath, run)
-	t, err := r.newTask(ctx, c, logPath)
+	t, err := r.newTask(ctx, plan, cp, c, logPath)
 	if err != nil {
 		return 0, err
 	}
@@ -146,8 +146,8 @@ func (r *Runtime) runInitOnce(ctx context.Context, ps *podState, c containerd.Co
 
 // startSidecar starts a native sidecar and waits until it has started:
 // running, and past its startupProbe if it has one.
-func (r *Runtime) startSidecar(ctx context.Context, ps *podState, c containerd.Container, cp *ContainerPlan) error {
-	if err := r.startContainer(ctx, ps, c, cp); err != nil {
+func (r *Runtime) startSidecar(ctx context.Context, ps *podState, plan *PodPlan, c containerd.Container, cp *ContainerPlan) error {
+	if err := r.startContainer(ctx, ps, plan, c, cp); err != nil {
 		return err
 	}
 	t := time.NewTicker(50 * time.Millisecond)

@@ -175,12 +175,16 @@ func (r *Runtime) restart(ps *podState, name string) (<-chan containerd.ExitStat
 	if cs == nil || plan == nil {
 		return nil, false
 	}
-	var first string
-	for _, cp := range append(append([]ContainerPlan{}, plan.Containers...), plan.Init...) {
-		if cp.Name == name {
-			first = cp.LogPath
+	var cp *ContainerPlan
+	for _, c := range append(append([]ContainerPlan{}, plan.Containers...), plan.Init...) {
+		if c.Name == name {
+			cp = &c
 		}
 	}
+	if cp == nil {
+		return nil, false
+	}
+	first := cp.LogPath
 	fail := func(err error) (<-chan containerd.ExitStatus, bool) {
 		r.log.Warn("failed to restart container", "pod", podKey(ps.rec.Pod.Namespace, ps.rec.Pod.Name), "container", name, "err", err)
 		ps.mu.Lock()
@@ -203,7 +207,7 @@ func (r *Runtime) restart(ps *podState, name string) (<-chan containerd.ExitStat
 	n := cs.Restarts + 1
 	ps.mu.Unlock()
 	logPath := logPathFor(first, n)
-	t, err := r.newTask(ctx, c, logPath)
+	t, err := r.newTask(ctx, plan, cp, c, logPath)
 	if err != nil {
 		return fail(err)
 	}

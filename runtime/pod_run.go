@@ -433,7 +433,7 @@ func (r *Runtime) apply(ctx context.Context, ps *podState, cms []*corev1.ConfigM
 	exits := make([]<-chan containerd.ExitStatus, len(plan.Containers))
 	first := 0
 	if len(plan.Containers) > 0 && !r.cfg.ShimPerContainer {
-		tasks[0], exits[0], errs[0] = r.createTask(ctx, created[0], &plan.Containers[0])
+		tasks[0], exits[0], errs[0] = r.createTask(ctx, plan, created[0], &plan.Containers[0])
 		if errs[0] != nil {
 			return errs[0]
 		}
@@ -443,7 +443,7 @@ func (r *Runtime) apply(ctx context.Context, ps *podState, cms []*corev1.ConfigM
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			tasks[i], exits[i], errs[i] = r.createTask(ctx, created[i], &plan.Containers[i])
+			tasks[i], exits[i], errs[i] = r.createTask(ctx, plan, created[i], &plan.Containers[i])
 		}()
 	}
 	wg.Wait()
@@ -507,8 +507,8 @@ func writePodFiles(plan *PodPlan, podIP string, peers []string) error {
 
 // startContainer creates the task, waits on it before starting it (so no
 // exit is missed) and starts it.
-func (r *Runtime) startContainer(ctx context.Context, ps *podState, c containerd.Container, cp *ContainerPlan) error {
-	t, exitc, err := r.createTask(ctx, c, cp)
+func (r *Runtime) startContainer(ctx context.Context, ps *podState, plan *PodPlan, c containerd.Container, cp *ContainerPlan) error {
+	t, exitc, err := r.createTask(ctx, plan, c, cp)
 	if err != nil {
 		return err
 	}
@@ -517,8 +517,8 @@ func (r *Runtime) startContainer(ctx context.Context, ps *podState, c containerd
 
 // createTask creates the container's task (runc create, and the log
 // driver) and waits on it before it starts, so that no exit is missed.
-func (r *Runtime) createTask(ctx context.Context, c containerd.Container, cp *ContainerPlan) (containerd.Task, <-chan containerd.ExitStatus, error) {
-	t, err := r.newTask(ctx, c, cp.LogPath)
+func (r *Runtime) createTask(ctx context.Context, plan *PodPlan, c containerd.Container, cp *ContainerPlan) (containerd.Task, <-chan containerd.ExitStatus, error) {
+	t, err := r.newTask(ctx, plan, cp, c, cp.LogPath)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -92,6 +92,9 @@ type Runtime struct {
 	// hostIP and nodeName are the host's address and name, as a pod sees
 	// them (status.hostIP, spec.nodeName), read once at start.
 	hostIP, nodeName string
+	// containerdDirs are where containerd keeps its data; no hostPath may
+	// reach them.
+	containerdDirs []string
 	// stopSupervisor ends superviseEmbedded.
 	stopSupervisor context.CancelFunc
 
@@ -181,6 +184,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	if err := r.connect(ctx); err != nil {
 		return nil, err
 	}
+	r.containerdDirs = r.containerdRoots(ctx)
 	if err := r.reconcile(ctx); err != nil {
 		r.client.Close()
 		return nil, err

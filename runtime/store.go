@@ -9,9 +9,11 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/containerd/errdefs"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/minipod/minipod/internal/atomicfile"
+	"github.com/minipod/minipod/volumes"
 )
 
 // Record is what the daemon keeps on disk for a pod: enough to find and
@@ -70,7 +72,19 @@ func (s *recordStore) remove(uid string) error {
 	if uid == "" {
 		return errors.New("failed to remove pod record: empty uid")
 	}
-	if err := os.RemoveAll(filepath.Join(s.dir, uid)); err != nil {
+	dir := filepath.Join(s.dir, uid)
+	// A daemon killed while it pinned a container's volume mounts left them
+	// bound in the pod directory: release them, and never remove through
+	// a mount (it could be a hostPath's data).
+	if err := volumes.Unpin(filepath.Join(dir, "mounts")); err != nil {
+		return fmt.Errorf("failed to remove pod directory %q: %w", uid, err)
+	}
+	if left, err := volumes.MountsUnder(dir); err != nil {
+		return fmt.Errorf("failed to remove pod directory %q: %w", uid, err)
+	} else if len(left) > 0 {
+		return fmt.Errorf("failed to remove pod directory %q: %q is still mounted; unmount it and delete the pod again: %w", uid, left[0], errdefs.ErrFailedPrecondition)
+	}
+	if err := os.RemoveAll(dir); err != nil {
 		return fmt.Errorf("failed to remove pod directory %q: %w", uid, err)
 	}
 	return nil

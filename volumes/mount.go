@@ -35,7 +35,8 @@ type Mount struct {
 // missing subPath is created as a directory with the mode of the volume
 // root, as the kubelet does. OCIMount checks at the time it is called: it
 // does not guard against a container swapping a directory for a link
-// between then and the container's start.
+// between then and the container's start; the runtime uses MountAt and Pin,
+// which do.
 func OCIMount(v Volume, m Mount) (specs.Mount, error) {
 	mnt, err := ociMount(v, m)
 	if err != nil {
@@ -45,6 +46,20 @@ func OCIMount(v Volume, m Mount) (specs.Mount, error) {
 }
 
 func ociMount(v Volume, m Mount) (specs.Mount, error) {
+	mnt, err := checkMount(v, m)
+	if err != nil {
+		return specs.Mount{}, err
+	}
+	if m.SubPath != "" {
+		if mnt.Source, err = resolveSubPath(mnt.Source, m.SubPath); err != nil {
+			return specs.Mount{}, err
+		}
+	}
+	return mnt, nil
+}
+
+// checkMount checks m against v and returns the bind mount of v's root.
+func checkMount(v Volume, m Mount) (specs.Mount, error) {
 	if m.Volume != v.Name {
 		return specs.Mount{}, classf(errdefs.ErrInvalidArgument, "the mount names volume %q but was given volume %q", m.Volume, v.Name)
 	}
@@ -54,11 +69,9 @@ func ociMount(v Volume, m Mount) (specs.Mount, error) {
 	if v.Path == "" || !filepath.IsAbs(v.Path) {
 		return specs.Mount{}, classf(errdefs.ErrInvalidArgument, "volume host path %q must be absolute", v.Path)
 	}
-	src := filepath.Clean(v.Path)
 	if m.SubPath != "" {
-		var err error
-		if src, err = resolveSubPath(src, m.SubPath); err != nil {
-			return specs.Mount{}, err
+		if _, err := cleanRelative(m.SubPath); err != nil {
+			return specs.Mount{}, classf(errdefs.ErrInvalidArgument, "subPath %q: %v", m.SubPath, err)
 		}
 	}
 	ro := m.ReadOnly || v.Kind == ConfigMap || v.Kind == Secret
@@ -69,7 +82,7 @@ func ociMount(v Volume, m Mount) (specs.Mount, error) {
 	return specs.Mount{
 		Destination: filepath.Clean(m.ContainerPath),
 		Type:        "bind",
-		Source:      src,
+		Source:      filepath.Clean(v.Path),
 		Options:     []string{"rbind", "rprivate", mode},
 	}, nil
 }
@@ -92,21 +105,41 @@ func resolveSubPath(root, sub string) (string, error) {
 	if err != nil {
 		return "", classf(errdefs.ErrInvalidArgument, "subPath %q: %v", sub, err)
 	}
-	fi, err := os.Stat(root)
+	rootFd, err := unix.Open(root, unix.O_PATH|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return "", fmt.Errorf("failed to inspect volume path %q: %w", root, err)
+		return "", fmt.Errorf("failed to open volume path %q: %w", root, err)
 	}
-	if !fi.IsDir() {
-		return "", classf(errdefs.ErrInvalidArgument, "subPath %q needs a directory volume, but %q is not a directory", sub, root)
-	}
-	p, err := resolveOpenat2(root, rel, fi.Mode().Perm())
-	if errors.Is(err, errNoOpenat2) {
-		p, err = resolveWalk(root, rel, fi.Mode().Perm())
-	}
+	defer unix.Close(rootFd)
+	fd, err := openSubPath(rootFd, root, sub, rel)
 	if err != nil {
 		return "", err
 	}
-	return p, nil
+	defer unix.Close(fd)
+	return fdPath(fd)
+}
+
+// openSubPath opens rel (the cleaned form of sub) beneath the open volume
+// root rootFd and returns a descriptor of it, creating what is missing as
+// directories with the root's mode. It never leaves the volume: with
+// openat2(RESOLVE_BENEATH) the kernel refuses any step out, atomically;
+// where openat2 is missing, a walk opens one component at a time with
+// O_NOFOLLOW from the descriptor of its parent and reads each link itself.
+// Either way the descriptor is what was on disk at that moment: a caller
+// that mounts it (Pin) cannot be raced by a link swapped in afterwards.
+func openSubPath(rootFd int, root, sub, rel string) (int, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(rootFd, &st); err != nil {
+		return -1, fmt.Errorf("failed to inspect volume path %q: %w", root, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return -1, classf(errdefs.ErrInvalidArgument, "subPath %q needs a directory volume, but %q is not a directory", sub, root)
+	}
+	mode := os.FileMode(st.Mode & 0o777)
+	fd, err := openOpenat2(rootFd, root, rel, mode)
+	if errors.Is(err, errNoOpenat2) {
+		fd, err = openWalk(rootFd, root, rel, mode)
+	}
+	return fd, err
 }
 
 func openBeneath(dirfd int, rel string, flags uint64) (int, error) {
@@ -131,37 +164,53 @@ func fdPath(fd int) (string, error) {
 	return p, nil
 }
 
-// resolveOpenat2 resolves rel beneath root with openat2(RESOLVE_BENEATH),
-// which fails with EXDEV when any step (a "..", an absolute link, a relative
-// link climbing out) would leave root. Missing directories are created one
-// at a time with mkdirat on a descriptor of their parent, so no link can
-// redirect the creation.
+// resolveOpenat2 and resolveWalk resolve rel beneath root to a path, each
+// with one of the two methods (the tests run both).
 func resolveOpenat2(root, rel string, mode os.FileMode) (string, error) {
+	return resolveWith(openOpenat2, root, rel, mode)
+}
+
+func resolveWalk(root, rel string, mode os.FileMode) (string, error) {
+	return resolveWith(openWalk, root, rel, mode)
+}
+
+func resolveWith(open func(int, string, string, os.FileMode) (int, error), root, rel string, mode os.FileMode) (string, error) {
 	rootFd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return "", fmt.Errorf("failed to open volume path %q: %w", root, err)
 	}
 	defer unix.Close(rootFd)
+	fd, err := open(rootFd, root, rel, mode)
+	if err != nil {
+		return "", err
+	}
+	defer unix.Close(fd)
+	return fdPath(fd)
+}
 
+// openOpenat2 opens rel beneath rootFd with openat2(RESOLVE_BENEATH), which
+// fails with EXDEV when any step (a "..", an absolute link, a relative link
+// climbing out) would leave the root. Missing directories are created one
+// at a time with mkdirat on a descriptor of their parent, so no link can
+// redirect the creation.
+func openOpenat2(rootFd int, root, rel string, mode os.FileMode) (int, error) {
 	fd, err := openBeneath(rootFd, rel, unix.O_PATH)
 	switch {
 	case err == nil:
-		defer unix.Close(fd)
-		return fdPath(fd)
+		return fd, nil
 	case errors.Is(err, unix.ENOSYS), errors.Is(err, unix.EPERM), errors.Is(err, unix.E2BIG):
-		return "", errNoOpenat2
+		return -1, errNoOpenat2
 	case errors.Is(err, unix.EXDEV), errors.Is(err, unix.ELOOP):
-		return "", escapeError(rel)
+		return -1, escapeError(rel)
 	case !errors.Is(err, unix.ENOENT):
-		return "", fmt.Errorf("failed to resolve subPath %q in %q: %w", rel, root, err)
+		return -1, fmt.Errorf("failed to resolve subPath %q in %q: %w", rel, root, err)
 	}
 
 	// Something is missing: walk the prefixes, creating what is absent.
 	parent, err := unix.Dup(rootFd)
 	if err != nil {
-		return "", fmt.Errorf("failed to resolve subPath %q: %w", rel, err)
+		return -1, fmt.Errorf("failed to resolve subPath %q: %w", rel, err)
 	}
-	defer func() { unix.Close(parent) }()
 	parts := strings.Split(rel, "/")
 	for i := range parts {
 		prefix := strings.Join(parts[:i+1], "/")
@@ -169,7 +218,8 @@ func resolveOpenat2(root, rel string, mode os.FileMode) (string, error) {
 		if errors.Is(err, unix.ENOENT) {
 			merr := unix.Mkdirat(parent, parts[i], uint32(mode))
 			if merr != nil && !errors.Is(merr, unix.EEXIST) {
-				return "", fmt.Errorf("failed to create subPath %q in %q: %w", prefix, root, merr)
+				unix.Close(parent)
+				return -1, fmt.Errorf("failed to create subPath %q in %q: %w", prefix, root, merr)
 			}
 			fd, err = openBeneath(rootFd, prefix, unix.O_RDONLY|unix.O_DIRECTORY)
 			if err == nil && merr == nil {
@@ -178,28 +228,41 @@ func resolveOpenat2(root, rel string, mode os.FileMode) (string, error) {
 				}
 			}
 		}
+		if err != nil {
+			unix.Close(parent)
+		}
 		switch {
 		case errors.Is(err, unix.EXDEV), errors.Is(err, unix.ELOOP):
-			return "", escapeError(rel)
+			return -1, escapeError(rel)
 		case errors.Is(err, unix.ENOTDIR):
-			return "", classf(errdefs.ErrInvalidArgument, "subPath %q: %q is not a directory, so nothing can be under it", rel, prefix)
+			return -1, classf(errdefs.ErrInvalidArgument, "subPath %q: %q is not a directory, so nothing can be under it", rel, prefix)
 		case errors.Is(err, unix.ENOENT):
-			return "", classf(errdefs.ErrNotFound, "subPath %q: %q is a link to nothing; fix or remove the link", rel, prefix)
+			return -1, classf(errdefs.ErrNotFound, "subPath %q: %q is a link to nothing; fix or remove the link", rel, prefix)
 		case err != nil:
-			return "", fmt.Errorf("failed to resolve subPath %q in %q: %w", prefix, root, err)
+			return -1, fmt.Errorf("failed to resolve subPath %q in %q: %w", prefix, root, err)
 		}
 		unix.Close(parent)
 		parent = fd
 	}
-	return fdPath(parent)
+	return parent, nil
 }
 
-// resolveWalk is the portable resolution for kernels without openat2: it
-// walks rel one component at a time with Lstat, follows relative links
-// within root, refuses absolute links and any step above root, and creates
-// what is missing as directories.
-func resolveWalk(root, rel string, mode os.FileMode) (string, error) {
-	var done []string // resolved components below root, none of them a link
+// openWalk is the resolution for kernels without openat2: it opens rel one
+// component at a time with O_PATH|O_NOFOLLOW from the descriptor of the
+// component before it, reads links itself, follows relative ones within
+// the root, refuses absolute links and any step above the root, and
+// creates what is missing as directories with mkdirat.
+func openWalk(rootFd int, root, rel string, mode os.FileMode) (int, error) {
+	first, err := unix.Dup(rootFd)
+	if err != nil {
+		return -1, fmt.Errorf("failed to resolve subPath %q: %w", rel, err)
+	}
+	stack := []int{first} // the root and each resolved directory below it
+	defer func() {
+		for _, fd := range stack {
+			unix.Close(fd)
+		}
+	}()
 	todo := strings.Split(rel, "/")
 	// The last own entries of todo come from rel itself; the ones before
 	// them from link targets. A link target that names something missing
@@ -214,63 +277,67 @@ func resolveWalk(root, rel string, mode os.FileMode) (string, error) {
 		case "", ".":
 			continue
 		case "..":
-			if len(done) == 0 {
-				return "", escapeError(rel)
+			if len(stack) == 1 {
+				return -1, escapeError(rel)
 			}
-			done = done[:len(done)-1]
+			unix.Close(stack[len(stack)-1])
+			stack = stack[:len(stack)-1]
 			continue
 		}
-		p := filepath.Join(root, filepath.Join(done...), c)
-		fi, err := os.Lstat(p)
-		if errors.Is(err, os.ErrNotExist) {
+		dir := stack[len(stack)-1]
+		fd, err := unix.Openat(dir, c, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if errors.Is(err, unix.ENOENT) {
 			if fromLink {
-				return "", classf(errdefs.ErrNotFound, "subPath %q goes through a link to nothing; fix or remove the link", rel)
+				return -1, classf(errdefs.ErrNotFound, "subPath %q goes through a link to nothing; fix or remove the link", rel)
 			}
-			return createWalk(root, rel, done, append([]string{c}, todo...), mode)
+			merr := unix.Mkdirat(dir, c, uint32(mode))
+			if merr != nil && !errors.Is(merr, unix.EEXIST) {
+				return -1, fmt.Errorf("failed to create subPath %q in %q: %w", rel, root, merr)
+			}
+			if merr == nil {
+				if err := unix.Fchmodat(dir, c, uint32(mode), 0); err != nil {
+					return -1, fmt.Errorf("failed to create subPath %q in %q: %w", rel, root, err)
+				}
+			}
+			todo = append([]string{c}, todo...)
+			continue
 		}
 		if err != nil {
-			return "", fmt.Errorf("failed to resolve subPath %q in %q: %w", rel, root, err)
+			return -1, fmt.Errorf("failed to resolve subPath %q in %q: %w", rel, root, err)
 		}
-		if fi.Mode().Type() == os.ModeSymlink {
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			unix.Close(fd)
+			return -1, fmt.Errorf("failed to resolve subPath %q in %q: %w", rel, root, err)
+		}
+		switch st.Mode & unix.S_IFMT {
+		case unix.S_IFLNK:
+			unix.Close(fd)
 			if links++; links > maxLinks {
-				return "", classf(errdefs.ErrInvalidArgument, "subPath %q: too many levels of symbolic links", rel)
+				return -1, classf(errdefs.ErrInvalidArgument, "subPath %q: too many levels of symbolic links", rel)
 			}
-			t, err := os.Readlink(p)
+			buf := make([]byte, unix.PathMax)
+			n, err := unix.Readlinkat(dir, c, buf)
 			if err != nil {
-				return "", fmt.Errorf("failed to resolve subPath %q in %q: %w", rel, root, err)
+				return -1, fmt.Errorf("failed to resolve subPath %q in %q: %w", rel, root, err)
 			}
+			t := string(buf[:n])
 			if filepath.IsAbs(t) {
-				return "", escapeError(rel)
+				return -1, escapeError(rel)
 			}
 			own = min(own, len(todo))
 			todo = append(strings.Split(t, "/"), todo...)
 			continue
+		case unix.S_IFDIR:
+		default:
+			if len(todo) > 0 {
+				unix.Close(fd)
+				return -1, classf(errdefs.ErrInvalidArgument, "subPath %q: %q is not a directory, so nothing can be under it", rel, c)
+			}
 		}
-		if !fi.IsDir() && len(todo) > 0 {
-			return "", classf(errdefs.ErrInvalidArgument, "subPath %q: %q is not a directory, so nothing can be under it", rel, filepath.Join(append(done, c)...))
-		}
-		done = append(done, c)
+		stack = append(stack, fd)
 	}
-	return filepath.Join(root, filepath.Join(done...)), nil
-}
-
-// createWalk creates the missing components below root/done.
-func createWalk(root, rel string, done, missing []string, mode os.FileMode) (string, error) {
-	cur := filepath.Join(root, filepath.Join(done...))
-	for _, c := range missing {
-		switch c {
-		case "", ".":
-			continue
-		case "..":
-			return "", classf(errdefs.ErrNotFound, "subPath %q goes through a link to a missing directory; fix the link", rel)
-		}
-		cur = filepath.Join(cur, c)
-		if err := os.Mkdir(cur, mode); err != nil {
-			return "", fmt.Errorf("failed to create subPath %q in %q: %w", rel, root, err)
-		}
-		if err := os.Chmod(cur, mode); err != nil {
-			return "", fmt.Errorf("failed to create subPath %q in %q: %w", rel, root, err)
-		}
-	}
-	return cur, nil
+	last := stack[len(stack)-1]
+	stack = stack[:len(stack)-1]
+	return last, nil
 }

@@ -215,7 +215,7 @@ func TestParseMountInfo(t *testing.T) {
 	if !ok {
 		t.Fatal("line not parsed")
 	}
-	want := mountEntry{MountPoint: "/tmp/x y", Options: "rw,nosuid,nodev,relatime", FSType: "tmpfs", Source: "tmpfs", SuperOptions: "rw,size=8192k,mode=777"}
+	want := mountEntry{ID: "612", Dev: "0:55", Root: "/", MountPoint: "/tmp/x y", Options: "rw,nosuid,nodev,relatime", FSType: "tmpfs", Source: "tmpfs", SuperOptions: "rw,size=8192k,mode=777"}
 	if e != want {
 		t.Errorf("parsed %+v, want %+v", e, want)
 	}

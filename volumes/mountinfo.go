@@ -16,6 +16,9 @@ const mountInfoPath = "/proc/self/mountinfo"
 // mountEntry is one line of /proc/self/mountinfo (proc(5)), the fields this
 // package needs.
 type mountEntry struct {
+	ID           string // the mount's id
+	Dev          string // major:minor of the file system
+	Root         string // the directory of the file system mounted here
 	MountPoint   string
 	Options      string // per-mount options, e.g. "rw,nosuid,nodev"
 	FSType       string
@@ -68,6 +71,9 @@ func parseMountInfoLine(line string) (mountEntry, bool) {
 		return mountEntry{}, false
 	}
 	e := mountEntry{
+		ID:         fields[0],
+		Dev:        fields[2],
+		Root:       unescapeMountInfo(fields[3]),
 		MountPoint: unescapeMountInfo(fields[4]),
 		Options:    fields[5],
 		FSType:     fields[sep+1],

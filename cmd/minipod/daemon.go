@@ -36,6 +36,7 @@ type daemonOptions struct {
 	secretDir           string
 	logMaxSize          string
 	logMaxFiles         int
+	bodyIdleTimeout     time.Duration
 }
 
 func newDaemonCommand(s ioStreams, g *globalOptions) *cobra.Command {
@@ -82,11 +83,12 @@ To stop everything, delete the pods first, then the embedded containerd:
 				return fmt.Errorf("invalid --container-log-max-size or --container-log-max-files: %w", err)
 			}
 			return daemon.Run(cmd.Context(), daemon.Config{
-				Socket:      socket,
-				SocketGroup: o.socketGroup,
-				TCPAddress:  o.listenTCP,
-				Pprof:       o.pprof,
-				Log:         log,
+				Socket:          socket,
+				SocketGroup:     o.socketGroup,
+				TCPAddress:      o.listenTCP,
+				Pprof:           o.pprof,
+				BodyIdleTimeout: o.bodyIdleTimeout,
+				Log:             log,
 				Runtime: runtime.Config{
 					Root:                o.root,
 					ContainerdAddress:   o.containerdAddress,
@@ -111,7 +113,8 @@ To stop everything, delete the pods first, then the embedded containerd:
 	f.StringVar(&o.root, "root", runtime.DefaultStateRoot, "state root: pod records, volumes, logs, the embedded containerd")
 	f.StringVar(&o.socket, "socket", daemon.DefaultSocket, "unix socket of the API")
 	f.StringVar(&o.socketGroup, "socket-group", "", "group that may use the socket besides root (default: root only)")
-	f.StringVar(&o.listenTCP, "listen-tcp", "", "also serve the API on this loopback address, 127.0.0.1:PORT (off by default; any local user can reach it; other addresses are refused)")
+	f.StringVar(&o.listenTCP, "listen-tcp", "", "also serve the API on this loopback address, 127.0.0.1:PORT, to clients with the token in <root>/api-token (off by default; other addresses are refused)")
+	f.DurationVar(&o.bodyIdleTimeout, "request-body-timeout", daemon.DefaultBodyIdleTimeout, "cut a connection whose request body stops arriving for this long")
 	f.StringVar(&o.containerdAddress, "containerd-address", "", "containerd socket (default: the system's if it answers, else an embedded containerd under --root)")
 	f.StringVar(&o.containerdNamespace, "containerd-namespace", "minipod", "containerd namespace of minipod's containers and images")
 	f.StringVar(&o.subnet, "subnet", netns.DefaultSubnet, "subnet of the pod network")

@@ -15,6 +15,8 @@ import (
 // globalOptions are the flags every command has.
 type globalOptions struct {
 	socket    string
+	server    string
+	tokenFile string
 	namespace string
 	verbose   bool
 }
@@ -25,11 +27,22 @@ func (g *globalOptions) addFlags(cmd *cobra.Command) {
 		socket = client.DefaultSocket
 	}
 	cmd.PersistentFlags().StringVar(&g.socket, "socket", socket, "the daemon's unix socket (default from MINIPOD_SOCKET)")
+	cmd.PersistentFlags().StringVar(&g.server, "server", os.Getenv("MINIPOD_SERVER"), "talk to the daemon's loopback TCP listener at 127.0.0.1:PORT (minipod daemon --listen-tcp) instead of the socket (default from MINIPOD_SERVER)")
+	tokenFile := os.Getenv("MINIPOD_TOKEN_FILE")
+	if tokenFile == "" {
+		tokenFile = client.DefaultTokenFile
+	}
+	cmd.PersistentFlags().StringVar(&g.tokenFile, "token-file", tokenFile, "with --server: the daemon's API token, api-token under its --root (default from MINIPOD_TOKEN_FILE)")
 	cmd.PersistentFlags().StringVarP(&g.namespace, "namespace", "n", "default", "the namespace of the objects")
 	cmd.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "say more about what happens")
 }
 
-func (g *globalOptions) client() *client.Client { return client.New(g.socket) }
+func (g *globalOptions) client() *client.Client {
+	if g.server != "" {
+		return client.NewTCP(g.server, g.tokenFile)
+	}
+	return client.New(g.socket)
+}
 
 // exitError ends minipod with an exit code; its message (if any) has not
 // been printed yet.
