@@ -29,6 +29,9 @@ var statusClasses = []struct {
 	{errdefs.ErrFailedPrecondition, http.StatusPreconditionFailed, ReasonFailedPrecondition},
 	{errdefs.ErrUnavailable, http.StatusServiceUnavailable, metav1.StatusReasonServiceUnavailable},
 	{errdefs.ErrPermissionDenied, http.StatusForbidden, metav1.StatusReasonForbidden},
+	// A pod the host cannot admit (OutOfcpu, OutOfmemory), answered as the
+	// API server answers a request over a quota.
+	{errdefs.ErrResourceExhausted, http.StatusForbidden, metav1.StatusReasonForbidden},
 	{errdefs.ErrNotImplemented, http.StatusNotImplemented, ReasonNotImplemented},
 	{context.DeadlineExceeded, http.StatusGatewayTimeout, metav1.StatusReasonTimeout},
 	{context.Canceled, http.StatusGatewayTimeout, metav1.StatusReasonTimeout},

@@ -838,3 +838,31 @@ spec:
 		t.Errorf("mkdir under RuntimeDefault failed: %d %s", code, out)
 	}
 }
+
+// TestOutOfResources: a pod that asks for more than the host has is
+// rejected at admission with the kubelet's reason, naming what was asked
+// and what the host has, and nothing is created.
+func TestOutOfResources(t *testing.T) {
+	e := newEnv(t)
+	out, errs, code := e.run("run", e.writeFile("big.yaml", `apiVersion: v1
+kind: Pod
+metadata: {name: big}
+spec:
+  containers:
+  - name: app
+    image: docker.io/library/busybox:1.36
+    command: ["sleep", "3600"]
+    resources:
+      requests: {cpu: "100", memory: 1000Gi}
+`))
+	if code == 0 {
+		t.Fatal("a pod asking for 100 CPUs and 1000Gi was admitted")
+	}
+	for _, want := range []string{"OutOfcpu", "OutOfmemory", "requested: 100000"} {
+		if !strings.Contains(out+errs, want) {
+			t.Errorf("error does not say %q:\n%s%s", want, out, errs)
+		}
+	}
+	e.podGone(t, "big")
+	e.assertNoLeaks()
+}

@@ -465,6 +465,8 @@ func asksNothing(pattern string, v any) bool {
 	return isEmpty(v)
 }
 
+const appArmorAnnotationPrefix = "container.apparmor.security.beta.kubernetes.io/"
+
 // supportedFieldPaths are the downward API paths minipod fills in for
 // env[].valueFrom.fieldRef.fieldPath (labels and annotations by key:
 // metadata.labels['key']).
@@ -483,6 +485,13 @@ func refuseValues(pod *corev1.Pod) problems {
 			ps.add(path+".securityContext.procMount", "%q is not supported by minipod (supported: Default)", *sc.ProcMount)
 		}
 	})
+	// The annotation that asked for AppArmor before the field existed is
+	// honoured by kubelets to this day: refuse it as the field is refused.
+	for _, k := range sortedKeys(pod.Annotations) {
+		if strings.HasPrefix(k, appArmorAnnotationPrefix) {
+			ps.add(keyPath("metadata.annotations", k), "not supported by minipod (it asks for an AppArmor profile, as securityContext.appArmorProfile does)")
+		}
+	}
 	if pod.Spec.OS != nil && pod.Spec.OS.Name != corev1.Linux {
 		ps.add("spec.os.name", "needs a cluster: a %s pod runs on a %s node, and a minipod host is Linux", pod.Spec.OS.Name, pod.Spec.OS.Name)
 	}

@@ -102,6 +102,19 @@ func (r *Runtime) CreatePod(ctx context.Context, in *corev1.Pod, opts CreateOpti
 		r.mu.Unlock()
 		return nil, fmt.Errorf("pods %q already exists: %w", pod.Name, errAlreadyExists)
 	}
+	// Admission, one pod at a time as the kubelet admits them: its
+	// requests must fit beside those of the pods the host holds.
+	var others []*corev1.Pod
+	for _, o := range r.pods {
+		o.mu.Lock()
+		others = append(others, o.rec.Pod)
+		o.mu.Unlock()
+	}
+	cpus, mem := hostResources()
+	if err := admitRequests(pod, others, int64(cpus)*1000, mem); err != nil {
+		r.mu.Unlock()
+		return nil, err
+	}
 	r.pods[key] = ps
 	r.mu.Unlock()
 	r.changes.notify()

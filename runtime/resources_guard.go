@@ -44,3 +44,31 @@ func checkResourceValues(pod *corev1.Pod) error {
 	}
 	return errors.Join(errs...)
 }
+
+// ErrOutOfResources is the class of a pod the kubelet rejects at admission
+// because the host does not have what it requests (reason OutOfcpu,
+// OutOfmemory).
+var ErrOutOfResources = fmt.Errorf("pod rejected: %w", errdefs.ErrResourceExhausted)
+
+// admitRequests rejects a pod whose requests do not fit beside the pods
+// the host already runs, as the kubelet's admission does: the sum of every
+// pod's requests may not exceed the host's capacity (milli-CPUs and bytes).
+func admitRequests(pod *corev1.Pod, running []*corev1.Pod, capMilliCPU, capMemory int64) error {
+	cpu, mem := podCPUMemory(pod, requestsOf)
+	var usedCPU, usedMem int64
+	for _, p := range running {
+		c, m := podCPUMemory(p, requestsOf)
+		usedCPU += c
+		usedMem += m
+	}
+	var errs []error
+	if cpu > 0 && usedCPU+cpu > capMilliCPU {
+		errs = append(errs, fmt.Errorf("OutOfcpu: Node didn't have enough resource: cpu, requested: %d, used: %d, capacity: %d (millicores): %w",
+			cpu, usedCPU, capMilliCPU, ErrOutOfResources))
+	}
+	if mem > 0 && usedMem+mem > capMemory {
+		errs = append(errs, fmt.Errorf("OutOfmemory: Node didn't have enough resource: memory, requested: %d, used: %d, capacity: %d (bytes): %w",
+			mem, usedMem, capMemory, ErrOutOfResources))
+	}
+	return errors.Join(errs...)
+}
