@@ -672,6 +672,22 @@ spec:
 	if ps, _ := e.exec("apart", "b", "ps", "-o", "args"); strings.Contains(ps, "sleep 3601") {
 		t.Fatalf("without shareProcessNamespace, b sees a's process:\n%s", ps)
 	}
+	// PID 1 is minipod's pause, isolated as the kubelet's: its mounts are
+	// one empty root, it has no capabilities and is not root, and nothing of
+	// the host is reachable through it.
+	mountinfo, code := e.exec("shared", "a", "cat", "/proc/1/mountinfo")
+	if code != 0 || len(strings.Split(strings.TrimSpace(mountinfo), "\n")) != 1 || strings.Contains(mountinfo, e.root) || strings.Contains(mountinfo, "netns") {
+		t.Errorf("the pod's PID 1 shows mounts of the host (exit %d):\n%s", code, mountinfo)
+	}
+	status, _ := e.exec("shared", "a", "cat", "/proc/1/status")
+	for _, want := range []string{"CapEff:\t0000000000000000", "CapBnd:\t0000000000000000", "CapPrm:\t0000000000000000", "NoNewPrivs:\t1", "Uid:\t65535"} {
+		if !strings.Contains(status, want) {
+			t.Errorf("the pod's PID 1 status lacks %q:\n%s", want, status)
+		}
+	}
+	if out, code := e.exec("shared", "a", "ls", "/proc/1/root/"); code == 0 && strings.TrimSpace(out) != "" {
+		t.Errorf("the pod's PID 1 root lists files:\n%s", out)
+	}
 	e.mustRun("delete", "pod", "shared", "apart")
 	e.assertNoLeaks()
 }

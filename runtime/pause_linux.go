@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	goruntime "runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -37,7 +38,9 @@ func startPause(dir, exe string) error {
 	}
 	f.Close()
 	cmd := exec.Command(exe, "pause")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID, Setsid: true}
+	// A mount namespace of its own too, so that RunPause can leave the
+	// host's file system behind (see isolatePause).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID | syscall.CLONE_NEWNS, Setsid: true}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("failed to start the pod's PID namespace init: %w", err)
 	}
@@ -77,9 +80,17 @@ func stopPause(dir string) error {
 	return os.Remove(filepath.Join(dir, pausePIDFile))
 }
 
+// pauseUID is the user the pause process runs as, the kubelet's pause
+// image's (65535).
+const pauseUID = 65535
+
 // RunPause is `minipod pause`: PID 1 of a pod's shared PID namespace. It
-// reaps whatever is reparented to it and exits on SIGTERM or SIGINT.
+// first isolates itself, then reaps whatever is reparented to it and exits
+// on SIGTERM or SIGINT.
 func RunPause() error {
+	if err := isolatePause(); err != nil {
+		return fmt.Errorf("pause: %w", err)
+	}
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, syscall.SIGCHLD, syscall.SIGTERM, syscall.SIGINT)
 	for s := range sigs {
@@ -93,6 +104,82 @@ func RunPause() error {
 				break
 			}
 		}
+	}
+	return nil
+}
+
+// `minipod pause` runs on the main thread (see isolatePause): a call of
+// LockOSThread in an init function makes main run on it.
+func init() {
+	if len(os.Args) > 1 && os.Args[1] == "pause" {
+		goruntime.LockOSThread()
+	}
+}
+
+// isolatePause gives the pause process what the kubelet's pause container
+// has, so that a container of the pod learns nothing about the host from
+// its PID 1 (/proc/1/mountinfo, /proc/1/root, /proc/1/status): its own
+// mount namespace with an empty, read-only tmpfs as its root and nothing
+// else mounted, no capabilities (bounding set included), no new privileges,
+// and user and group 65535. The bounding set and no_new_privs belong to a
+// thread: they are set on the main thread, the one /proc/1 shows and the
+// one that runs the pause, and on every thread where the Go runtime can
+// (not with cgo); the user change clears every thread's capabilities.
+func isolatePause() error {
+	// Nothing done here may reach the host's mounts.
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("failed to make the mounts private: %w", err)
+	}
+	// The new root: a tmpfs mounted over /tmp in this namespace only.
+	root := "/tmp"
+	if err := unix.Mount("tmpfs", root, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "size=16k,mode=0755"); err != nil {
+		return fmt.Errorf("failed to mount the pause root: %w", err)
+	}
+	if err := os.Mkdir(filepath.Join(root, "old"), 0o700); err != nil {
+		return err
+	}
+	if err := unix.PivotRoot(root, filepath.Join(root, "old")); err != nil {
+		return fmt.Errorf("failed to pivot to the pause root: %w", err)
+	}
+	if err := unix.Chdir("/"); err != nil {
+		return err
+	}
+	if err := unix.Unmount("/old", unix.MNT_DETACH); err != nil {
+		return fmt.Errorf("failed to leave the host's file system: %w", err)
+	}
+	if err := os.Remove("/old"); err != nil {
+		return err
+	}
+	if err := unix.Mount("", "/", "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		return fmt.Errorf("failed to make the pause root read-only: %w", err)
+	}
+	// The bounding set first (that needs CAP_SETPCAP), then the user
+	// change, which clears every other capability.
+	perThread := func(option, arg uintptr) error {
+		if _, _, errno := syscall.AllThreadsSyscall6(unix.SYS_PRCTL, option, arg, 0, 0, 0, 0); errno != 0 && errno != syscall.ENOTSUP && errno != unix.EINVAL {
+			return errno
+		}
+		if err := unix.Prctl(int(option), arg, 0, 0, 0); err != nil && !errors.Is(err, unix.EINVAL) {
+			return err
+		}
+		return nil
+	}
+	for c := 0; c <= unix.CAP_LAST_CAP; c++ {
+		if err := perThread(unix.PR_CAPBSET_DROP, uintptr(c)); err != nil {
+			return fmt.Errorf("failed to drop capability %d: %w", c, err)
+		}
+	}
+	if err := perThread(unix.PR_SET_NO_NEW_PRIVS, 1); err != nil {
+		return fmt.Errorf("failed to set no_new_privs: %w", err)
+	}
+	if err := syscall.Setgroups(nil); err != nil {
+		return fmt.Errorf("failed to drop supplementary groups: %w", err)
+	}
+	if err := syscall.Setresgid(pauseUID, pauseUID, pauseUID); err != nil {
+		return fmt.Errorf("failed to set the pause group: %w", err)
+	}
+	if err := syscall.Setresuid(pauseUID, pauseUID, pauseUID); err != nil {
+		return fmt.Errorf("failed to set the pause user: %w", err)
 	}
 	return nil
 }
