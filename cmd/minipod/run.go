@@ -208,8 +208,10 @@ func runPods(ctx context.Context, c *client.Client, f *manifest.File, detach boo
 			opts := runtime.CreateOptions{PulledImages: podImages(pod, pulled)}
 			if detach {
 				created, err = c.SubmitPod(ctx, pod, opts)
-			} else {
-				created, err = c.CreatePod(ctx, pod, opts)
+			} else if created, err = c.CreatePod(ctx, pod, opts); err == nil {
+				// Created, and kept: a container that cannot start is
+				// retried by the daemon, and shown here with what to try.
+				err = cannotStart(created)
 			}
 			results[i].pod, results[i].err = created, err
 			w.done(pod.Name)
@@ -375,7 +377,7 @@ func printRunResults(w io.Writer, results []runResult) error {
 	fmt.Fprintln(tw, "NAME\tSTATUS\tIP")
 	for _, r := range results {
 		status, ip := "Failed", "<none>"
-		if r.err == nil && r.pod != nil {
+		if r.pod != nil {
 			status = summarizePod(r.pod, time.Now()).Status
 			ip = orNone(podIP(r.pod))
 		}
@@ -385,6 +387,17 @@ func printRunResults(w io.Writer, results []runResult) error {
 		return err
 	}
 	for _, r := range results {
+		var sf *startFailure
+		if errors.As(r.err, &sf) {
+			// The pod is kept: its failures, then what to try.
+			for _, line := range sf.lines {
+				if !strings.HasPrefix(line, " ") {
+					line = fmt.Sprintf("pod %q: %s", r.name, line)
+				}
+				fmt.Fprintln(w, line)
+			}
+			continue
+		}
 		if r.err != nil {
 			for _, line := range errorLines(r.err) {
 				fmt.Fprintf(w, "pod %q: %s\n", r.name, strings.TrimPrefix(line, "error: "))
