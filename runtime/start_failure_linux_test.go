@@ -161,3 +161,75 @@ func TestRestartFailureIsRetried(t *testing.T) {
 	}
 	assertEmpty(t, r)
 }
+
+func initStatusOf(p *corev1.Pod, name string) corev1.ContainerStatus {
+	for _, cs := range p.Status.InitContainerStatuses {
+		if cs.Name == name {
+			return cs
+		}
+	}
+	return corev1.ContainerStatus{}
+}
+
+// TestInitStartFailureIsRetried: an init container whose task cannot be
+// created is retried with back-off like one that exits non-zero
+// (Init:CrashLoopBackOff over a StartError), and the pod goes on once it
+// can run; under Never the failed start fails the pod's creation.
+func TestInitStartFailureIsRetried(t *testing.T) {
+	h := newHostEnv(t)
+	r := h.runtimeWith(t, Config{RestartBackOff: 50 * time.Millisecond})
+	ctx := context.Background()
+	dir := t.TempDir()
+	script := filepath.Join(dir, "init.sh")
+	pod := testPod("initcomeback", []string{"sleep", "3600"})
+	pod.Spec.InitContainers = []corev1.Container{{Name: "init", Image: "docker.io/library/busybox:1.36", Command: []string{"/bin/run.d/init.sh"},
+		VolumeMounts: []corev1.VolumeMount{{Name: "bin", MountPath: "/bin/run.d"}}}}
+	pod.Spec.Volumes = []corev1.Volume{{Name: "bin", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: dir}}}}
+	done := make(chan error, 1)
+	go func() {
+		_, err := r.CreatePod(ctx, pod, CreateOptions{})
+		done <- err
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		p, err := r.GetPod(ctx, "default", "initcomeback")
+		if err == nil {
+			cs := initStatusOf(p, "init")
+			if last := cs.LastTerminationState.Terminated; cs.RestartCount >= 2 && last != nil && last.Reason == "StartError" && last.ExitCode == 128 {
+				break
+			}
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("creation ended while its init container could not start: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for the init container's failed starts to be retried; pod %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := os.WriteFile(script, []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("creation once the init container can run: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the pod did not go on once its init container could run")
+	}
+	if err := r.DeletePod(ctx, "default", "initcomeback", DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	assertEmpty(t, r)
+
+	never := testPod("initnever", []string{"sleep", "3600"})
+	never.Spec.RestartPolicy = corev1.RestartPolicyNever
+	never.Spec.InitContainers = []corev1.Container{{Name: "init", Image: "docker.io/library/busybox:1.36", Command: []string{"/no/such/command"}}}
+	if _, err := r.CreatePod(ctx, never, CreateOptions{}); err == nil || !strings.Contains(err.Error(), "Init:StartError") || !strings.Contains(err.Error(), "/no/such/command") {
+		t.Fatalf("under Never: %v, want Init:StartError naming the command", err)
+	}
+	assertEmpty(t, r)
+}
