@@ -118,10 +118,29 @@ func (r *Runtime) CreatePod(ctx context.Context, in *corev1.Pod, opts CreateOpti
 	r.pods[key] = ps
 	r.mu.Unlock()
 	r.changes.notify()
+
+	// An image that cannot be pulled keeps the pod, waiting for it; the
+	// pod is created once it is there.
+	if failed := r.pullImages(ctx, ps, justPulled); len(failed) > 0 {
+		r.log.Info("pod waits for its images", "pod", key, "images", len(failed))
+		go r.createWhenPulled(ps, failed, cms, secrets, justPulled)
+		return r.podObject(ps), nil
+	}
 	defer close(ps.created)
 	// Running, or failed (and gone, or listed as Failed): watchers read again.
 	defer r.changes.notify()
+	if err := r.create(ctx, ps, cms, secrets, justPulled); err != nil {
+		return nil, err
+	}
+	return r.podObject(ps), nil
+}
 
+// create applies the pod's plan. A failure undoes it, and the pod is
+// forgotten, unless the undo failed too (it is then listed, for delete to
+// retry).
+func (r *Runtime) create(ctx context.Context, ps *podState, cms []*corev1.ConfigMap, secrets []*corev1.Secret, justPulled map[string]bool) error {
+	pod := ps.rec.Pod
+	key := podKey(pod.Namespace, pod.Name)
 	log := r.log.With("pod", key)
 	start := time.Now()
 	if err := r.apply(ctx, ps, cms, secrets, justPulled); err != nil {
@@ -134,11 +153,11 @@ func (r *Runtime) CreatePod(ctx context.Context, in *corev1.Pod, opts CreateOpti
 		}
 		r.mu.Unlock()
 		log.Info("pod creation failed", "err", err)
-		return nil, err
+		return err
 	}
-	log.Info("pod running", "ip", rec.PodIP, "took", time.Since(start))
+	log.Info("pod running", "ip", ps.rec.PodIP, "took", time.Since(start))
 	r.refreshHosts(pod.Namespace)
-	return r.podObject(ps), nil
+	return nil
 }
 
 func (r *Runtime) refs(ctx context.Context, ns string) (manifest.Refs, []*corev1.ConfigMap, []*corev1.Secret, error) {

@@ -30,6 +30,11 @@ type podState struct {
 	// conditions remembers each pod condition's last status and when it
 	// changed.
 	conditions map[corev1.PodConditionType]corev1.PodCondition
+	// pulling is set while a kept pod waits for images it could not pull
+	// (pod_images.go); imageWait is what each container waiting for its
+	// image shows (ErrImagePull, ImagePullBackOff).
+	pulling   bool
+	imageWait map[string]corev1.ContainerStateWaiting
 }
 
 type containerState struct {
@@ -140,7 +145,7 @@ func (cs *containerState) terminated() *corev1.ContainerStateTerminated {
 
 func newPodState(rec *Record) *podState {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &podState{rec: rec, containers: map[string]*containerState{}, created: make(chan struct{}), ctx: ctx, cancel: cancel}
+	return &podState{rec: rec, containers: map[string]*containerState{}, imageWait: map[string]corev1.ContainerStateWaiting{}, created: make(chan struct{}), ctx: ctx, cancel: cancel}
 }
 
 func podKey(ns, name string) string { return ns + "/" + name }
@@ -210,6 +215,9 @@ func (p *podState) status(hostIP string) *corev1.Pod {
 				reason = "PodInitializing"
 			}
 			cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: reason}
+			if w, ok := p.imageWait[c.Name]; ok {
+				cs.State.Waiting = &w
+			}
 			return cs
 		}
 		cs.ContainerID = "containerd://" + s.ID

@@ -181,12 +181,9 @@ func runPods(ctx context.Context, c *client.Client, f *manifest.File, detach boo
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			p.Done(fmt.Sprintf("failed to pull %s", ref))
-			for i, pod := range f.Pods {
-				if results[i].err == nil && len(podImages(pod, []string{ref})) > 0 {
-					results[i].err = fmt.Errorf("failed to pull image %q: %w", ref, err)
-				}
-			}
+			// The pods are created all the same: the daemon keeps them,
+			// waiting for the image (ErrImagePull, ImagePullBackOff).
+			p.Done(fmt.Sprintf("failed to pull %s: %v", ref, err))
 			continue
 		}
 		pulled = append(pulled, ref)
