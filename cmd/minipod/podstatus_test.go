@@ -229,7 +229,23 @@ func TestCannotStart(t *testing.T) {
 			}
 		})
 	}
-	p := mkPod(corev1.PodRunning, nil, []corev1.ContainerStatus{{State: corev1.ContainerState{Terminated: startErr}}})
+	// A missing image: what to load, for the repository's demo images.
+	p := mkPod(corev1.PodPending, nil, []corev1.ContainerStatus{{State: waiting("ImagePullBackOff")}})
+	p.Spec.Containers[0].Image = "docker.io/minipod/webapp:1.0"
+	if err := cannotStart(p); err == nil || !strings.Contains(err.Error(), "minipod image load _output/images/webapp.tar") || strings.Contains(err.Error(), "--previous") {
+		t.Errorf("demo image: %v", err)
+	}
+	p.Spec.Containers[0].Image = "docker.io/minipod/webap:1.0"
+	if err := cannotStart(p); err == nil || strings.Contains(err.Error(), "_output/images") || !strings.Contains(err.Error(), "minipod image load FILE.tar") {
+		t.Errorf("other image: %v", err)
+	}
+	for image, want := range map[string]string{"busybox:1.36": "_output/images/busybox.tar", "docker.io/library/busybox": "_output/images/busybox.tar", "simple-webapp:1.0": "_output/images/webapp.tar", "nginx:1.25": ""} {
+		if got := demoImageArchive(image); got != want {
+			t.Errorf("demoImageArchive(%q) = %q, want %q", image, got, want)
+		}
+	}
+
+	p = mkPod(corev1.PodRunning, nil, []corev1.ContainerStatus{{State: corev1.ContainerState{Terminated: startErr}}})
 	p.Namespace = "dev"
 	if err := cannotStart(p); err == nil || !strings.Contains(err.Error(), "minipod describe pod web -n dev") {
 		t.Errorf("namespace dev: %v", err)
