@@ -233,3 +233,49 @@ func TestInitStartFailureIsRetried(t *testing.T) {
 	}
 	assertEmpty(t, r)
 }
+
+// TestImagePullFailureKeepsPod: a pod whose image cannot be pulled is
+// kept and Pending, its container waiting with ErrImagePull, then
+// ImagePullBackOff; nothing is created on the host meanwhile, and a
+// delete during the wait ends it and leaves nothing.
+func TestImagePullFailureKeepsPod(t *testing.T) {
+	h := newHostEnv(t)
+	r := h.runtimeWith(t, Config{RestartBackOff: 50 * time.Millisecond})
+	ctx := context.Background()
+	// Port 1 on loopback: nothing listens, the pull fails at once.
+	pod := testPod("noimage", []string{"sleep", "3600"})
+	pod.Spec.Containers[0].Image = "127.0.0.1:1/minipod/absent:1.0"
+	created, err := r.CreatePod(ctx, pod, CreateOptions{})
+	if err != nil {
+		t.Fatalf("a pod whose image cannot be pulled was not kept: %v", err)
+	}
+	cs := statusOf(created, "c0")
+	if w := cs.State.Waiting; w == nil || w.Reason != "ErrImagePull" || !strings.Contains(w.Message, "127.0.0.1:1/minipod/absent:1.0") {
+		t.Fatalf("state %+v, want Waiting ErrImagePull naming the image", cs.State)
+	}
+	if created.Status.Phase != corev1.PodPending {
+		t.Fatalf("phase %s, want Pending", created.Status.Phase)
+	}
+	waitPod(t, r, "noimage", "ImagePullBackOff", func(p *corev1.Pod) bool {
+		w := statusOf(p, "c0").State.Waiting
+		return w != nil && w.Reason == "ImagePullBackOff"
+	})
+	ev := eventReasons(t, r, "noimage")
+	if !strings.Contains(ev["Pulling"], "Pulling image") || !strings.Contains(ev["Failed"], "Failed to pull image") || !strings.Contains(ev["Failed"], "Error: ErrImagePull") || !strings.Contains(ev["BackOff"], "Back-off pulling image") {
+		t.Fatalf("events %v", ev)
+	}
+	if dirs, _ := os.ReadDir(filepath.Join(r.cfg.Root, "pods")); len(dirs) != 0 {
+		t.Fatalf("pod directories while the pod waits for its image: %d", len(dirs))
+	}
+	done := make(chan error, 1)
+	go func() { done <- r.DeletePod(ctx, "default", "noimage", DeleteOptions{}) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("delete of a pod waiting for its image did not end")
+	}
+	assertEmpty(t, r)
+}
