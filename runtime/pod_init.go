@@ -175,7 +175,16 @@ func (r *Runtime) runInitOnce(ctx context.Context, ps *podState, plan *PodPlan, 
 // running, and past its startupProbe if it has one.
 func (r *Runtime) startSidecar(ctx context.Context, ps *podState, plan *PodPlan, c containerd.Container, cp *ContainerPlan) error {
 	if err := r.startContainer(ctx, ps, plan, c, cp); err != nil {
-		return err
+		// A sidecar that cannot start is retried with back-off, as an
+		// app container is; the pod waits for it below.
+		if ctx.Err() != nil {
+			return err
+		}
+		wait, ok := r.startFailed(ps, cp.Name, 0, cp.LogPath, err)
+		if !ok {
+			return err
+		}
+		r.retryStart(ps, cp.Name, wait)
 	}
 	t := time.NewTicker(50 * time.Millisecond)
 	defer t.Stop()

@@ -279,3 +279,60 @@ func TestImagePullFailureKeepsPod(t *testing.T) {
 	}
 	assertEmpty(t, r)
 }
+
+// TestSidecarStartFailureIsRetried: a native sidecar whose task cannot be
+// created is retried with back-off, and the pod goes on once it runs.
+func TestSidecarStartFailureIsRetried(t *testing.T) {
+	h := newHostEnv(t)
+	r := h.runtimeWith(t, Config{RestartBackOff: 50 * time.Millisecond})
+	ctx := context.Background()
+	dir := t.TempDir()
+	always := corev1.ContainerRestartPolicyAlways
+	pod := testPod("sidecarcomeback", []string{"sleep", "3600"})
+	pod.Spec.InitContainers = []corev1.Container{{Name: "sidecar", Image: "docker.io/library/busybox:1.36", Command: []string{"/bin/run.d/sidecar.sh"},
+		RestartPolicy: &always, VolumeMounts: []corev1.VolumeMount{{Name: "bin", MountPath: "/bin/run.d"}}}}
+	pod.Spec.Volumes = []corev1.Volume{{Name: "bin", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: dir}}}}
+	done := make(chan error, 1)
+	go func() {
+		_, err := r.CreatePod(ctx, pod, CreateOptions{})
+		done <- err
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		p, err := r.GetPod(ctx, "default", "sidecarcomeback")
+		if err == nil {
+			cs := initStatusOf(p, "sidecar")
+			if last := cs.LastTerminationState.Terminated; cs.RestartCount >= 2 && last != nil && last.Reason == "StartError" {
+				break
+			}
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("creation ended while its sidecar could not start: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for the sidecar's failed starts to be retried; pod %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "sidecar.sh"), []byte("#!/bin/sh\nexec sleep 3600\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("creation once the sidecar can run: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the pod did not go on once its sidecar could run")
+	}
+	p := waitPod(t, r, "sidecarcomeback", "the app container running", func(p *corev1.Pod) bool { return statusOf(p, "c0").State.Running != nil })
+	if cs := initStatusOf(p, "sidecar"); cs.State.Running == nil {
+		t.Fatalf("sidecar: %+v", cs.State)
+	}
+	if err := r.DeletePod(ctx, "default", "sidecarcomeback", DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	assertEmpty(t, r)
+}
