@@ -35,6 +35,9 @@ func newRunCommand(s ioStreams, g *globalOptions) *cobra.Command {
 		Short: "Create and start the pods of a manifest (and its ConfigMaps and Secrets)",
 		Long: `Create the ConfigMaps and Secrets of FILE ("-" for stdin), pull the images
 its pods need (per imagePullPolicy), create the pods and wait until they run.
+A pod with a container that cannot start (an image that cannot be pulled, a
+command that does not exist) is kept, as a kubelet keeps it, and retried with
+back-off: run exits non-zero saying why and what to try.
 
 With --dry-run, print what would be created on the host for each pod,
 without a daemon and without root.`,
