@@ -116,7 +116,7 @@ func (r *Runtime) runInitOnce(ctx context.Context, ps *podState, plan *PodPlan, 
 	// once (StartError, exit code 128): the restartPolicy applies to it as
 	// to any exit.
 	startFailed := func(t containerd.Task, err error) (int32, error) {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || refusedStart(err) {
 			return 0, err
 		}
 		if t != nil {
@@ -177,7 +177,7 @@ func (r *Runtime) startSidecar(ctx context.Context, ps *podState, plan *PodPlan,
 	if err := r.startContainer(ctx, ps, plan, c, cp); err != nil {
 		// A sidecar that cannot start is retried with back-off, as an
 		// app container is; the pod waits for it below.
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || refusedStart(err) {
 			return err
 		}
 		wait, ok := r.startFailed(ps, cp.Name, 0, cp.LogPath, err)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/errdefs"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -261,6 +262,15 @@ func (r *Runtime) startFailed(ps *podState, name string, n int32, logPath string
 		cs.Waiting, cs.WaitingMessage = "RunContainerError", err.Error()
 	}
 	return next, ok
+}
+
+// refusedStart tells whether a container's start failed because minipod
+// refused its configuration (a volume mount that leaves its volume or
+// reaches the daemon's state, a user it may not run as), not because the
+// runtime failed it: at a pod's creation that undoes the pod, with the
+// refusal named, as every check of the manifest does.
+func refusedStart(err error) bool {
+	return errdefs.IsInvalidArgument(err) || errdefs.IsPermissionDenied(err) || errors.Is(err, ErrCreateContainerConfig)
 }
 
 // firstLogPath is the log file of a container's first run.

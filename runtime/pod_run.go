@@ -502,6 +502,11 @@ func (r *Runtime) apply(ctx context.Context, ps *podState, cms []*corev1.ConfigM
 		return errors.Join(errs...)
 	}
 	for i := range plan.Containers {
+		if errs[i] != nil && refusedStart(errs[i]) {
+			return errs[i]
+		}
+	}
+	for i := range plan.Containers {
 		if errs[i] == nil {
 			continue
 		}
