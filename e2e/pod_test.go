@@ -225,19 +225,6 @@ spec:
   - name: f
     hostPath: {path: /nonexistent/minipod-e2e-file, type: File}
 `, "volumes"},
-		{"second container command not found", `apiVersion: v1
-kind: Pod
-metadata: {name: badcmd}
-spec:
-  terminationGracePeriodSeconds: 0
-  containers:
-  - name: good
-    image: docker.io/library/busybox:1.36
-    command: ["sleep", "60"]
-  - name: bad
-    image: docker.io/library/busybox:1.36
-    command: ["/no/such/command"]
-`, "start containers"},
 	}
 	e := newEnv(t)
 	for _, tc := range cases {
@@ -252,6 +239,60 @@ spec:
 			e.assertNoLeaks()
 		})
 	}
+
+	// A container that cannot start is the container's failure, not the
+	// pod's: as on a kubelet the pod stays, the other container runs, and
+	// the failing one is retried with back-off (RunContainerError, then
+	// CrashLoopBackOff over a StartError) until the pod is deleted.
+	t.Run("second container command not found", func(t *testing.T) {
+		out, errs, code := e.run("run", e.writeFile("pod.yaml", `apiVersion: v1
+kind: Pod
+metadata: {name: badcmd}
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+  - name: good
+    image: docker.io/library/busybox:1.36
+    command: ["sleep", "60"]
+  - name: bad
+    image: docker.io/library/busybox:1.36
+    command: ["/no/such/command"]
+`))
+		t.Logf("minipod run:\n%s%s", out, errs)
+		if code == 0 {
+			t.Fatalf("run succeeded for a container that cannot start:\n%s%s", out, errs)
+		}
+		for _, want := range []string{`container "bad" cannot start: RunContainerError`, "/no/such/command", "minipod describe pod badcmd", "minipod logs badcmd -c bad --previous"} {
+			if !strings.Contains(out+errs, want) {
+				t.Fatalf("run's output lacks %q:\n%s%s", want, out, errs)
+			}
+		}
+		if strings.Contains(out+errs, "step ") {
+			t.Fatalf("run names a failed step: the pod was undone:\n%s%s", out, errs)
+		}
+		eventually(t, 30*time.Second, "bad retried into CrashLoopBackOff over a StartError", func() bool {
+			p := e.pod("badcmd")
+			cs := containerStatus(p, "bad")
+			last := cs.LastTerminationState.Terminated
+			return cs.RestartCount >= 2 && cs.State.Waiting != nil && cs.State.Waiting.Reason == "CrashLoopBackOff" &&
+				last != nil && last.Reason == "StartError" && last.ExitCode == 128
+		})
+		p := e.pod("badcmd")
+		if good := containerStatus(p, "good"); good.State.Running == nil || good.RestartCount != 0 {
+			t.Fatalf("the other container: %+v", good)
+		}
+		if p.Status.Phase != corev1.PodRunning {
+			t.Fatalf("phase %s, want Running", p.Status.Phase)
+		}
+		desc := e.mustRun("describe", "pod", "badcmd")
+		for _, want := range []string{"StartError", "Failed", "Error: ", "BackOff", "Back-off restarting failed container bad"} {
+			if !strings.Contains(desc, want) {
+				t.Fatalf("describe lacks %q:\n%s", want, desc)
+			}
+		}
+		e.mustRun("delete", "pod", "badcmd")
+		e.assertNoLeaks()
+	})
 
 	t.Run("CNI ADD fails", func(t *testing.T) {
 		conf := fmt.Sprintf(`{"cniVersion":"1.0.0","name":"mpt-fail","plugins":[

@@ -303,3 +303,67 @@ func figure(line string) {
 		}
 	}
 }
+
+// TestDaemonRestartCrashLoop: containers that were not running when the
+// daemon stopped (one in CrashLoopBackOff, one whose task could not be
+// started) are restarted after it comes back, as their restartPolicy says,
+// and count their restarts on from where they were, each run in a log file
+// of its own.
+func TestDaemonRestartCrashLoop(t *testing.T) {
+	// A long back-off: the daemon stops while the containers wait.
+	e := newEnv(t, withDaemonArgs("--restart-backoff", "2s"))
+	out, errs, code := e.run("run", e.writeFile("pod.yaml", `apiVersion: v1
+kind: Pod
+metadata: {name: loops}
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+  - name: crash
+    image: docker.io/library/busybox:1.36
+    command: ["sh", "-c", "echo run; exit 3"]
+  - name: nocmd
+    image: docker.io/library/busybox:1.36
+    command: ["/no/such/command"]
+`))
+	if code == 0 {
+		t.Fatalf("run succeeded for a container that cannot start:\n%s%s", out, errs)
+	}
+	waiting := func(name string) (int32, bool) {
+		cs := containerStatus(e.pod("loops"), name)
+		return cs.RestartCount, cs.State.Waiting != nil && cs.State.Waiting.Reason == "CrashLoopBackOff"
+	}
+	eventually(t, 30*time.Second, "both containers in CrashLoopBackOff", func() bool {
+		n1, w1 := waiting("crash")
+		n2, w2 := waiting("nocmd")
+		return n1 >= 1 && w1 && n2 >= 1 && w2
+	})
+	before := map[string]int32{}
+	for _, c := range []string{"crash", "nocmd"} {
+		before[c], _ = waiting(c)
+	}
+	e.stop()
+	e.start()
+	p := e.pod("loops")
+	for _, c := range []string{"crash", "nocmd"} {
+		if got := containerStatus(p, c).RestartCount; got < before[c] {
+			t.Errorf("%s: restartCount %d after the daemon restart, was %d", c, got, before[c])
+		}
+	}
+	eventually(t, 30*time.Second, "both containers restarted after the daemon restart", func() bool {
+		p := e.pod("loops")
+		return containerStatus(p, "crash").RestartCount > before["crash"] && containerStatus(p, "nocmd").RestartCount > before["nocmd"]
+	})
+	// One run per log file: no file holds two runs of crash.
+	logs, _ := filepath.Glob(filepath.Join(e.root, "logs", "default_loops_*", "crash", "*.log"))
+	if len(logs) < 2 {
+		t.Fatalf("log files of crash: %v", logs)
+	}
+	for _, l := range logs {
+		b, _ := os.ReadFile(l)
+		if n := strings.Count(string(b), " run\n"); n > 1 {
+			t.Errorf("%s holds %d runs", l, n)
+		}
+	}
+	e.mustRun("delete", "pod", "loops")
+	e.assertNoLeaks()
+}

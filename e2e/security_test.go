@@ -185,6 +185,13 @@ spec:
 	failing := strings.Replace(strings.Replace(manifest, `command: ["sleep", "3600"]`, `command: ["/no/such/binary"]`, 1), "name: vault", "name: vault3", 1)
 	out, errs, code = e.run("run", e.writeFile("fail.yaml", failing))
 	check(code != 0 && !strings.Contains(out+errs, value), "a failed start: exit %d, shows the value: %v", code, strings.Contains(out+errs, value))
+	// The pod whose container cannot start is kept (retried with back-off,
+	// as on a kubelet): its status and events do not show the value either.
+	for _, args := range [][]string{{"get", "pod", "vault3", "-o", "yaml"}, {"describe", "pod", "vault3"}, {"events", "vault3"}} {
+		out, errs, _ := e.run(args...)
+		check(!strings.Contains(out+errs, value), "minipod %s shows the secret value", strings.Join(args, " "))
+	}
+	e.mustRun("delete", "pod", "vault3")
 
 	// On disk: only on tmpfs.
 	tmpfs := tmpfsMounts()

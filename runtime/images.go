@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -150,6 +151,11 @@ func (r *Runtime) RemoveImage(ctx context.Context, ref string) error {
 	return nil
 }
 
+// errImagePull classes the errors of a pull that failed (ErrImagePull):
+// the registry did not answer, or has no such image, or refused. A pod
+// waits for such an image, with back-off; other image errors undo it.
+var errImagePull = errors.New("ErrImagePull")
+
 // ensureImage makes an image present as its pull policy says and returns it,
 // and whether it was pulled. justPulled holds the normalized names of images
 // the caller pulled for this pod a moment ago: Always does not pull them
@@ -174,7 +180,7 @@ func (r *Runtime) ensureImage(ctx context.Context, ref string, policy corev1.Pul
 	case policy == corev1.PullAlways || !present:
 		pulled = true
 		if _, err := r.PullImage(ctx, ref, nil); err != nil {
-			return nil, false, fmt.Errorf("ErrImagePull: %w", err)
+			return nil, false, fmt.Errorf("%w: %w", errImagePull, err)
 		}
 		img, err = r.client.GetImage(ctx, name)
 		if err != nil {

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -78,6 +79,12 @@ func (r *Runtime) runInit(ctx context.Context, ps *podState, undo *undoStack, pl
 			return nil
 		}
 		if policy == corev1.RestartPolicyNever {
+			ps.mu.Lock()
+			reason, msg := ps.containers[cp.Name].Reason, ps.containers[cp.Name].Message
+			ps.mu.Unlock()
+			if reason == "StartError" {
+				return fmt.Errorf("Init:StartError: init container %q could not start: %s", cp.Name, msg)
+			}
 			return fmt.Errorf("Init:Error: init container %q exited with code %d", cp.Name, code)
 		}
 		ps.mu.Lock()
@@ -105,16 +112,36 @@ func (r *Runtime) runInitOnce(ctx context.Context, ps *podState, plan *PodPlan, 
 		}
 	}
 	logPath := logPathFor(cp.LogPath, run)
+	// A task that cannot be created or started is a run that ended at
+	// once (StartError, exit code 128): the restartPolicy applies to it as
+	// to any exit.
+	startFailed := func(t containerd.Task, err error) (int32, error) {
+		if ctx.Err() != nil || refusedStart(err) {
+			return 0, err
+		}
+		if t != nil {
+			if derr := deleteTask(nctx, c, t); derr != nil {
+				return 0, errors.Join(err, derr)
+			}
+		}
+		r.log.Warn("failed to start init container", "pod", podKey(ps.rec.Pod.Namespace, ps.rec.Pod.Name), "container", cp.Name, "err", err)
+		r.event(ps, corev1.EventTypeWarning, "Failed", "Error: "+err.Error(), cp.Name)
+		ps.mu.Lock()
+		ps.containers[cp.Name].failStart(run, logPath, err)
+		ps.mu.Unlock()
+		r.changes.notify()
+		return exitCodeStartError, nil
+	}
 	t, err := r.newTask(ctx, plan, cp, c, logPath)
 	if err != nil {
-		return 0, err
+		return startFailed(nil, err)
 	}
 	exitc, err := t.Wait(nctx)
 	if err != nil {
-		return 0, fmt.Errorf("failed to wait on init container %q: %w", cp.Name, err)
+		return startFailed(t, fmt.Errorf("failed to wait on init container %q: %w", cp.Name, err))
 	}
 	if err := t.Start(nctx); err != nil {
-		return 0, fmt.Errorf("failed to start init container %q: %w", cp.Name, err)
+		return startFailed(t, fmt.Errorf("failed to start init container %q: %w", cp.Name, err))
 	}
 	ps.mu.Lock()
 	cs := ps.containers[cp.Name]
@@ -148,7 +175,16 @@ func (r *Runtime) runInitOnce(ctx context.Context, ps *podState, plan *PodPlan, 
 // running, and past its startupProbe if it has one.
 func (r *Runtime) startSidecar(ctx context.Context, ps *podState, plan *PodPlan, c containerd.Container, cp *ContainerPlan) error {
 	if err := r.startContainer(ctx, ps, plan, c, cp); err != nil {
-		return err
+		// A sidecar that cannot start is retried with back-off, as an
+		// app container is; the pod waits for it below.
+		if ctx.Err() != nil || refusedStart(err) {
+			return err
+		}
+		wait, ok := r.startFailed(ps, cp.Name, 0, cp.LogPath, err)
+		if !ok {
+			return err
+		}
+		r.retryStart(ps, cp.Name, wait)
 	}
 	t := time.NewTicker(50 * time.Millisecond)
 	defer t.Stop()

@@ -24,6 +24,13 @@ func (r *Runtime) DeletePod(ctx context.Context, namespace, name string, opts De
 	if err != nil {
 		return err
 	}
+	// A pod that waits for its images is not created: the wait ends here.
+	ps.mu.Lock()
+	pulling := ps.pulling
+	ps.mu.Unlock()
+	if pulling {
+		ps.stopWatchers()
+	}
 	select {
 	case <-ps.created:
 	case <-ctx.Done():

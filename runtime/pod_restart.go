@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/errdefs"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -92,19 +94,86 @@ func (r *Runtime) watch(ps *podState, name string, exitc <-chan containerd.ExitS
 			if !ok {
 				return
 			}
-			if next > 0 {
-				select {
-				case <-ps.ctx.Done():
-					return
-				case <-time.After(next):
-				}
-			}
-			exitc, ok = r.restart(ps, name)
-			if !ok {
+			if exitc, ok = r.runAgain(ps, name, next); !ok {
 				return
 			}
 		}
 	}()
+}
+
+// retryStart is for a container whose task could not be created or
+// started (failStart has recorded it): it starts the container again after
+// wait, with back-off, and then watches it as any other.
+func (r *Runtime) retryStart(ps *podState, name string, wait time.Duration) {
+	go func() {
+		if exitc, ok := r.runAgain(ps, name, wait); ok {
+			r.watch(ps, name, exitc)
+		}
+	}()
+}
+
+// runAgain starts a container again after wait. When its task cannot be
+// created or started, that is an exit too (StartError): the restartPolicy
+// and the back-off apply to it, and it is tried again, until a run starts,
+// the policy says no, or the pod is deleted. It returns the new run's exits.
+func (r *Runtime) runAgain(ps *podState, name string, wait time.Duration) (<-chan containerd.ExitStatus, bool) {
+	for {
+		if !r.waitBackOff(ps, name, wait) {
+			return nil, false
+		}
+		exitc, ok, err := r.restart(ps, name)
+		if !ok {
+			return nil, false
+		}
+		if err == nil {
+			return exitc, true
+		}
+		if wait, ok = r.startFailed(ps, name, -1, "", err); !ok {
+			return nil, false
+		}
+	}
+}
+
+// syncDelay is how long a container whose start failed shows
+// RunContainerError before its back-off shows as CrashLoopBackOff: the
+// kubelet keeps the failure's reason until its next sync of the pod, which
+// its relist of the containers (1 s) brings. Never more than half the
+// back-off, which --restart-backoff may make short.
+const syncDelay = time.Second
+
+// waitBackOff waits before a restart; false when the pod is being deleted
+// meanwhile. After a failed start the back-off shows only once the
+// failure has been seen (syncDelay).
+func (r *Runtime) waitBackOff(ps *podState, name string, wait time.Duration) bool {
+	if wait <= 0 {
+		return ps.ctx.Err() == nil
+	}
+	sleep := func(d time.Duration) bool {
+		select {
+		case <-ps.ctx.Done():
+			return false
+		case <-time.After(d):
+			return true
+		}
+	}
+	ps.mu.Lock()
+	cs := ps.containers[name]
+	failed := cs != nil && cs.Waiting != ""
+	ps.mu.Unlock()
+	if failed {
+		d := min(syncDelay, wait/2)
+		if !sleep(d) {
+			return false
+		}
+		wait -= d
+		ps.mu.Lock()
+		cs.Waiting, cs.WaitingMessage = "", ""
+		cs.BackOffUntil = time.Now().Add(wait)
+		ps.mu.Unlock()
+		r.changes.notify()
+		r.event(ps, corev1.EventTypeWarning, "BackOff", "Back-off restarting failed container "+name, name)
+	}
+	return sleep(wait)
 }
 
 // recordExit notes an exit and says whether, and after how long, the
@@ -141,28 +210,89 @@ func (r *Runtime) recordExit(ps *podState, name string, st containerd.ExitStatus
 	}
 	log := r.log.With("pod", podKey(ps.rec.Pod.Namespace, ps.rec.Pod.Name), "container", name)
 	log.Info("container exited", "exitCode", cs.ExitCode)
+	next, ok := r.nextRun(ps, name, cs, cs.FinishedAt.Sub(cs.StartedAt))
+	if ok && next > 0 {
+		cs.BackOffUntil = time.Now().Add(next)
+		log.Info("back-off restarting failed container", "backoff", next)
+		go r.event(ps, corev1.EventTypeWarning, "BackOff", "Back-off restarting failed container "+name, name)
+	}
+	return next, ok
+}
+
+// nextRun applies the restartPolicy and the back-off to a container's run
+// that has ended after running for ran: whether it runs again, and after
+// how long. The caller holds the pod's lock.
+func (r *Runtime) nextRun(ps *podState, name string, cs *containerState, ran time.Duration) (time.Duration, bool) {
 	alive := ps.rec.State == StateRunning || ps.rec.State == StateCreating
 	if ps.ctx.Err() != nil || !alive || !shouldRestart(restartPolicyOf(ps.rec.Pod, name), cs.ExitCode) {
 		return 0, false
 	}
-	ran := cs.FinishedAt.Sub(cs.StartedAt)
 	cs.BackOff = nextBackOff(cs.BackOff, ran, r.backOffBase(), r.backOffMax(), cs.Restarts)
 	if ran >= backOffResetAfter {
 		cs.BackOff = 0
 	}
-	if cs.BackOff > 0 {
-		cs.BackOffUntil = time.Now().Add(cs.BackOff)
-		log.Info("back-off restarting failed container", "backoff", cs.BackOff)
-		go r.event(ps, corev1.EventTypeWarning, "BackOff", "Back-off restarting failed container "+name, name)
-	}
 	return cs.BackOff, true
 }
 
+// startFailed records that run n of a container (-1: the run after its
+// last), writing to logPath ("": that run's file), could not be created or
+// started: a StartError exit, a Failed event, and the container waits with
+// RunContainerError to run again as its restartPolicy says. It returns the
+// back-off before the next attempt, and false when there is none.
+func (r *Runtime) startFailed(ps *podState, name string, n int32, logPath string, err error) (time.Duration, bool) {
+	defer r.changes.notify()
+	log := r.log.With("pod", podKey(ps.rec.Pod.Namespace, ps.rec.Pod.Name), "container", name)
+	log.Warn("failed to start container", "err", err)
+	r.event(ps, corev1.EventTypeWarning, "Failed", "Error: "+err.Error(), name)
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	cs := ps.containers[name]
+	if cs == nil {
+		return 0, false
+	}
+	if n < 0 {
+		n = cs.Restarts + 1
+	}
+	if logPath == "" {
+		logPath = logPathFor(firstLogPath(ps.rec.Plan, name), n)
+	}
+	cs.failStart(n, logPath, err)
+	next, ok := r.nextRun(ps, name, cs, 0)
+	if ok {
+		cs.Waiting, cs.WaitingMessage = "RunContainerError", err.Error()
+	}
+	return next, ok
+}
+
+// refusedStart tells whether a container's start failed because minipod
+// refused its configuration (a volume mount that leaves its volume or
+// reaches the daemon's state, a user it may not run as), not because the
+// runtime failed it: at a pod's creation that undoes the pod, with the
+// refusal named, as every check of the manifest does.
+func refusedStart(err error) bool {
+	return errdefs.IsInvalidArgument(err) || errdefs.IsPermissionDenied(err) || errors.Is(err, ErrCreateContainerConfig)
+}
+
+// firstLogPath is the log file of a container's first run.
+func firstLogPath(plan *PodPlan, name string) string {
+	if plan == nil {
+		return ""
+	}
+	for _, cp := range append(append([]ContainerPlan{}, plan.Containers...), plan.Init...) {
+		if cp.Name == name {
+			return cp.LogPath
+		}
+	}
+	return ""
+}
+
 // restart runs a container again: the old task is deleted, a new one
-// writes to the next log file.
-func (r *Runtime) restart(ps *podState, name string) (<-chan containerd.ExitStatus, bool) {
+// writes to the next log file. It returns false, and no error, when the
+// pod is being deleted; an error when the task could not be created or
+// started (the failed task is deleted).
+func (r *Runtime) restart(ps *podState, name string) (<-chan containerd.ExitStatus, bool, error) {
 	if !ps.beginRestart() {
-		return nil, false
+		return nil, false, nil
 	}
 	defer ps.restarting.Done()
 	// A restart that has begun is not cut short: a teardown waits for it
@@ -173,7 +303,7 @@ func (r *Runtime) restart(ps *podState, name string) (<-chan containerd.ExitStat
 	plan := ps.rec.Plan
 	ps.mu.Unlock()
 	if cs == nil || plan == nil {
-		return nil, false
+		return nil, false, nil
 	}
 	var cp *ContainerPlan
 	for _, c := range append(append([]ContainerPlan{}, plan.Containers...), plan.Init...) {
@@ -182,41 +312,39 @@ func (r *Runtime) restart(ps *podState, name string) (<-chan containerd.ExitStat
 		}
 	}
 	if cp == nil {
-		return nil, false
-	}
-	first := cp.LogPath
-	fail := func(err error) (<-chan containerd.ExitStatus, bool) {
-		r.log.Warn("failed to restart container", "pod", podKey(ps.rec.Pod.Namespace, ps.rec.Pod.Name), "container", name, "err", err)
-		ps.mu.Lock()
-		cs.BackOffUntil = time.Time{}
-		cs.Reason, cs.Message = "StartError", err.Error()
-		ps.mu.Unlock()
-		r.changes.notify()
-		return nil, false
+		return nil, false, nil
 	}
 	c, err := r.client.LoadContainer(ctx, cs.ID)
 	if err != nil {
-		return fail(err)
+		return nil, true, fmt.Errorf("failed to load container %q: %w", cs.ID, err)
 	}
 	if t, err := c.Task(ctx, nil); err == nil {
 		if err := deleteTask(ctx, c, t); err != nil {
-			return fail(err)
+			return nil, true, err
 		}
 	}
 	ps.mu.Lock()
 	n := cs.Restarts + 1
 	ps.mu.Unlock()
-	logPath := logPathFor(first, n)
+	logPath := logPathFor(cp.LogPath, n)
 	t, err := r.newTask(ctx, plan, cp, c, logPath)
 	if err != nil {
-		return fail(err)
+		return nil, true, err
 	}
 	exitc, err := t.Wait(r.nsctx(context.Background()))
-	if err != nil {
-		return fail(err)
+	if err == nil {
+		err = t.Start(ctx)
+		if err != nil {
+			err = fmt.Errorf("failed to start container %q: %w", name, err)
+		}
+	} else {
+		err = fmt.Errorf("failed to wait on container %q: %w", name, err)
 	}
-	if err := t.Start(ctx); err != nil {
-		return fail(err)
+	if err != nil {
+		if derr := deleteTask(ctx, c, t); derr != nil {
+			err = errors.Join(err, derr)
+		}
+		return nil, true, err
 	}
 	ps.mu.Lock()
 	cs.beginRun(n, logPath)
@@ -224,7 +352,7 @@ func (r *Runtime) restart(ps *podState, name string) (<-chan containerd.ExitStat
 	r.event(ps, corev1.EventTypeNormal, "Started", "Started container "+name, name)
 	go r.postStart(ps, name)
 	r.startProbes(ps, name)
-	return exitc, true
+	return exitc, true, nil
 }
 
 // terminationMessage reads what a container left at its

@@ -118,10 +118,29 @@ func (r *Runtime) CreatePod(ctx context.Context, in *corev1.Pod, opts CreateOpti
 	r.pods[key] = ps
 	r.mu.Unlock()
 	r.changes.notify()
+
+	// An image that cannot be pulled keeps the pod, waiting for it; the
+	// pod is created once it is there.
+	if failed := r.pullImages(ctx, ps, justPulled); len(failed) > 0 {
+		r.log.Info("pod waits for its images", "pod", key, "images", len(failed))
+		go r.createWhenPulled(ps, failed, cms, secrets, justPulled)
+		return r.podObject(ps), nil
+	}
 	defer close(ps.created)
 	// Running, or failed (and gone, or listed as Failed): watchers read again.
 	defer r.changes.notify()
+	if err := r.create(ctx, ps, cms, secrets, justPulled); err != nil {
+		return nil, err
+	}
+	return r.podObject(ps), nil
+}
 
+// create applies the pod's plan. A failure undoes it, and the pod is
+// forgotten, unless the undo failed too (it is then listed, for delete to
+// retry).
+func (r *Runtime) create(ctx context.Context, ps *podState, cms []*corev1.ConfigMap, secrets []*corev1.Secret, justPulled map[string]bool) error {
+	pod := ps.rec.Pod
+	key := podKey(pod.Namespace, pod.Name)
 	log := r.log.With("pod", key)
 	start := time.Now()
 	if err := r.apply(ctx, ps, cms, secrets, justPulled); err != nil {
@@ -134,11 +153,11 @@ func (r *Runtime) CreatePod(ctx context.Context, in *corev1.Pod, opts CreateOpti
 		}
 		r.mu.Unlock()
 		log.Info("pod creation failed", "err", err)
-		return nil, err
+		return err
 	}
-	log.Info("pod running", "ip", rec.PodIP, "took", time.Since(start))
+	log.Info("pod running", "ip", ps.rec.PodIP, "took", time.Since(start))
 	r.refreshHosts(pod.Namespace)
-	return r.podObject(ps), nil
+	return nil
 }
 
 func (r *Runtime) refs(ctx context.Context, ns string) (manifest.Refs, []*corev1.ConfigMap, []*corev1.Secret, error) {
@@ -440,17 +459,24 @@ func (r *Runtime) apply(ctx context.Context, ps *podState, cms []*corev1.ConfigM
 	// The first task brings up the pod's shared shim; the other tasks are
 	// created together once it is there (concurrent first creates of one
 	// shim group race over the shim's socket in containerd 1.6), then all
-	// start at once.
-	// With a shim per container, all tasks are created at once.
+	// start at once. With a shim per container, all tasks are created at
+	// once.
+	// A container whose task cannot be created or started does not undo
+	// the pod: as on a kubelet, the failure is the container's (StartError,
+	// RunContainerError), and it is started again as its restartPolicy
+	// says, with back-off, while the others run.
 	tasks := make([]containerd.Task, len(plan.Containers))
 	exits := make([]<-chan containerd.ExitStatus, len(plan.Containers))
 	first := 0
-	if len(plan.Containers) > 0 && !r.cfg.ShimPerContainer {
-		tasks[0], exits[0], errs[0] = r.createTask(ctx, plan, created[0], &plan.Containers[0])
-		if errs[0] != nil {
-			return errs[0]
+	if !r.cfg.ShimPerContainer {
+		// Until one task is there to hold the shim up.
+		for first < len(plan.Containers) {
+			tasks[first], exits[first], errs[first] = r.createTask(ctx, plan, created[first], &plan.Containers[first])
+			first++
+			if errs[first-1] == nil {
+				break
+			}
 		}
-		first = 1
 	}
 	for i := first; i < len(plan.Containers); i++ {
 		wg.Add(1)
@@ -460,10 +486,10 @@ func (r *Runtime) apply(ctx context.Context, ps *podState, cms []*corev1.ConfigM
 		}()
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return err
-	}
 	for i := range plan.Containers {
+		if errs[i] != nil {
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -471,8 +497,28 @@ func (r *Runtime) apply(ctx context.Context, ps *podState, cms []*corev1.ConfigM
 		}()
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return err
+	if ctx.Err() != nil {
+		// The creation was called off (the client went away): undone.
+		return errors.Join(errs...)
+	}
+	for i := range plan.Containers {
+		if errs[i] != nil && refusedStart(errs[i]) {
+			return errs[i]
+		}
+	}
+	for i := range plan.Containers {
+		if errs[i] == nil {
+			continue
+		}
+		cp := &plan.Containers[i]
+		if tasks[i] != nil {
+			if err := deleteTask(r.nsctx(ctx), created[i], tasks[i]); err != nil {
+				return err
+			}
+		}
+		if wait, ok := r.startFailed(ps, cp.Name, 0, cp.LogPath, errs[i]); ok {
+			r.retryStart(ps, cp.Name, wait)
+		}
 	}
 	if err := failAt(step); err != nil {
 		return err

@@ -30,6 +30,11 @@ type podState struct {
 	// conditions remembers each pod condition's last status and when it
 	// changed.
 	conditions map[corev1.PodConditionType]corev1.PodCondition
+	// pulling is set while a kept pod waits for images it could not pull
+	// (pod_images.go); imageWait is what each container waiting for its
+	// image shows (ErrImagePull, ImagePullBackOff).
+	pulling   bool
+	imageWait map[string]corev1.ContainerStateWaiting
 }
 
 type containerState struct {
@@ -50,6 +55,11 @@ type containerState struct {
 	LastState    *corev1.ContainerStateTerminated
 	BackOffUntil time.Time
 	BackOff      time.Duration
+	// Waiting is the reason the container waits for its next start after
+	// its task could not be created or started (RunContainerError), until
+	// its back-off begins; WaitingMessage is the error.
+	Waiting        string
+	WaitingMessage string
 	// LogPath is the log file of the current run.
 	LogPath string
 	// OOMKilled is set by containerd's OOM event for the current run.
@@ -85,24 +95,57 @@ func (cs *containerState) classifyOOM(plan *PodPlan) {
 // holds the pod's lock.
 func (cs *containerState) beginRun(n int32, logPath string) {
 	if cs.Exited {
-		if cs.Message == "" && cs.messageFromLog != "" {
-			cs.Message = lastLogLines(cs.messageFromLog, 80, 2048)
-		}
-		cs.LastState = &corev1.ContainerStateTerminated{
-			ExitCode: cs.ExitCode, Reason: cs.Reason, Message: cs.Message,
-			StartedAt: metav1.NewTime(cs.StartedAt), FinishedAt: metav1.NewTime(cs.FinishedAt),
-			ContainerID: "containerd://" + cs.ID,
-		}
+		cs.LastState = cs.terminated()
 	}
 	cs.Restarts, cs.LogPath = n, logPath
 	cs.Running, cs.Exited, cs.BackOffUntil, cs.OOMKilled = true, false, time.Time{}, false
 	cs.Message, cs.messageFromLog = "", ""
+	cs.Waiting, cs.WaitingMessage = "", ""
 	cs.StartedAt = time.Now()
+}
+
+// exitCodeStartError is the exit code of a run whose task could not be
+// created or started, as containerd's CRI plugin reports it.
+const exitCodeStartError = 128
+
+// failStart notes that run n of a container, writing to logPath, could not
+// be created or started. As on a kubelet it counts as a run that ended at
+// once: terminated with reason StartError and exit code 128, never started
+// (1970), the error as its message. Whether it runs again is the
+// restartPolicy's, as for any exit. The caller holds the pod's lock.
+func (cs *containerState) failStart(n int32, logPath string, err error) {
+	if cs.stopProbes != nil {
+		cs.stopProbes()
+		cs.stopProbes = nil
+	}
+	cs.Restarts, cs.LogPath = n, logPath
+	cs.Running, cs.Exited, cs.Ready, cs.OOMKilled = false, true, false, false
+	cs.ExitCode = exitCodeStartError
+	cs.Reason, cs.Message, cs.messageFromLog = "StartError", err.Error(), ""
+	cs.StartedAt, cs.FinishedAt = time.Unix(0, 0).UTC(), time.Now()
+	cs.BackOffUntil = time.Time{}
+	cs.Waiting, cs.WaitingMessage = "", ""
+}
+
+// terminated is the container's current run's termination; the caller
+// holds the pod's lock and has checked that it exited.
+func (cs *containerState) terminated() *corev1.ContainerStateTerminated {
+	if cs.Message == "" && cs.messageFromLog != "" {
+		cs.Message = lastLogLines(cs.messageFromLog, 80, 2048)
+		if cs.Message != "" {
+			cs.messageFromLog = ""
+		}
+	}
+	return &corev1.ContainerStateTerminated{
+		ExitCode: cs.ExitCode, Reason: cs.Reason, Message: cs.Message,
+		StartedAt: metav1.NewTime(cs.StartedAt), FinishedAt: metav1.NewTime(cs.FinishedAt),
+		ContainerID: "containerd://" + cs.ID,
+	}
 }
 
 func newPodState(rec *Record) *podState {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &podState{rec: rec, containers: map[string]*containerState{}, created: make(chan struct{}), ctx: ctx, cancel: cancel}
+	return &podState{rec: rec, containers: map[string]*containerState{}, imageWait: map[string]corev1.ContainerStateWaiting{}, created: make(chan struct{}), ctx: ctx, cancel: cancel}
 }
 
 func podKey(ns, name string) string { return ns + "/" + name }
@@ -172,6 +215,9 @@ func (p *podState) status(hostIP string) *corev1.Pod {
 				reason = "PodInitializing"
 			}
 			cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: reason}
+			if w, ok := p.imageWait[c.Name]; ok {
+				cs.State.Waiting = &w
+			}
 			return cs
 		}
 		cs.ContainerID = "containerd://" + s.ID
@@ -185,25 +231,21 @@ func (p *podState) status(hostIP string) *corev1.Pod {
 		if s.LastState != nil {
 			cs.LastTerminationState.Terminated = s.LastState.DeepCopy()
 		}
+		// A container waiting to run again shows, as on a kubelet, the run
+		// that has just ended as its last state, not the one before it.
 		switch {
-		case !s.BackOffUntil.IsZero():
+		case s.Exited && !s.BackOffUntil.IsZero():
 			cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff",
 				Message: fmt.Sprintf("back-off %s restarting failed container=%s pod=%s", s.BackOff, c.Name, pod.Name)}
+			cs.LastTerminationState.Terminated = s.terminated()
+		case s.Exited && s.Waiting != "":
+			cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: s.Waiting, Message: s.WaitingMessage}
+			cs.LastTerminationState.Terminated = s.terminated()
 		case s.Running:
 			cs.State.Running = &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(s.StartedAt)}
 			cs.Ready = s.Started && s.Ready
 		case s.Exited:
-			if s.Message == "" && s.messageFromLog != "" {
-				s.Message = lastLogLines(s.messageFromLog, 80, 2048)
-				if s.Message != "" {
-					s.messageFromLog = ""
-				}
-			}
-			cs.State.Terminated = &corev1.ContainerStateTerminated{
-				ExitCode: s.ExitCode, Reason: s.Reason, Message: s.Message,
-				StartedAt: metav1.NewTime(s.StartedAt), FinishedAt: metav1.NewTime(s.FinishedAt),
-				ContainerID: cs.ContainerID,
-			}
+			cs.State.Terminated = s.terminated()
 		default:
 			cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: "ContainerCreating"}
 		}
@@ -232,7 +274,10 @@ func (p *podState) status(hostIP string) *corev1.Pod {
 			readyN++
 		}
 		switch {
-		case cs.State.Waiting != nil && cs.State.Waiting.Reason == "CrashLoopBackOff":
+		case cs.State.Waiting != nil && cs.LastTerminationState.Terminated != nil:
+			// Waiting to run again (CrashLoopBackOff, RunContainerError):
+			// the kubelet counts it as stopped, and under restartPolicy
+			// Always or OnFailure the pod stays Running.
 			restarting++
 		case cs.State.Running != nil:
 			running++

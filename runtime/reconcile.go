@@ -4,10 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/errdefs"
+	corev1 "k8s.io/api/core/v1"
 )
 
 // reconcile brings the daemon's view in line with the host at start-up:
@@ -55,6 +60,11 @@ func (r *Runtime) adopt(ctx context.Context, ps *podState) error {
 	for name, id := range ps.rec.Containers {
 		cs := &containerState{ID: id, Init: init[name]}
 		ps.containers[name] = cs
+		// The run the container was at is its last log file: restarts
+		// count on from it, and the next run writes to a new file.
+		if n, path := lastRunLog(firstLogPath(ps.rec.Plan, name)); path != "" {
+			cs.Restarts, cs.LogPath = n, path
+		}
 		c, err := r.client.LoadContainer(ctx, id)
 		if err != nil {
 			cs.Exited, cs.Reason, cs.ExitCode = true, "ContainerMissing", 137
@@ -101,5 +111,53 @@ func (r *Runtime) adopt(ctx context.Context, ps *podState) error {
 			r.startProbes(ps, name)
 		}
 	}
+	// An exit while no daemon watched (or a restart in back-off, or a
+	// start that had failed) is an exit all the same: the restartPolicy
+	// applies to it now. A container containerd no longer has cannot be
+	// started again.
+	for name, cs := range ps.containers {
+		if cs.Exited && cs.Reason != "ContainerMissing" && restartable(ps.rec.Pod, name) && shouldRestart(restartPolicyOf(ps.rec.Pod, name), cs.ExitCode) {
+			r.retryStart(ps, name, 0)
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// restartable tells whether a container of the pod is restarted after it
+// exits: app containers and native sidecars; not init containers, which
+// ran to completion before the pod was Running.
+func restartable(pod *corev1.Pod, name string) bool {
+	c, init := specOf(pod, name)
+	return c != nil && (!init || isSidecar(c))
+}
+
+// lastRunLog finds a container's latest run from its log files (0.log,
+// 1.log, ...; rotated files carry a suffix and do not count): the run's
+// number and file, or "" when there is none.
+func lastRunLog(first string) (int32, string) {
+	if first == "" {
+		return 0, ""
+	}
+	entries, err := os.ReadDir(filepath.Dir(first))
+	if err != nil {
+		return 0, ""
+	}
+	n, path := int32(-1), ""
+	for _, e := range entries {
+		num, ok := strings.CutSuffix(e.Name(), ".log")
+		if !ok {
+			continue
+		}
+		v, err := strconv.ParseInt(num, 10, 32)
+		if err != nil || v < 0 {
+			continue
+		}
+		if int32(v) > n {
+			n, path = int32(v), filepath.Join(filepath.Dir(first), e.Name())
+		}
+	}
+	if path == "" {
+		return 0, ""
+	}
+	return n, path
 }

@@ -117,6 +117,16 @@ func (h *hostEnv) runtimeWith(t *testing.T, cfg Config) *Runtime {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
+		// A test that failed midway leaves its pods: they are deleted
+		// here, or their shims would outlive the test's containerd and
+		// keep its state directory busy.
+		if pods, err := r.ListPods(context.Background(), ""); err == nil {
+			for _, p := range pods {
+				if err := r.DeletePod(context.Background(), p.Namespace, p.Name, DeleteOptions{}); err != nil {
+					t.Errorf("failed to delete pod %s left by the test: %v", p.Name, err)
+				}
+			}
+		}
 		r.Close()
 		if l, err := exec.Command("ip", "link", "del", "mptrt0").CombinedOutput(); err != nil && !strings.Contains(string(l), "Cannot find") {
 			t.Logf("ip link del mptrt0: %s", l)

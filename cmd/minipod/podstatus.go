@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -169,4 +170,113 @@ func age(t time.Time, now time.Time) string {
 // ageOf is age of an object's creation.
 func ageOf(meta metav1.ObjectMeta, now time.Time) string {
 	return age(meta.CreationTimestamp.Time, now)
+}
+
+// startFailureReasons are the Waiting reasons of a container that the
+// runtime could not start (its image, its configuration or its task): the
+// pod stays, and the container is tried again with back-off.
+var startFailureReasons = map[string]bool{
+	"RunContainerError":          true,
+	"CreateContainerError":       true,
+	"CreateContainerConfigError": true,
+	"ErrImagePull":               true,
+	"ImagePullBackOff":           true,
+	"ErrImageNeverPull":          true,
+	"InvalidImageName":           true,
+}
+
+// startFailure is the error of a pod that was created and kept, with a
+// container that could not start: one line per container, then lines of
+// advice, printed under the pod's name.
+type startFailure struct{ lines []string }
+
+func (e *startFailure) Error() string { return strings.Join(e.lines, "\n") }
+
+// cannotStart tells why a pod that was created has a container that could
+// not start, and what to try, or nil when every container started (or
+// ran: one that crashes after its start is in its logs, not here).
+func cannotStart(pod *corev1.Pod) error {
+	ns := ""
+	if pod.Namespace != "" && pod.Namespace != "default" {
+		ns = " -n " + pod.Namespace
+	}
+	var failed, hints, pulls []string
+	statuses := append(append([]corev1.ContainerStatus{}, pod.Status.InitContainerStatuses...), pod.Status.ContainerStatuses...)
+	for _, cs := range statuses {
+		reason, msg := "", ""
+		last := cs.LastTerminationState.Terminated
+		switch w, t := cs.State.Waiting, cs.State.Terminated; {
+		case w != nil && startFailureReasons[w.Reason]:
+			reason, msg = w.Reason, w.Message
+		case w != nil && w.Reason == "CrashLoopBackOff" && last != nil && last.Reason == "StartError":
+			reason, msg = "RunContainerError", last.Message
+		case t != nil && t.Reason == "StartError":
+			reason, msg = t.Reason, t.Message
+		}
+		if reason == "" {
+			continue
+		}
+		failed = append(failed, fmt.Sprintf("container %q cannot start: %s: %s", cs.Name, reason, msg))
+		if reason == "ErrImagePull" || reason == "ImagePullBackOff" {
+			image := specImage(pod, cs.Name)
+			if archive := demoImageArchive(image); archive != "" {
+				pulls = append(pulls, fmt.Sprintf("  the image %s is one of the repository's demo images: scripts/build-demo-images.sh (or scripts/build-busybox-image.sh) builds it, then: minipod image load %s", image, archive))
+			} else {
+				pulls = append(pulls, fmt.Sprintf("  load the image %s (minipod image load FILE.tar) or push it to its registry: the container starts by itself once it is there", image))
+			}
+			continue
+		}
+		hints = append(hints, fmt.Sprintf("           minipod logs %s -c %s --previous%s", pod.Name, cs.Name, ns))
+	}
+	if len(failed) == 0 {
+		return nil
+	}
+	lines := append(failed, fmt.Sprintf("  see why: minipod describe pod %s%s", pod.Name, ns))
+	lines = append(lines, hints...)
+	lines = append(lines, pulls...)
+	lines = append(lines, fmt.Sprintf("  the pod stays, its containers retried with back-off, until: minipod delete pod %s%s", pod.Name, ns))
+	return &startFailure{lines: lines}
+}
+
+// specImage is the image a container of the pod names.
+func specImage(pod *corev1.Pod, name string) string {
+	for _, list := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
+		for _, c := range list {
+			if c.Name == name {
+				return c.Image
+			}
+		}
+	}
+	return ""
+}
+
+// demoImages are the images the repository builds offline, by the
+// archive scripts/build-demo-images.sh and scripts/build-busybox-image.sh
+// write for each under _output/images.
+var demoImages = map[string]string{
+	"busybox:1.36":              "busybox",
+	"busybox:latest":            "busybox",
+	"minipod/webapp:1.0":        "webapp",
+	"simple-webapp:1.0":         "webapp",
+	"minipod/log-shipper:1.0":   "log-shipper",
+	"log-agent:1.0":             "log-shipper",
+	"minipod/log-adapter:1.0":   "log-adapter",
+	"minipod/log-collector:1.0": "log-collector",
+	"minipod/ambassador:1.0":    "ambassador",
+	"minipod/kvdb:1.0":          "kvdb",
+	"minipod/db-client:1.0":     "db-client",
+}
+
+// demoImageArchive is the archive that holds image when it is one of the
+// repository's demo images, or "".
+func demoImageArchive(image string) string {
+	ref := strings.TrimPrefix(image, "docker.io/")
+	ref = strings.TrimPrefix(ref, "library/")
+	if !strings.Contains(ref, ":") && !strings.Contains(ref, "@") {
+		ref += ":latest"
+	}
+	if name, ok := demoImages[ref]; ok {
+		return "_output/images/" + name + ".tar"
+	}
+	return ""
 }

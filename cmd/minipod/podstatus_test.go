@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -186,5 +187,67 @@ func TestAge(t *testing.T) {
 	}
 	if got := age(time.Time{}, testNow); got != "<unknown>" {
 		t.Errorf("age(zero) = %q", got)
+	}
+}
+
+func TestCannotStart(t *testing.T) {
+	startErr := &corev1.ContainerStateTerminated{ExitCode: 128, Reason: "StartError", Message: "exec: /bin/nosuch: no such file"}
+	cases := []struct {
+		name string
+		apps []corev1.ContainerStatus
+		want []string // substrings of the error; nil: no error
+	}{
+		{"running", []corev1.ContainerStatus{{State: running()}}, nil},
+		{"crashing after its start", []corev1.ContainerStatus{{State: waiting("CrashLoopBackOff"), LastTerminationState: terminated(1, "Error")}}, nil},
+		{"creating", []corev1.ContainerStatus{{State: waiting("ContainerCreating")}}, nil},
+		{"start failed, retried", []corev1.ContainerStatus{{State: running()}, {
+			State:                corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "RunContainerError", Message: startErr.Message}},
+			LastTerminationState: corev1.ContainerState{Terminated: startErr},
+		}}, []string{`container "b" cannot start: RunContainerError: exec: /bin/nosuch`, "minipod describe pod web", "minipod logs web -c b --previous", "minipod delete pod web"}},
+		{"start failed, in back-off", []corev1.ContainerStatus{{State: waiting("CrashLoopBackOff"), LastTerminationState: corev1.ContainerState{Terminated: startErr}}},
+			[]string{`container "a" cannot start: RunContainerError: exec: /bin/nosuch`}},
+		{"start failed under Never", []corev1.ContainerStatus{{State: corev1.ContainerState{Terminated: startErr}}},
+			[]string{`container "a" cannot start: StartError: exec: /bin/nosuch`}},
+		{"image", []corev1.ContainerStatus{{State: waiting("ErrImagePull")}}, []string{`container "a" cannot start: ErrImagePull`}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := cannotStart(mkPod(corev1.PodRunning, nil, c.apps))
+			if c.want == nil {
+				if err != nil {
+					t.Fatalf("got %v, want none", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("got no error, want %q", c.want)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+	// A missing image: what to load, for the repository's demo images.
+	p := mkPod(corev1.PodPending, nil, []corev1.ContainerStatus{{State: waiting("ImagePullBackOff")}})
+	p.Spec.Containers[0].Image = "docker.io/minipod/webapp:1.0"
+	if err := cannotStart(p); err == nil || !strings.Contains(err.Error(), "minipod image load _output/images/webapp.tar") || strings.Contains(err.Error(), "--previous") {
+		t.Errorf("demo image: %v", err)
+	}
+	p.Spec.Containers[0].Image = "docker.io/minipod/webap:1.0"
+	if err := cannotStart(p); err == nil || strings.Contains(err.Error(), "_output/images") || !strings.Contains(err.Error(), "minipod image load FILE.tar") {
+		t.Errorf("other image: %v", err)
+	}
+	for image, want := range map[string]string{"busybox:1.36": "_output/images/busybox.tar", "docker.io/library/busybox": "_output/images/busybox.tar", "simple-webapp:1.0": "_output/images/webapp.tar", "nginx:1.25": ""} {
+		if got := demoImageArchive(image); got != want {
+			t.Errorf("demoImageArchive(%q) = %q, want %q", image, got, want)
+		}
+	}
+
+	p = mkPod(corev1.PodRunning, nil, []corev1.ContainerStatus{{State: corev1.ContainerState{Terminated: startErr}}})
+	p.Namespace = "dev"
+	if err := cannotStart(p); err == nil || !strings.Contains(err.Error(), "minipod describe pod web -n dev") {
+		t.Errorf("namespace dev: %v", err)
 	}
 }

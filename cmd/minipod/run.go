@@ -35,6 +35,9 @@ func newRunCommand(s ioStreams, g *globalOptions) *cobra.Command {
 		Short: "Create and start the pods of a manifest (and its ConfigMaps and Secrets)",
 		Long: `Create the ConfigMaps and Secrets of FILE ("-" for stdin), pull the images
 its pods need (per imagePullPolicy), create the pods and wait until they run.
+A pod with a container that cannot start (an image that cannot be pulled, a
+command that does not exist) is kept, as a kubelet keeps it, and retried with
+back-off: run exits non-zero saying why and what to try.
 
 With --dry-run, print what would be created on the host for each pod,
 without a daemon and without root.`,
@@ -181,12 +184,9 @@ func runPods(ctx context.Context, c *client.Client, f *manifest.File, detach boo
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			p.Done(fmt.Sprintf("failed to pull %s", ref))
-			for i, pod := range f.Pods {
-				if results[i].err == nil && len(podImages(pod, []string{ref})) > 0 {
-					results[i].err = fmt.Errorf("failed to pull image %q: %w", ref, err)
-				}
-			}
+			// The pods are created all the same: the daemon keeps them,
+			// waiting for the image (ErrImagePull, ImagePullBackOff).
+			p.Done(fmt.Sprintf("failed to pull %s: %v", ref, err))
 			continue
 		}
 		pulled = append(pulled, ref)
@@ -208,8 +208,10 @@ func runPods(ctx context.Context, c *client.Client, f *manifest.File, detach boo
 			opts := runtime.CreateOptions{PulledImages: podImages(pod, pulled)}
 			if detach {
 				created, err = c.SubmitPod(ctx, pod, opts)
-			} else {
-				created, err = c.CreatePod(ctx, pod, opts)
+			} else if created, err = c.CreatePod(ctx, pod, opts); err == nil {
+				// Created, and kept: a container that cannot start is
+				// retried by the daemon, and shown here with what to try.
+				err = cannotStart(created)
 			}
 			results[i].pod, results[i].err = created, err
 			w.done(pod.Name)
@@ -375,7 +377,7 @@ func printRunResults(w io.Writer, results []runResult) error {
 	fmt.Fprintln(tw, "NAME\tSTATUS\tIP")
 	for _, r := range results {
 		status, ip := "Failed", "<none>"
-		if r.err == nil && r.pod != nil {
+		if r.pod != nil {
 			status = summarizePod(r.pod, time.Now()).Status
 			ip = orNone(podIP(r.pod))
 		}
@@ -385,6 +387,17 @@ func printRunResults(w io.Writer, results []runResult) error {
 		return err
 	}
 	for _, r := range results {
+		var sf *startFailure
+		if errors.As(r.err, &sf) {
+			// The pod is kept: its failures, then what to try.
+			for _, line := range sf.lines {
+				if !strings.HasPrefix(line, " ") {
+					line = fmt.Sprintf("pod %q: %s", r.name, line)
+				}
+				fmt.Fprintln(w, line)
+			}
+			continue
+		}
 		if r.err != nil {
 			for _, line := range errorLines(r.err) {
 				fmt.Fprintf(w, "pod %q: %s\n", r.name, strings.TrimPrefix(line, "error: "))
