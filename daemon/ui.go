@@ -220,6 +220,7 @@ func (u *uiServer) routes() *http.ServeMux {
 	files := http.FileServerFS(static)
 	mux.Handle("GET /app.js", files)
 	mux.Handle("GET /style.css", files)
+	mux.Handle("GET /favicon.svg", files)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		b, _ := fs.ReadFile(static, "index.html")
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")

@@ -46,9 +46,9 @@ function box(g, x, y, w, h, fill, stroke, r, dash) {
 }
 
 function pill(g, x, y, label, color) {
-  const w = 10 + label.length * 7.2;
+  const w = 14 + label.length * 7.6;
   g.append(s("rect", {x, y: y - 13, width: w, height: 18, rx: 9, fill: color}));
-  txt(g, x + 5, y, label, "pill-text", {"font-size": 12});
+  txt(g, x + 7, y, label, "pill-text", {"font-size": 12});
   return w;
 }
 
@@ -85,9 +85,11 @@ function drawOverview(pods) {
     return;
   }
   const W = 1160, cw = 250, gap = 30, perRow = 4;
+  const cardH = (p) => 112 + Math.min(4, (p.containers || []).length) * 16 + ((p.hosts || []).length ? 22 + p.hosts.length * 15 : 0);
   const rows = Math.ceil(pods.length / perRow);
-  const rowH = 270;
-  const H = 150 + rows * rowH;
+  const rowHs = [];
+  for (let r = 0; r < rows; r++) rowHs.push(Math.max(...pods.slice(r * perRow, (r + 1) * perRow).map(cardH)) + 90);
+  const H = 150 + rowHs.reduce((a, b) => a + b, 0);
   const svg = s("svg", {viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": "pods on this host"});
   svg.append(arrowDefs());
   box(svg, 8, 8, W - 16, H - 16, css("--host"), css("--line"), 16);
@@ -95,40 +97,52 @@ function drawOverview(pods) {
   const bridge = pods.find((p) => p.bridge);
   box(svg, 28, 56, W - 56, 40, css("--bridge"), css("--bridge-edge"), 20);
   txt(svg, 48, 81, "bridge " + (bridge ? bridge.bridge : ""), "title", {"font-size": 14});
-  txt(svg, 230, 81, "a virtual switch on the host: packets between pods cross it", "muted", {"font-size": 12});
+  txt(svg, 250, 81, "a virtual switch on the host: packets between pods cross it", "muted", {"font-size": 12});
   const pos = {};
   pods.forEach((p, i) => {
     const col = i % perRow, row = Math.floor(i / perRow);
-    const x = 40 + col * (cw + gap), y = 150 + row * rowH;
-    pos[p.namespace + "/" + p.name] = {x, y, p};
+    const x = 40 + col * (cw + gap), y = 150 + rowHs.slice(0, row).reduce((a, b) => a + b, 0);
+    const h = cardH(p);
+    pos[p.namespace + "/" + p.name] = {x, y, h, p};
     // veth from the bridge down to the pod
-    svg.append(s("line", {x1: x + cw / 2, y1: 96, x2: x + cw / 2, y2: y, stroke: css("--bridge-edge"), "stroke-width": 3}));
-    if (p.veth) txt(svg, x + cw / 2 + 6, y - 10, "veth " + p.veth, "mono muted", {"font-size": 11});
+    svg.append(s("line", {x1: x + 40, y1: 96, x2: x + 40, y2: y, stroke: css("--bridge-edge"), "stroke-width": 3}));
+    if (p.veth) txt(svg, x + 48, y - 12, "veth " + p.veth, "mono muted", {"font-size": 11});
     const a = s("a", {href: `#/pod/${encodeURIComponent(p.namespace)}/${encodeURIComponent(p.name)}`, "data-pod": p.name});
     const g = s("g");
     a.append(g);
-    box(g, x, y, cw, 150, css("--netns"), css("--netns-edge"), 14);
-    txt(g, x + 14, y + 26, fit(p.name, 26), "title", {"font-size": 15});
+    box(g, x, y, cw, h, css("--netns"), css("--netns-edge"), 14);
+    txt(g, x + 14, y + 26, fit(p.name, 26), "title link", {"font-size": 15});
     txt(g, x + 14, y + 46, (p.podIP || "no IP yet") + "  ·  " + p.namespace, "mono", {"font-size": 12, "data-field": "ip"});
     const phase = p.deleting ? "Terminating" : p.phase;
     pill(g, x + 14, y + 72, phase, phase === "Running" ? css("--ok") : phase === "Failed" ? css("--bad") : css("--warn"));
-    (p.containers || []).slice(0, 4).forEach((c, j) => {
-      const cy = y + 96 + j * 15;
-      g.append(s("circle", {cx: x + 20, cy: cy - 4, r: 5, fill: stateColor(c.state)}));
-      txt(g, x + 32, cy, fit(c.name, 18) + (c.ready ? "  ready" : "  not ready") + (c.restarts ? `  ↻${c.restarts}` : ""), "", {"font-size": 12});
+    let ly = y + 98;
+    (p.containers || []).slice(0, 4).forEach((c) => {
+      g.append(s("circle", {cx: x + 20, cy: ly - 4, r: 5, fill: stateColor(c.state)}));
+      txt(g, x + 32, ly, fit(c.name, 18), "", {"font-size": 12});
+      txt(g, x + 168, ly, (c.ready ? "ready" : "not ready") + (c.restarts ? `  ↻${c.restarts}` : ""), c.ready ? "ok" : "warn", {"font-size": 11.5});
+      ly += 16;
     });
+    if ((p.hosts || []).length) {
+      ly += 6;
+      txt(g, x + 14, ly, "reaches by name (/etc/hosts)", "muted", {"font-size": 11});
+      for (const e of p.hosts) {
+        ly += 15;
+        txt(g, x + 14, ly, fit(e.names[0], 16) + " → " + e.ip, "mono", {"font-size": 11.5});
+      }
+    }
     svg.append(a);
   });
-  // who reaches whom by name
+  // who reaches whom by name: an arrow from a pod to each pod its
+  // /etc/hosts names
   let k = 0;
-  for (const {x, y, p} of Object.values(pos)) {
-    for (const h of p.hosts || []) {
-      const target = Object.values(pos).find((q) => q.p.podIP === h.ip && q.p.namespace === p.namespace);
-      if (!target) continue;
-      const x1 = x + cw / 2 + 40, y1 = y + 150, x2 = target.x + cw / 2 - 40, y2 = target.y + 150;
-      const dip = 60 + (k++ % 3) * 18;
-      svg.append(s("path", {d: `M ${x1} ${y1} C ${x1} ${y1 + dip}, ${x2} ${y2 + dip}, ${x2} ${y2 + 4}`, fill: "none", stroke: css("--netns-edge"), "stroke-width": 1.5, "marker-end": "url(#arrow)"}));
-      txt(svg, (x1 + x2) / 2 - 60, Math.max(y1, y2) + dip - 10, `"${h.names[0]}" → ${h.ip}`, "mono", {"font-size": 11});
+  for (const {x, y, h, p} of Object.values(pos)) {
+    for (const e of p.hosts || []) {
+      const t = Object.values(pos).find((q) => q.p.podIP === e.ip && q.p.namespace === p.namespace);
+      if (!t) continue;
+      const dx = t.x > x ? 1 : -1;
+      const x1 = x + cw / 2 + dx * 30, y1 = y + h, x2 = t.x + cw / 2 - dx * 30, y2 = t.y + t.h;
+      const dip = 40 + (k++ % 4) * 14;
+      svg.append(s("path", {d: `M ${x1} ${y1} C ${x1} ${y1 + dip}, ${x2} ${y2 + dip}, ${x2} ${y2 + 3}`, fill: "none", stroke: css("--netns-edge"), "stroke-width": 1.6, "marker-end": "url(#arrow)"}));
     }
   }
   holder.replaceChildren(svg);
@@ -197,7 +211,10 @@ function cardLines(c, listening) {
   for (const l of listening.filter((l) => l.container === c.name)) {
     lines.push(["listens", `${l.address}:${l.port}  ${l.process.split(" ")[0]} (pid ${l.pid})`]);
   }
-  for (const p of c.probes || []) lines.push(["probe", p]);
+  for (const p of c.probes || []) {
+    const i = p.indexOf(": ");
+    lines.push([p.slice(0, i), p.slice(i + 2)]);
+  }
   if (c.limits) lines.push(["limits", c.limits]);
   return lines;
 }
@@ -219,7 +236,8 @@ function drawPod(page) {
   const rows = Math.max(1, Math.ceil(ctrs.length / perRow));
   const nsY = 170, nsH = 70 + rows * (cardH + 20) + 44;
   const vols = v.volumes || [];
-  const volY = nsY + nsH + 70, volH = 96, vw = 360;
+  const vw = 370, volY = nsY + nsH + 80;
+  const volH = 92 + Math.max(1, ...vols.map((v) => Math.ceil(v.hostPath.length / 50))) * 14;
   const volRows = Math.ceil(vols.length / 3);
   const cgY = volY + (vols.length ? volRows * (volH + 50) : 0);
   const H = cgY + 130;
@@ -279,7 +297,7 @@ function drawPod(page) {
     cardLines(c, listening).forEach(([k, val], j) => {
       const ly = y + 76 + j * 17;
       txt(g, x + 18, ly, k, "muted", {"font-size": 11.5});
-      txt(g, x + 78, ly, fit(val, 36), "mono", {"font-size": 11.5});
+      txt(g, x + 84, ly, fit(val, 35), "mono", {"font-size": 11.5});
     });
   });
   // localhost, shared
@@ -290,7 +308,7 @@ function drawPod(page) {
   // volumes and their mounts
   vols.forEach((vol, i) => {
     const col = i % 3, row = Math.floor(i / 3);
-    const x = 40 + col * (vw + 20), y = volY + row * (volH + 50);
+    const x = 40 + col * (vw + 15), y = volY + row * (volH + 50);
     const g = svg.appendChild(s("g", {"data-volume": vol.name}));
     for (const u of vol.mountedBy || []) {
       const cp = cardPos[u.container];
@@ -299,15 +317,17 @@ function drawPod(page) {
       const attrs = {d: `M ${x1} ${y1} C ${x1} ${y1 + 60}, ${x2} ${y2 - 60}, ${x2} ${y2}`, fill: "none", stroke: css("--vol-edge"), "stroke-width": 2};
       if (u.readOnly) attrs["stroke-dasharray"] = "5 4";
       svg.insertBefore(s("path", attrs), ns);
-      const lx = (x1 + x2) / 2 + 6, lyy = (y1 + y2) / 2 + 8;
-      txt(g, lx, lyy, u.container + ": " + u.mountPath + (u.readOnly ? " (read-only)" : " (read-write)"), "mono", {"font-size": 11});
+      const label = txt(svg, x1 + 8, nsY + nsH + 18, "mounts at " + u.mountPath + (u.readOnly ? ", read-only" : ", read-write"), "mono", {"font-size": 11});
+      label.setAttribute("data-mount", u.container + ":" + vol.name);
     }
     box(g, x, y, vw, volH, css("--vol"), css("--vol-edge"), 12);
     txt(g, x + 16, y + 24, "volume " + vol.name, "title", {"font-size": 14});
     txt(g, x + 16, y + 42, vol.kind + (vol.medium ? " (" + vol.medium + ")" : "") + (vol.source ? " from " + vol.source : ""), "muted", {"font-size": 12});
-    const hp = txt(g, x + 16, y + 62, fit(vol.hostPath, 46), "mono", {"font-size": 11.5, "data-field": "hostPath"});
-    hp.append(s("title", {}, vol.hostPath));
-    txt(g, x + 16, y + 82, vol.kind === "emptyDir" ? "on the host; removed with the pod" : vol.kind === "hostPath" ? "the host's own; minipod never deletes it" : "files written by minipod", "muted", {"font-size": 11});
+    // the host path, whole, on as many lines as it takes
+    const hp = txt(g, x + 16, y + 60, "", "mono", {"font-size": 11, "data-field": "hostPath"});
+    const chunks = vol.hostPath.match(/.{1,50}/g) || [""];
+    chunks.forEach((c, j) => hp.append(s("tspan", {x: x + 16, dy: j ? 14 : 0}, c)));
+    txt(g, x + 16, y + 68 + chunks.length * 14, vol.kind === "emptyDir" ? "on the host; removed with the pod" : vol.kind === "hostPath" ? "the host's own; minipod never deletes it" : "files written by minipod", "muted", {"font-size": 11});
   });
 
   // cgroup

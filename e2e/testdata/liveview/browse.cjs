@@ -28,8 +28,8 @@ async function main() {
     headless: true,
     args: ["--no-sandbox", "--disable-gpu"],
   });
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   try {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     page.on("console", (m) => { if (m.type() === "error") console.error("page:", m.text()); });
     const resp = await page.goto(env("LOGIN_URL"));
     if (!resp.ok()) throw new Error("login: " + resp.status());
@@ -46,7 +46,7 @@ async function main() {
     await svg.locator('[data-field="veth"]').filter({ hasText: env("VETH") }).waitFor({ timeout: 20000 });
     for (const c of containers) {
       await svg.locator(`[data-container="${c}"] [data-field="state"]`).filter({ hasText: "running" }).waitFor({ timeout: 20000 });
-      await svg.locator(`[data-container="${c}"] [data-field="ready"]`).filter({ hasText: "✓ ready" }).waitFor({ timeout: 30000 });
+      await svg.locator(`[data-container="${c}"] [data-field="ready"]`).filter({ hasText: "✓ ready" }).waitFor({ timeout: 90000 });
     }
     for (const v of env("VOLUMES").split(",")) {
       const [name, hostPath] = v.split("=");
@@ -75,6 +75,10 @@ async function main() {
     await svg.locator(`[data-container="${victim}"] [data-field="state"]`).filter({ hasText: "running" }).waitFor({ timeout: 30000 });
     await page.screenshot({ path: path.join(art, "pod-restarted.png"), fullPage: true });
     console.log("RESTARTED " + after);
+  } catch (err) {
+    // What the page showed when it failed, to look at.
+    await page.screenshot({ path: path.join(art, "failure.png"), fullPage: true }).catch(() => {});
+    throw err;
   } finally {
     await browser.close();
     rl.close();
