@@ -252,7 +252,9 @@ func bytesText(n int64) string {
 // host, and where to look at it.
 func (v *HostView) WriteText(w io.Writer) error {
 	bw := bufio.NewWriter(w)
-	p := func(format string, args ...any) { fmt.Fprintf(bw, format+"\n", args...) }
+	p := func(format string, args ...any) {
+		fmt.Fprintln(bw, strings.TrimRight(fmt.Sprintf(format, args...), " "))
+	}
 	or := func(s, dflt string) string {
 		if s == "" {
 			return dflt
@@ -310,7 +312,11 @@ func (v *HostView) WriteText(w io.Writer) error {
 		if c.Ready {
 			ready = "ready"
 		}
-		p("  %s%s  %s, %s, %d restarts", c.Name, kind, state, ready, c.Restarts)
+		restarts := fmt.Sprintf("%d restarts", c.Restarts)
+		if c.Restarts == 1 {
+			restarts = "1 restart"
+		}
+		p("  %s%s  %s, %s, %s", c.Name, kind, state, ready, restarts)
 		p("    image      %s", c.Image)
 		if c.ID != "" {
 			p("    id         %s", c.ID)
