@@ -106,11 +106,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	var ui *uiServer
 	uiDone := make(chan error, 1)
 	if ul != nil {
-		root := cfg.Runtime.Root
-		if root == "" {
-			root = runtime.DefaultStateRoot
-		}
-		if ui, err = newUIServer(rt, root, ul, log); err != nil {
+		if ui, err = newUIServer(rt, cfg.Runtime.Root, ul, log); err != nil {
 			return err
 		}
 		log.Info("serving the live view; `minipod ui` prints its address", "address", ul.Addr().String())

@@ -24,6 +24,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/minipod/minipod/internal/atomicfile"
 	"github.com/minipod/minipod/runtime"
 )
 
@@ -84,16 +85,14 @@ func newUIServer(b Backend, root string, l net.Listener, log *slog.Logger) (*uiS
 	if err != nil {
 		return nil, err
 	}
-	path := filepath.Join(root, UITokenFile)
+	root = stateRoot(root)
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		return nil, fmt.Errorf("failed to create the state root %q: %w", root, err)
 	}
-	// Replaced, never rewritten in place: an old reader keeps the old one.
-	tmp := path + ".new"
-	if err := os.WriteFile(tmp, []byte(token+"\n"), 0o600); err != nil {
-		return nil, fmt.Errorf("failed to write the live view's token %q: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	// Replaced, never rewritten in place; a new one at each start, so that
+	// a restart ends the sessions of the one before.
+	path := filepath.Join(root, UITokenFile)
+	if err := atomicfile.Write(path, []byte(token+"\n"), 0o600); err != nil {
 		return nil, fmt.Errorf("failed to write the live view's token %q: %w", path, err)
 	}
 	_, port, _ := net.SplitHostPort(l.Addr().String())

@@ -140,11 +140,15 @@ func (p *PodPlan) WriteTextWith(w io.Writer, opts TextOptions) error {
 				limits = append(limits, c.Name+": "+l)
 			}
 		}
-		what := "cgroup " + p.CgroupParent + " for the pod, made by runc with the first container; each container gets its own cgroup inside it"
+		what := "create the pod's cgroup " + p.CgroupParent + " (QoS class " + qosOfCgroup(p.CgroupParent) + ")"
+		if l := limitsText(p.PodResources); l != "" {
+			what += ", limited to " + l + " for the whole pod"
+		}
+		what += "; each container gets its own cgroup inside it"
 		if len(limits) > 0 {
-			what += ", with limits (" + strings.Join(limits, "; ") + ")"
+			what += ", with its limits (" + strings.Join(limits, "; ") + ")"
 		} else {
-			what += ", without limits (no container sets resources.limits)"
+			what += " (no container sets resources.limits)"
 		}
 		step(what, "the kernel counts the CPU, memory and processes of the whole pod here, and enforces each container's limits (a container over its memory limit is OOMKilled)")
 	}
@@ -173,6 +177,17 @@ func (p *PodPlan) WriteTextWith(w io.Writer, opts TextOptions) error {
 			"starts its own tiny init (minipod pause) for it, which also reaps orphaned processes, as the pause container does.\n")
 	}
 	return bw.Flush()
+}
+
+// qosOfCgroup names the QoS class from the pod cgroup's path.
+func qosOfCgroup(path string) string {
+	switch {
+	case strings.Contains(path, "/besteffort/"):
+		return "BestEffort"
+	case strings.Contains(path, "/burstable/"):
+		return "Burstable"
+	}
+	return "Guaranteed"
 }
 
 // podIPPlaceholder stands for the pod's IP before CNI gives it one.

@@ -27,7 +27,7 @@ func TestPlanTextPeers(t *testing.T) {
 	for _, want := range []string{
 		"| 10.77.0.2  log-collector log-collector.default",
 		"| <pod IP>  web",
-		"cgroup /minipod/pod",
+		"cgroup /minipod/besteffort/pod",
 		"No pause container",
 	} {
 		if !strings.Contains(text.String(), want) {
