@@ -131,6 +131,14 @@ func TestLiveView(t *testing.T) {
 		}
 	}
 
+	// The dry run of a second web pod names the running pods of the
+	// namespace in its /etc/hosts, as the daemon will write them.
+	dry := e.mustRun("run", "--dry-run", example("sidecar/pod.yaml"))
+	collector := e.pod("log-collector").Status.PodIP
+	if !strings.Contains(dry, "| "+collector+"  log-collector log-collector.default") {
+		t.Errorf("the dry run's /etc/hosts lacks the running log-collector (%s):\n%s", collector, dry)
+	}
+
 	// The guards.
 	get := func(method, path string, hdr map[string]string) int {
 		t.Helper()
