@@ -238,8 +238,12 @@ function drawPod(page) {
   const vols = v.volumes || [];
   const vw = 370, volY = nsY + nsH + 80;
   const volH = 92 + Math.max(1, ...vols.map((v) => Math.ceil(v.hostPath.length / 50))) * 14;
-  const volRows = Math.ceil(vols.length / 3);
-  const cgY = volY + (vols.length ? volRows * (volH + 50) : 0);
+  const volRows = Math.ceil(vols.length / 2);
+  // /etc/hosts: the names this pod's containers resolve, beside the volumes
+  const names = (v.hosts || "").split("\n").map((l) => l.trim().split(/\s+/))
+    .filter((f) => f.length >= 2 && !f[0].startsWith("#") && /^\d+\.\d+\.\d+\.\d+$/.test(f[0]) && !f[0].startsWith("127."));
+  const hostsH = 58 + Math.max(1, names.length) * 17;
+  const cgY = volY + Math.max(vols.length ? volRows * (volH + 50) : 0, hostsH + 50);
   const H = cgY + 130;
   const svg = s("svg", {viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": "pod " + v.name + " on the host", id: "pod-svg"});
   svg.append(arrowDefs());
@@ -307,7 +311,7 @@ function drawPod(page) {
 
   // volumes and their mounts
   vols.forEach((vol, i) => {
-    const col = i % 3, row = Math.floor(i / 3);
+    const col = i % 2, row = Math.floor(i / 2);
     const x = 40 + col * (vw + 15), y = volY + row * (volH + 50);
     const g = svg.appendChild(s("g", {"data-volume": vol.name}));
     for (const u of vol.mountedBy || []) {
@@ -329,6 +333,25 @@ function drawPod(page) {
     chunks.forEach((c, j) => hp.append(s("tspan", {x: x + 16, dy: j ? 14 : 0}, c)));
     txt(g, x + 16, y + 68 + chunks.length * 14, vol.kind === "emptyDir" ? "on the host; removed with the pod" : vol.kind === "hostPath" ? "the host's own; minipod never deletes it" : "files written by minipod", "muted", {"font-size": 11});
   });
+
+  const hx = 40 + 2 * (vw + 15), hw = W - 40 - hx;
+  const hg = svg.appendChild(s("g", {"data-part": "hosts"}));
+  box(hg, hx, volY, hw, hostsH, "#ffffff", css("--netns-edge"), 12, "4 3");
+  txt(hg, hx + 16, volY + 24, "/etc/hosts: names it resolves", "title", {"font-size": 14});
+  txt(hg, hx + 16, volY + 42, "the same file in every container, kept current", "muted", {"font-size": 11});
+  names.forEach((f, j) => {
+    const own = f[0] === v.podIP;
+    txt(hg, hx + 16, volY + 64 + j * 17, fit(f[1], 22) + " → " + f[0] + (own ? "  (itself)" : ""), own ? "mono muted" : "mono", {"font-size": 12});
+  });
+  if (!names.length) txt(hg, hx + 16, volY + 64, "no other pods yet", "muted", {"font-size": 12});
+
+  // the shim is the parent of each container's process: dotted lines
+  for (const c of ctrs) {
+    const cp = cardPos[c.name];
+    if (!cp || !c.pid) continue;
+    svg.insertBefore(s("path", {d: `M ${W - 250} ${by + 52} C ${W - 250} ${by + 140}, ${cp.x + cw - 40} ${cp.y - 60}, ${cp.x + cw - 40} ${cp.y}`,
+      fill: "none", stroke: "#9aa3b5", "stroke-width": 1.2, "stroke-dasharray": "2 4"}), ns.nextSibling);
+  }
 
   // cgroup
   const cg = svg.appendChild(s("g", {"data-part": "cgroup"}));
