@@ -134,6 +134,7 @@ func (u *uiServer) serve(ctx context.Context, l net.Listener) error {
 	hs := &http.Server{
 		Handler:           u.guard(u.routes()),
 		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 		ErrorLog:          slog.NewLogLogger(u.log.Handler(), slog.LevelDebug),
 	}

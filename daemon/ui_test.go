@@ -94,3 +94,14 @@ func TestUIGuard(t *testing.T) {
 		t.Errorf("style.css with the cookie: %d, CSP %q", rw.Code, rw.Header().Get("Content-Security-Policy"))
 	}
 }
+
+// TestUIOff: with the live view off, the socket says how to turn it on.
+func TestUIOff(t *testing.T) {
+	mux := http.NewServeMux()
+	uiRoutes(mux, nil, nil)
+	w := httptest.NewRecorder()
+	mux.ServeHTTP(w, httptest.NewRequest("GET", "/minipod/v1/ui", nil))
+	if w.Code != http.StatusNotFound || !strings.Contains(w.Body.String(), "--ui 127.0.0.1:7777") {
+		t.Errorf("ui when off: %d %s", w.Code, w.Body.String())
+	}
+}

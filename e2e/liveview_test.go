@@ -191,6 +191,9 @@ func TestLiveView(t *testing.T) {
 		"POD=web", "POD_IP="+pod.Status.PodIP, "VETH="+view.Veth.Host, "CONTAINERS=app,log-shipper",
 		"VOLUMES=logs="+view.Volumes[0].HostPath, "VICTIM=app", "LISTENS=:8080",
 		"LOG_CONTAINER=log-shipper", "LOG_TEXT=following /var/log/webapp/access.log")
+	// Its own process group, so that the chromium it starts goes with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	stdin, _ := cmd.StdinPipe()
@@ -199,8 +202,10 @@ func TestLiveView(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() {
+		// node and its chromium, by the group id of the node this test
+		// started, whatever happened.
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		if cmd.ProcessState == nil {
-			cmd.Process.Kill() // by pid: the node this test started
 			cmd.Wait()
 		}
 	}()
