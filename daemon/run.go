@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/pprof"
 	"os"
@@ -30,6 +31,9 @@ type Config struct {
 	BodyIdleTimeout time.Duration
 	// Runtime configures the pod runtime.
 	Runtime runtime.Config
+	// UIAddress, when set, serves the live view (a read-only web page of
+	// the host's pods) on this loopback address; port 0 picks one.
+	UIAddress string
 	// Pprof serves net/http/pprof under /debug/pprof/ on the socket.
 	Pprof bool
 	// Log receives the daemon's log (nil = slog.Default()).
@@ -83,6 +87,13 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		l = newMultiListener(l, tl)
 	}
 	defer l.Close()
+	var ul net.Listener
+	if cfg.UIAddress != "" {
+		if ul, err = ListenTCP(cfg.UIAddress); err != nil {
+			return err
+		}
+		defer ul.Close()
+	}
 	rt, err := runtime.New(ctx, cfg.Runtime)
 	if err != nil {
 		return fmt.Errorf("failed to start the pod runtime: %w", err)
@@ -92,8 +103,23 @@ func Run(ctx context.Context, cfg Config) (err error) {
 			err = errors.Join(err, fmt.Errorf("failed to close the pod runtime: %w", cerr))
 		}
 	}()
+	var ui *uiServer
+	uiDone := make(chan error, 1)
+	if ul != nil {
+		if ui, err = newUIServer(rt, cfg.Runtime.Root, ul, log); err != nil {
+			return err
+		}
+		log.Info("serving the live view; `minipod ui` prints its address", "address", ul.Addr().String())
+		uctx, ucancel := context.WithCancel(ctx)
+		go func() { uiDone <- ui.serve(uctx, ul) }()
+		defer func() {
+			ucancel()
+			err = errors.Join(err, <-uiDone)
+		}()
+	}
 	extra := func(mux *http.ServeMux) {
 		mux.HandleFunc("POST /minipod/v1/gc", gcHandler(rt))
+		uiRoutes(mux, rt, ui)
 		if cfg.Pprof {
 			mux.HandleFunc("/debug/pprof/", pprof.Index)
 			mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)

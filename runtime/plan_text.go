@@ -4,18 +4,45 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 )
 
+// TextOptions is what the text of a plan shows besides the plan itself.
+type TextOptions struct {
+	// PeersKnown says that the daemon answered with the pods that run now;
+	// Peers are those of the pod's namespace (the pod itself excluded).
+	PeersKnown bool
+	Peers      []Peer
+}
+
+// Peer is a running pod that the pod will reach by name.
+type Peer struct {
+	Name string
+	IP   string
+}
+
 // WriteText prints the plan for a person, one step per line, each saying
 // what it creates and why: `minipod run --dry-run` is a teaching aid.
 func (p *PodPlan) WriteText(w io.Writer) error {
+	return p.WriteTextWith(w, TextOptions{})
+}
+
+// WriteTextWith is WriteText, with /etc/hosts showing the pods of opts.
+// Each reason is given once: a step whose reason was already given has
+// none of its own.
+func (p *PodPlan) WriteTextWith(w io.Writer, opts TextOptions) error {
 	bw := bufio.NewWriter(w)
 	n := 0
+	told := map[string]bool{}
 	step := func(what, why string) {
 		n++
-		fmt.Fprintf(bw, "%2d. %s\n      why: %s\n", n, what, why)
+		fmt.Fprintf(bw, "%2d. %s\n", n, what)
+		if why != "" && !told[why] {
+			told[why] = true
+			fmt.Fprintf(bw, "      why: %s\n", why)
+		}
 	}
 	detail := func(format string, args ...any) {
 		fmt.Fprintf(bw, "      - "+format+"\n", args...)
@@ -38,6 +65,10 @@ func (p *PodPlan) WriteText(w io.Writer) error {
 		"a missing image fails the run before anything is created")
 	step("save the pod record and create the pod directory "+p.PodDir,
 		"the record exists before any host resource, so a crashed daemon can find and remove what follows")
+	if refs := p.objectRefs(); len(refs) > 0 {
+		step("read "+strings.Join(refs, " and ")+" (those in the same file are created first)",
+			"their keys become the environment variables and files below, taken when each container starts; Secret values stay in memory and are never printed")
+	}
 	step(fmt.Sprintf("create network namespace %s, pinned at %s, loopback up; pin the pod's IPC and UTS namespaces in %s (hostname %q)",
 		p.Sandbox.NetNSName, p.Sandbox.NetNSPath, p.Sandbox.NamespaceDir, p.Sandbox.Hostname),
 		"every container of the pod joins these: they share one IP, reach each other on localhost, share IPC and the hostname")
@@ -47,7 +78,7 @@ func (p *PodPlan) WriteText(w io.Writer) error {
 	}
 	sort.Strings(args)
 	step(fmt.Sprintf("CNI ADD on network %q, interface %s, args %s", p.Sandbox.Network, p.Sandbox.Interface, strings.Join(args, ";")),
-		"gives the pod its IP on the bridge; CNI DEL is registered first, so the IP is freed even if ADD fails")
+		"gives the pod its IP on the bridge, through a veth pair (one end in the pod, one on the host); CNI DEL is registered first, so the IP is freed even if ADD fails")
 	for _, pm := range p.Sandbox.PortMappings {
 		host := pm.HostIP
 		if host == "" {
@@ -75,9 +106,51 @@ func (p *PodPlan) WriteText(w io.Writer) error {
 			detail("mounted by %s at %s%s, %s", u.Container, u.MountPath, sub, mode)
 		}
 	}
-	for _, f := range p.Sandbox.Files {
-		step(fmt.Sprintf("write %s, mounted at %s in every container: %s", f.HostPath, f.ContainerPath, f.Content),
-			"the pod's own name resolution and hostname, the same for all its containers")
+	if len(p.Sandbox.Files) > 0 {
+		step("write the pod's /etc files, each mounted at the same path in every container",
+			"the pod's own name resolution and hostname, the same for all its containers; other pods are found by name through /etc/hosts")
+		for _, f := range p.Sandbox.Files {
+			if f.ContainerPath != "/etc/hosts" {
+				detail("%s <- %s: %s", f.ContainerPath, f.HostPath, f.Content)
+				continue
+			}
+			detail("%s <- %s, as it will read:", f.ContainerPath, f.HostPath)
+			var peers []string
+			for _, pe := range opts.Peers {
+				peers = append(peers, peerLine(pe.IP, pe.Name, p.Namespace))
+			}
+			hosts := hostsFile(podIPPlaceholder, p.Sandbox.Hostname, podHostsExtra(p, podIPPlaceholder, peers))
+			for _, l := range strings.Split(strings.TrimRight(string(hosts), "\n"), "\n") {
+				fmt.Fprintln(bw, strings.TrimRight("          | "+strings.ReplaceAll(l, "\t", "  "), " "))
+			}
+			switch {
+			case !opts.PeersKnown:
+				detail("(the daemon did not answer, so the pods running in namespace %s are not listed; each would have a line here)", p.Namespace)
+			case len(opts.Peers) == 0:
+				detail("(no other pod runs in namespace %s now; minipod adds pods to this file as they start)", p.Namespace)
+			default:
+				detail("(minipod keeps the list of the namespace's pods current as pods come and go)")
+			}
+		}
+	}
+	if p.CgroupParent != "" {
+		var limits []string
+		for _, c := range append(append([]ContainerPlan{}, p.Init...), p.Containers...) {
+			if l := limitsText(c.Resources); l != "" {
+				limits = append(limits, c.Name+": "+l)
+			}
+		}
+		what := "create the pod's cgroup " + p.CgroupParent + " (QoS class " + qosOfCgroup(p.CgroupParent) + ")"
+		if l := limitsText(p.PodResources); l != "" {
+			what += ", limited to " + l + " for the whole pod"
+		}
+		what += "; each container gets its own cgroup inside it"
+		if len(limits) > 0 {
+			what += ", with its limits (" + strings.Join(limits, "; ") + ")"
+		} else {
+			what += " (no container sets resources.limits)"
+		}
+		step(what, "the kernel counts the CPU, memory and processes of the whole pod here, and enforces each container's limits (a container over its memory limit is OOMKilled)")
 	}
 	for _, c := range p.Init {
 		step(fmt.Sprintf("run init container %s to completion", c.Name),
@@ -95,7 +168,72 @@ func (p *PodPlan) WriteText(w io.Writer) error {
 		containerDetails(c, func(format string, args ...any) { detail("  "+format, args...) })
 	}
 	fmt.Fprintf(bw, "On delete: the same steps backwards; containers get SIGTERM, %ds grace, then SIGKILL.\n", p.GracePeriod)
+	fmt.Fprintf(bw, "No pause container: a kubelet starts one first in every pod, a process that does nothing but hold the\n"+
+		"pod's namespaces while the app containers come and go. minipod holds them without a process: it bind-mounts\n"+
+		"each namespace onto a file (%s, and %s/ipc and /uts), and a namespace lives as long as a mount of it.\n",
+		p.Sandbox.NetNSPath, p.Sandbox.NamespaceDir)
+	if p.Sandbox.SharePID {
+		fmt.Fprintf(bw, "shareProcessNamespace needs a process after all: a PID namespace ends with its first process, so minipod\n"+
+			"starts its own tiny init (minipod pause) for it, which also reaps orphaned processes, as the pause container does.\n")
+	}
 	return bw.Flush()
+}
+
+// qosOfCgroup names the QoS class from the pod cgroup's path.
+func qosOfCgroup(path string) string {
+	switch {
+	case strings.Contains(path, "/besteffort/"):
+		return "BestEffort"
+	case strings.Contains(path, "/burstable/"):
+		return "Burstable"
+	}
+	return "Guaranteed"
+}
+
+// podIPPlaceholder stands for the pod's IP before CNI gives it one.
+const podIPPlaceholder = "<pod IP>"
+
+// objectRefs names the ConfigMaps and Secrets the pod reads, from its
+// volumes and its containers' environment.
+func (p *PodPlan) objectRefs() []string {
+	var cms, secs []string
+	add := func(kind, name string) {
+		switch kind {
+		case "configMap":
+			if !slices.Contains(cms, name) {
+				cms = append(cms, name)
+			}
+		case "secret":
+			if !slices.Contains(secs, name) {
+				secs = append(secs, name)
+			}
+		}
+	}
+	for _, v := range p.Volumes {
+		add(v.Kind, v.Source)
+	}
+	for _, c := range append(append([]ContainerPlan{}, p.Init...), p.Containers...) {
+		for _, e := range c.Env {
+			if f := strings.Fields(e.From); len(f) >= 2 {
+				add(f[0], f[1])
+			}
+		}
+	}
+	var out []string
+	if len(cms) > 0 {
+		out = append(out, plural("ConfigMap", len(cms))+" "+strings.Join(cms, ", "))
+	}
+	if len(secs) > 0 {
+		out = append(out, plural("Secret", len(secs))+" "+strings.Join(secs, ", "))
+	}
+	return out
+}
+
+func plural(s string, n int) string {
+	if n == 1 {
+		return s
+	}
+	return s + "s"
 }
 
 func containerDetails(c ContainerPlan, detail func(string, ...any)) {

@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"fmt"
 	"os"
 	"sort"
 )
@@ -24,7 +23,7 @@ func (r *Runtime) peerLines(namespace, self string) []string {
 		if pod.Namespace != namespace || string(pod.UID) == self || ip == "" || state != StateRunning {
 			continue
 		}
-		lines = append(lines, fmt.Sprintf("%s\t%s %s.%s", ip, pod.Name, pod.Name, pod.Namespace))
+		lines = append(lines, peerLine(ip, pod.Name, pod.Namespace))
 	}
 	sort.Strings(lines)
 	return lines

@@ -101,22 +101,6 @@ func unpinPodNamespaces(dir string) error {
 	return errors.Join(errs...)
 }
 
-// hostsFile is the pod's /etc/hosts, as the kubelet writes it.
-func hostsFile(podIP, hostname string, extra []string) []byte {
-	var b bytes.Buffer
-	b.WriteString("# Kubernetes-managed hosts file (minipod).\n")
-	b.WriteString("127.0.0.1\tlocalhost\n")
-	b.WriteString("::1\tlocalhost ip6-localhost ip6-loopback\n")
-	b.WriteString("fe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n")
-	if podIP != "" {
-		fmt.Fprintf(&b, "%s\t%s\n", podIP, hostname)
-	}
-	for _, l := range extra {
-		b.WriteString(l + "\n")
-	}
-	return b.Bytes()
-}
-
 // resolvConf is the host's resolv.conf without loopback nameservers, which
 // mean nothing inside the pod's network namespace (dnsPolicy Default; on one
 // host ClusterFirst behaves the same).
@@ -134,24 +118,6 @@ func resolvConf(host []byte) []byte {
 		b.WriteString(line + "\n")
 	}
 	return b.Bytes()
-}
-
-// podHostsExtra are the pod's /etc/hosts lines after its own: its
-// subdomain FQDN and hostAliases (with the pod IP filled in), then the
-// other pods of its namespace.
-func podHostsExtra(plan *PodPlan, podIP string, peers []string) []string {
-	var out []string
-	if len(plan.Sandbox.HostsExtra) > 0 {
-		out = append(out, "", "# Entries added by HostAliases and the pod's subdomain.")
-		for _, l := range plan.Sandbox.HostsExtra {
-			out = append(out, strings.ReplaceAll(l, "<pod IP>", podIP))
-		}
-	}
-	if len(peers) > 0 {
-		out = append(out, "", "# Pods of this namespace, kept current by minipod.")
-		out = append(out, peers...)
-	}
-	return out
 }
 
 // podResolvConf is the pod's /etc/resolv.conf from its DNS plan: the host's

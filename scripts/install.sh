@@ -6,7 +6,8 @@
 #   scripts/install.sh --print-go     print the path of a Go new enough for go.mod
 #
 #   --test       also install the test dependencies (docker-registry, skopeo,
-#                ShellCheck, gcc for -race, vagrant if the archive has it);
+#                ShellCheck, gcc for -race, chromium, node and npm for the live
+#                view's browser test, vagrant if the archive has it);
 #                same as MINIPOD_INSTALL_TEST=1
 #   --no-build   do not build /usr/local/bin/minipod (nor install its
 #                README as /usr/local/share/doc/minipod/README.md)
@@ -28,8 +29,10 @@ runtime_pkgs=(containerd runc containernetworking-plugins iptables iproute2 busy
 # Every package a test or the benchmark runs, by name: apt-get runs with
 # --no-install-recommends, and podman only recommends its network stack
 # (netavark, aardvark-dns) and the init its pods' infra container runs
-# (catatonit), so a fresh host would lack them.
-test_pkgs=(docker-registry skopeo shellcheck gcc libc6-dev podman netavark aardvark-dns catatonit conmon util-linux openssl)
+# (catatonit), so a fresh host would lack them. The live view's browser
+# test drives Debian's chromium with playwright-core, which the test itself
+# installs from the npm registry into the user's cache.
+test_pkgs=(docker-registry skopeo shellcheck gcc libc6-dev podman netavark aardvark-dns catatonit conmon util-linux openssl chromium nodejs npm)
 optional_test_pkgs=(vagrant)
 
 with_test=0

@@ -20,6 +20,7 @@ type daemonOptions struct {
 	socket              string
 	socketGroup         string
 	listenTCP           string
+	ui                  string
 	containerdAddress   string
 	containerdNamespace string
 	subnet              string
@@ -86,6 +87,7 @@ To stop everything, delete the pods first, then the embedded containerd:
 				Socket:          socket,
 				SocketGroup:     o.socketGroup,
 				TCPAddress:      o.listenTCP,
+				UIAddress:       o.ui,
 				Pprof:           o.pprof,
 				BodyIdleTimeout: o.bodyIdleTimeout,
 				Log:             log,
@@ -114,6 +116,7 @@ To stop everything, delete the pods first, then the embedded containerd:
 	f.StringVar(&o.socket, "socket", daemon.DefaultSocket, "unix socket of the API")
 	f.StringVar(&o.socketGroup, "socket-group", "", "group that may use the socket besides root (default: root only)")
 	f.StringVar(&o.listenTCP, "listen-tcp", "", "also serve the API on this loopback address, 127.0.0.1:PORT, to clients with the token in <root>/api-token (off by default; other addresses are refused)")
+	f.StringVar(&o.ui, "ui", "", "serve the live view, a read-only web page of the host's pods, on this loopback address, 127.0.0.1:PORT (off by default; minipod ui prints a login link)")
 	f.DurationVar(&o.bodyIdleTimeout, "request-body-timeout", daemon.DefaultBodyIdleTimeout, "cut a connection whose request body stops arriving for this long")
 	f.StringVar(&o.containerdAddress, "containerd-address", "", "containerd socket (default: the system's if it answers, else an embedded containerd under --root)")
 	f.StringVar(&o.containerdNamespace, "containerd-namespace", "minipod", "containerd namespace of minipod's containers and images")

@@ -63,6 +63,7 @@ containerd. Start the daemon with "sudo minipod daemon", then:
 		newImageCommand(s, g),
 		newGCCommand(s, g),
 		newDoctorCommand(s, g),
+		newUICommand(s, g),
 		newLogDriverCommand(),
 		newPauseCommand(),
 	)

@@ -71,7 +71,7 @@ func runFile(ctx context.Context, g *globalOptions, o *runOptions, s ioStreams) 
 		fmt.Fprintln(s.errOut, "Warning: "+w)
 	}
 	if o.dryRun {
-		return printPlans(s.out, f, o.output)
+		return printPlans(s.out, f, o.output, runningPods(ctx, g.client()))
 	}
 	for _, pod := range f.Pods {
 		if pod.Namespace == "" {
@@ -108,8 +108,26 @@ func runFile(ctx context.Context, g *globalOptions, o *runOptions, s ioStreams) 
 	return nil
 }
 
+// runningPods lists the daemon's running pods, for the /etc/hosts of a
+// dry run; nil when the daemon does not answer at once (a dry run does not
+// need it).
+func runningPods(ctx context.Context, c *client.Client) []corev1.Pod {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	pods, err := c.ListPods(ctx, "")
+	if err != nil {
+		return nil
+	}
+	if pods == nil {
+		pods = []corev1.Pod{}
+	}
+	return pods
+}
+
 // printPlans writes the plan of every pod of f, as text or as a JSON array.
-func printPlans(w io.Writer, f *manifest.File, format string) error {
+// running are the daemon's pods (nil if it did not answer): the text shows
+// the /etc/hosts lines they give each pod.
+func printPlans(w io.Writer, f *manifest.File, format string, running []corev1.Pod) error {
 	opts := runtime.PlanOptions{
 		StateRoot:  runtime.DefaultStateRoot,
 		Network:    runtime.DefaultNetwork,
@@ -134,7 +152,14 @@ func printPlans(w io.Writer, f *manifest.File, format string) error {
 		if i > 0 {
 			fmt.Fprintln(w)
 		}
-		if err := plan.WriteText(w); err != nil {
+		opts := runtime.TextOptions{PeersKnown: running != nil}
+		for _, p := range running {
+			if p.Namespace == plan.Namespace && p.Name != plan.Name && p.Status.PodIP != "" &&
+				p.Status.Phase == corev1.PodRunning && p.DeletionTimestamp == nil {
+				opts.Peers = append(opts.Peers, runtime.Peer{Name: p.Name, IP: p.Status.PodIP})
+			}
+		}
+		if err := plan.WriteTextWith(w, opts); err != nil {
 			return fmt.Errorf("failed to print the plan of pod %q: %w", f.Pods[i].Name, err)
 		}
 	}

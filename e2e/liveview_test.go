@@ -1,0 +1,266 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/minipod/minipod/internal/testutil"
+	"github.com/minipod/minipod/runtime"
+)
+
+// playwrightVersion is the playwright-core the browser test installs from
+// the npm registry into the user's cache; it drives Debian's chromium.
+const playwrightVersion = "1.65.1"
+
+// requireBrowser returns the node_modules holding playwright-core, after
+// checking that node and chromium are there. Outside CI it skips when they
+// are not; in CI it fails.
+func requireBrowser(t *testing.T) string {
+	t.Helper()
+	fail := func(format string, args ...any) {
+		t.Helper()
+		msg := fmt.Sprintf(format, args...) + " (scripts/install.sh --test installs chromium and node)"
+		if testutil.InCI() {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	if _, err := exec.LookPath("node"); err != nil {
+		fail("the browser test needs node: %v", err)
+	}
+	if _, err := os.Stat("/usr/bin/chromium"); err != nil {
+		fail("the browser test needs Debian's chromium: %v", err)
+	}
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		fail("no cache directory for playwright-core: %v", err)
+	}
+	dir := filepath.Join(cache, "minipod-e2e", "playwright-core-"+playwrightVersion)
+	mod := filepath.Join(dir, "node_modules")
+	if _, err := os.Stat(filepath.Join(mod, "playwright-core", "package.json")); err != nil {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			fail("failed to create %s: %v", dir, err)
+		}
+		out, err := exec.Command("npm", "install", "--prefix", dir, "--no-audit", "--no-fund", "--ignore-scripts",
+			"playwright-core@"+playwrightVersion).CombinedOutput()
+		if err != nil {
+			fail("failed to install playwright-core %s: %v\n%s", playwrightVersion, err, out)
+		}
+	}
+	return mod
+}
+
+// artifactsDir is where the browser test keeps its screenshots:
+// $MINIPOD_ARTIFACTS/<test> if set, else the test's temporary directory.
+func artifactsDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if base := os.Getenv("MINIPOD_ARTIFACTS"); base != "" {
+		dir = filepath.Join(base, t.Name())
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		// A screenshot of an earlier run must not pass for this one's.
+		for _, f := range []string{"overview.png", "pod.png", "pod-restarted.png", "failure.png"} {
+			os.Remove(filepath.Join(dir, f))
+		}
+	}
+	return dir
+}
+
+// TestLiveView runs the sidecar example with the daemon's live view on,
+// and looks at it as a person would: in Chromium, from the link `minipod
+// ui` prints. The pod's page must draw the pod IP, the veth, each container
+// running and ready, the volume's host path, which process listens where
+// and the log tail; a container killed from the host must show its restart
+// on the page without a reload. It also checks the guards: no token, a
+// foreign Host, another origin, a write, a login link used twice.
+func TestLiveView(t *testing.T) {
+	modules := requireBrowser(t)
+	art := artifactsDir(t)
+	t.Logf("screenshots in %s", art)
+	e := newEnv(t, withDaemonArgs("--ui", "127.0.0.1:0"))
+	e.loadDemoImages("log-collector", "webapp", "log-shipper")
+	e.mustRun("run", example("log-collector/pod.yaml"))
+	e.mustRun("run", example("sidecar/pod.yaml"))
+	defer func() {
+		e.mustRun("delete", "-f", example("sidecar/pod.yaml"))
+		e.mustRun("delete", "-f", example("log-collector/pod.yaml"))
+		e.assertNoLeaks()
+	}()
+
+	// The token file and the link.
+	fi, err := os.Stat(filepath.Join(e.root, "ui-token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("ui-token has mode %v, want 0600", fi.Mode().Perm())
+	}
+	token, _ := os.ReadFile(filepath.Join(e.root, "ui-token"))
+	link := strings.TrimSpace(e.mustRun("ui"))
+	u, err := url.Parse(link)
+	if err != nil || u.Hostname() != "127.0.0.1" || u.Path != "/login" {
+		t.Fatalf("minipod ui printed %q, want http://127.0.0.1:PORT/login?key=...", link)
+	}
+	base := "http://" + u.Host
+
+	// What the terminal says about the pod on the host.
+	var view runtime.HostView
+	hostText := e.mustRun("describe", "pod", "web", "--host")
+	e.eventuallyView("web", &view, func(v *runtime.HostView) bool {
+		return v.Veth.Host != "" && len(v.Listening) > 0 && v.Containers[0].PID > 0
+	})
+	pod := e.pod("web")
+	for _, want := range []string{pod.Status.PodIP, view.Veth.Host, view.Bridge.Name, view.NetNS.Path, view.Volumes[0].HostPath, view.Cgroup.Path,
+		"mounted by log-shipper at /var/log/webapp, read-only", "log-collector"} {
+		if !strings.Contains(hostText, want) {
+			t.Errorf("describe pod web --host does not show %q:\n%s", want, hostText)
+		}
+	}
+
+	// The dry run of a second web pod names the running pods of the
+	// namespace in its /etc/hosts, as the daemon will write them.
+	dry := e.mustRun("run", "--dry-run", example("sidecar/pod.yaml"))
+	collector := e.pod("log-collector").Status.PodIP
+	if !strings.Contains(dry, "| "+collector+"  log-collector log-collector.default") {
+		t.Errorf("the dry run's /etc/hosts lacks the running log-collector (%s):\n%s", collector, dry)
+	}
+
+	// The guards.
+	get := func(method, path string, hdr map[string]string) int {
+		t.Helper()
+		req, _ := http.NewRequest(method, base+path, nil)
+		for k, v := range hdr {
+			if k == "Host" {
+				req.Host = v
+			} else {
+				req.Header.Set(k, v)
+			}
+		}
+		resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	bearer := "Bearer " + strings.TrimSpace(string(token))
+	for _, c := range []struct {
+		what   string
+		method string
+		path   string
+		hdr    map[string]string
+		want   int
+	}{
+		{"no token", "GET", "/", nil, http.StatusUnauthorized},
+		{"no token, API", "GET", "/api/pods", nil, http.StatusUnauthorized},
+		{"a wrong token", "GET", "/api/pods", map[string]string{"Authorization": "Bearer 00" + strings.TrimSpace(string(token))[2:]}, http.StatusUnauthorized},
+		{"the token", "GET", "/api/pods", map[string]string{"Authorization": bearer}, http.StatusOK},
+		{"a foreign Host (DNS rebinding)", "GET", "/api/pods", map[string]string{"Authorization": bearer, "Host": "attacker.example:" + u.Port()}, http.StatusForbidden},
+		{"another origin", "GET", "/api/pods", map[string]string{"Authorization": bearer, "Origin": "http://attacker.example"}, http.StatusForbidden},
+		{"a cross-site fetch", "GET", "/api/pods", map[string]string{"Authorization": bearer, "Sec-Fetch-Site": "cross-site"}, http.StatusForbidden},
+		{"a write", "POST", "/api/pods", map[string]string{"Authorization": bearer}, http.StatusMethodNotAllowed},
+		{"the login link", "GET", u.RequestURI(), nil, http.StatusSeeOther},
+		{"the login link again", "GET", u.RequestURI(), nil, http.StatusUnauthorized},
+	} {
+		if got := get(c.method, c.path, c.hdr); got != c.want {
+			t.Errorf("%s: %s %s answered %d, want %d", c.what, c.method, c.path, got, c.want)
+		}
+	}
+
+	// The browser, with a fresh link.
+	link = strings.TrimSpace(e.mustRun("ui"))
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", filepath.Join(suite.repo, "e2e/testdata/liveview/browse.cjs"))
+	cmd.Env = append(os.Environ(), "NODE_PATH="+modules, "ARTIFACTS="+art, "LOGIN_URL="+link,
+		"POD=web", "POD_IP="+pod.Status.PodIP, "VETH="+view.Veth.Host, "CONTAINERS=app,log-shipper",
+		"VOLUMES=logs="+view.Volumes[0].HostPath, "VICTIM=app", "LISTENS=:8080",
+		"LOG_CONTAINER=log-shipper", "LOG_TEXT=following /var/log/webapp/access.log")
+	// Its own process group, so that the chromium it starts goes with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		// node and its chromium, by the group id of the node this test
+		// started, whatever happened.
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		if cmd.ProcessState == nil {
+			cmd.Wait()
+		}
+	}()
+	lines := bufio.NewScanner(stdout)
+	var ready, restarted bool
+	for lines.Scan() {
+		line := lines.Text()
+		t.Logf("browser: %s", line)
+		switch {
+		case strings.HasPrefix(line, "READY"):
+			ready = true
+			e.eventuallyView("web", &view, func(v *runtime.HostView) bool { return v.Containers[0].PID > 0 })
+			pid := view.Containers[0].PID
+			if view.Containers[0].Name != "app" {
+				t.Fatalf("first container is %q, want app", view.Containers[0].Name)
+			}
+			if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+				t.Fatalf("failed to kill app's process %d: %v", pid, err)
+			}
+			fmt.Fprintln(stdin, "KILLED")
+		case strings.HasPrefix(line, "RESTARTED"):
+			restarted = true
+		}
+	}
+	err = cmd.Wait()
+	if err != nil || !ready || !restarted {
+		t.Fatalf("the browser test failed (%v):\n%s\ndaemon log tail:\n%s", err, stderr.String(), tail(e.daemonLog(), 30))
+	}
+	for _, f := range []string{"overview.png", "pod.png", "pod-restarted.png"} {
+		if fi, err := os.Stat(filepath.Join(art, f)); err != nil || fi.Size() < 10000 {
+			t.Errorf("screenshot %s missing or empty: %v", f, err)
+		}
+	}
+	if got := containerStatus(e.pod("web"), "app").RestartCount; got < 1 {
+		t.Errorf("app has %d restarts after its kill, want 1", got)
+	}
+}
+
+// eventuallyView waits until the pod's host view satisfies ok.
+func (e *env) eventuallyView(name string, v *runtime.HostView, ok func(*runtime.HostView) bool) {
+	e.t.Helper()
+	eventually(e.t, 30*time.Second, "the host view of "+name, func() bool {
+		out, _, code := e.run("describe", "pod", name, "--host", "-o", "json")
+		if code != 0 {
+			return false
+		}
+		*v = runtime.HostView{}
+		return json.Unmarshal([]byte(out), v) == nil && len(v.Containers) > 0 && ok(v)
+	})
+}
+
+func tail(s string, n int) string {
+	l := strings.Split(s, "\n")
+	if len(l) > n {
+		l = l[len(l)-n:]
+	}
+	return strings.Join(l, "\n")
+}
