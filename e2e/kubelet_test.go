@@ -882,3 +882,36 @@ spec:
 	e.podGone(t, "big")
 	e.assertNoLeaks()
 }
+
+// TestPodPidsLimit: --pod-pids-limit bounds the processes of a pod in its
+// cgroup (pids.max of the pod cgroup), so a fork bomb stays inside its pod.
+func TestPodPidsLimit(t *testing.T) {
+	e := newEnv(t, withDaemonArgs("--pod-pids-limit", "40"))
+	e.apply(`apiVersion: v1
+kind: Pod
+metadata: {name: forky}
+spec:
+  containers:
+  - name: app
+    image: docker.io/library/busybox:1.36
+    command: ["sleep", "3600"]
+`)
+	uid := string(e.pod("forky").UID)
+	files, _ := filepath.Glob("/sys/fs/cgroup/pids/minipod/*/pod" + strings.ReplaceAll(uid, "-", "_") + "/pids.max")
+	more, _ := filepath.Glob("/sys/fs/cgroup/minipod/*/pod" + strings.ReplaceAll(uid, "-", "_") + "/pids.max")
+	files = append(files, more...)
+	if len(files) == 0 {
+		t.Fatalf("no pids.max of pod %s's cgroup", uid)
+	}
+	for _, f := range files {
+		if b, err := os.ReadFile(f); err != nil || strings.TrimSpace(string(b)) != "40" {
+			t.Errorf("%s = %q, want 40", f, b)
+		}
+	}
+	// 60 processes cannot be started: the shell fails to fork.
+	if out, code := e.exec("forky", "app", "sh", "-c", "for i in $(seq 60); do sleep 2 & done; wait; echo all"); code == 0 || strings.Contains(out, "all") {
+		t.Errorf("60 processes started in a pod limited to 40 (exit %d): %s", code, out)
+	}
+	e.mustRun("delete", "pod", "forky", "--now")
+	e.assertNoLeaks()
+}

@@ -73,7 +73,7 @@ func isCgroupV2(root string) bool {
 func setCgroup(root, path string, v2 bool, r ResourcesPlan) error {
 	if v2 {
 		dir := filepath.Join(root, path)
-		if err := enableControllers(root, path, "cpu", "memory"); err != nil {
+		if err := enableControllers(root, path, "cpu", "memory", "pids"); err != nil {
 			return err
 		}
 		if err := os.MkdirAll(dir, 0o755); err != nil {

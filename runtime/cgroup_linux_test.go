@@ -44,7 +44,7 @@ func TestOOMKilledIn(t *testing.T) {
 // requires. The hierarchies here are plain directories shaped as
 // /sys/fs/cgroup is; the real effect is in the e2e tests.
 func TestSetCgroup(t *testing.T) {
-	r := ResourcesPlan{CPUShares: 358, CPUQuota: 75000, CPUPeriod: 100000, MemoryLimit: 96 << 20}
+	r := ResourcesPlan{CPUShares: 358, CPUQuota: 75000, CPUPeriod: 100000, MemoryLimit: 96 << 20, PidsLimit: 4096}
 	read := func(t *testing.T, p string) string {
 		t.Helper()
 		b, err := os.ReadFile(p)
@@ -55,7 +55,7 @@ func TestSetCgroup(t *testing.T) {
 	}
 	t.Run("v1", func(t *testing.T) {
 		root := t.TempDir()
-		for _, c := range []string{"cpu", "memory"} {
+		for _, c := range []string{"cpu", "memory", "pids"} {
 			if err := os.Mkdir(filepath.Join(root, c), 0o755); err != nil {
 				t.Fatal(err)
 			}
@@ -68,6 +68,7 @@ func TestSetCgroup(t *testing.T) {
 			"cpu/minipod/burstable/podx/cpu.cfs_period_us":        "100000",
 			"cpu/minipod/burstable/podx/cpu.cfs_quota_us":         "75000",
 			"memory/minipod/burstable/podx/memory.limit_in_bytes": "100663296",
+			"pids/minipod/burstable/podx/pids.max":                "4096",
 		} {
 			if got := read(t, filepath.Join(root, f)); got != want {
 				t.Errorf("%s = %q, want %q", f, got, want)
@@ -91,9 +92,10 @@ func TestSetCgroup(t *testing.T) {
 			t.Fatal(err)
 		}
 		for f, want := range map[string]string{
-			"cgroup.subtree_control":                   "+cpu +memory",
-			"minipod/cgroup.subtree_control":           "+cpu +memory",
-			"minipod/burstable/cgroup.subtree_control": "+cpu +memory",
+			"cgroup.subtree_control":                   "+cpu +memory +pids",
+			"minipod/cgroup.subtree_control":           "+cpu +memory +pids",
+			"minipod/burstable/cgroup.subtree_control": "+cpu +memory +pids",
+			"minipod/burstable/podx/pids.max":          "4096",
 			"minipod/burstable/podx/cpu.weight":        "14",
 			"minipod/burstable/podx/cpu.max":           "75000 100000",
 			"minipod/burstable/podx/memory.max":        "100663296",

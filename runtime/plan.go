@@ -41,6 +41,9 @@ type PlanOptions struct {
 	// ConfigMaps and Secrets are those the pod may reference.
 	ConfigMaps []*corev1.ConfigMap
 	Secrets    []*corev1.Secret
+	// PodPidsLimit is the most processes a pod may have (the kubelet's
+	// podPidsLimit); 0 or less is no limit.
+	PodPidsLimit int64
 }
 
 // Defaults of PlanOptions.
@@ -48,6 +51,9 @@ const (
 	DefaultStateRoot = "/var/lib/minipod"
 	DefaultNetwork   = "minipod"
 	DefaultNetNSDir  = "/run/netns"
+	// DefaultPodPidsLimit bounds a fork bomb to its own pod: minipod's
+	// choice, where the kubelet's default is no limit.
+	DefaultPodPidsLimit = 4096
 	// NetNSPrefix starts the name of every pod network namespace.
 	NetNSPrefix = "minipod-"
 	// unknownUID stands for the UID in a plan made before the pod exists.
@@ -277,6 +283,7 @@ func Plan(pod *corev1.Pod, opts PlanOptions) (*PodPlan, error) {
 	}
 	p.CgroupParent = podCgroupParent(uid, qosClass(pod))
 	p.PodResources = podCgroupResources(pod)
+	p.PodResources.PidsLimit = opts.PodPidsLimit
 	if sc := pod.Spec.SecurityContext; sc != nil {
 		p.FSGroup = sc.FSGroup
 	}

@@ -203,6 +203,9 @@ func cgroupV1Files(r ResourcesPlan) []cgroupFile {
 	if r.MemoryLimit > 0 {
 		out = append(out, cgroupFile{"memory", "memory.limit_in_bytes", strconv.FormatInt(r.MemoryLimit, 10)})
 	}
+	if r.PidsLimit > 0 {
+		out = append(out, cgroupFile{"pids", "pids.max", strconv.FormatInt(r.PidsLimit, 10)})
+	}
 	return out
 }
 
@@ -218,6 +221,9 @@ func cgroupV2Files(r ResourcesPlan) []cgroupFile {
 	}
 	if r.MemoryLimit > 0 {
 		out = append(out, cgroupFile{"", "memory.max", strconv.FormatInt(r.MemoryLimit, 10)})
+	}
+	if r.PidsLimit > 0 {
+		out = append(out, cgroupFile{"", "pids.max", strconv.FormatInt(r.PidsLimit, 10)})
 	}
 	return out
 }

@@ -37,6 +37,9 @@ type ResourcesPlan struct {
 	CPUQuota    int64  `json:"cpuQuota,omitempty"`
 	CPUPeriod   uint64 `json:"cpuPeriod,omitempty"`
 	CPUShares   uint64 `json:"cpuShares,omitempty"`
+	// PidsLimit caps the processes of a pod (the pod cgroup only), as the
+	// kubelet's podPidsLimit; 0 or less is no limit.
+	PidsLimit int64 `json:"pidsLimit,omitempty"`
 }
 
 func planSecurity(pod *corev1.Pod, c *corev1.Container) SecurityPlan {

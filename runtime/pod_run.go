@@ -247,7 +247,7 @@ func (r *Runtime) apply(ctx context.Context, ps *podState, cms []*corev1.ConfigM
 	if err := failAt(step); err != nil {
 		return err
 	}
-	plan, err := Plan(pod, PlanOptions{StateRoot: r.cfg.Root, Network: r.network.Name(), NetNSDir: r.cfg.NetNSDir, Images: configs, ConfigMaps: cms, Secrets: secrets})
+	plan, err := Plan(pod, PlanOptions{StateRoot: r.cfg.Root, Network: r.network.Name(), NetNSDir: r.cfg.NetNSDir, Images: configs, ConfigMaps: cms, Secrets: secrets, PodPidsLimit: r.cfg.PodPidsLimit})
 	if err != nil {
 		return err
 	}

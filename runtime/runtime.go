@@ -50,6 +50,9 @@ type Config struct {
 	// LogRotation bounds each container run's log files (default: the
 	// kubelet's 10 MiB x 5 files).
 	LogRotation LogRotation
+	// PodPidsLimit caps the processes of each pod in its cgroup (the
+	// kubelet's podPidsLimit); 0 or less is no limit.
+	PodPidsLimit int64
 	// ShimPerContainer gives each container a containerd shim of its own.
 	// By default a pod's containers share one shim, as the CRI plugin's
 	// sandboxes do: half the shim memory, but containerd 1.6's runc shim

@@ -37,6 +37,7 @@ type daemonOptions struct {
 	secretDir           string
 	logMaxSize          string
 	logMaxFiles         int
+	podPidsLimit        int64
 	bodyIdleTimeout     time.Duration
 }
 
@@ -106,6 +107,7 @@ To stop everything, delete the pods first, then the embedded containerd:
 					ShimPerContainer:    o.shimPerContainer,
 					SecretDir:           o.secretDir,
 					LogRotation:         rotation,
+					PodPidsLimit:        o.podPidsLimit,
 					Logger:              log,
 				},
 			})
@@ -132,6 +134,7 @@ To stop everything, delete the pods first, then the embedded containerd:
 	f.DurationVar(&o.restartBackOff, "restart-backoff", 10*time.Second, "first back-off before restarting a crashed container, doubling up to 30 times it (the kubelet's 10s..5m); lower it for tests")
 	f.StringVar(&o.logMaxSize, "container-log-max-size", "10Mi", "rotate a container's log file when it would exceed this size (the kubelet's containerLogMaxSize)")
 	f.IntVar(&o.logMaxFiles, "container-log-max-files", runtime.DefaultLogMaxFiles, "log files kept per container run, the current one included (the kubelet's containerLogMaxFiles; at least 2)")
+	f.Int64Var(&o.podPidsLimit, "pod-pids-limit", runtime.DefaultPodPidsLimit, "most processes a pod may have, in its cgroup (the kubelet's podPidsLimit; -1: no limit, the kubelet's default)")
 	f.BoolVar(&o.pprof, "pprof", false, "serve net/http/pprof under /debug/pprof/ on the socket")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	return cmd
