@@ -1,12 +1,14 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -86,6 +88,56 @@ func (k *kubectl) run(stdin string, args ...string) (string, string, int) {
 	return out.String(), errb.String(), code
 }
 
+// watchLines starts a kubectl that keeps printing (get -w) and returns its
+// output lines as they come; stop ends it (by its pid) and waits for it.
+func (k *kubectl) watchLines(args ...string) (<-chan string, func()) {
+	k.t.Helper()
+	all := append([]string{"--kubeconfig", k.kubeconfig, "--cache-dir", filepath.Join(k.home, "cache")}, args...)
+	cmd := exec.Command(k.bin, all...)
+	cmd.Env = append(os.Environ(), "HOME="+k.home, "KUBECONFIG=")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		k.t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		k.t.Fatal(err)
+	}
+	lines := make(chan string, 100)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	return lines, func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	}
+}
+
+// awaitLine waits for a line that matches re and returns it.
+func awaitLine(t *testing.T, lines <-chan string, re string) string {
+	t.Helper()
+	rx := regexp.MustCompile(re)
+	deadline := time.After(60 * time.Second)
+	var seen []string
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("the output ended before a line matching %q:\n%s", re, strings.Join(seen, "\n"))
+			}
+			if rx.MatchString(l) {
+				return l
+			}
+			seen = append(seen, l)
+		case <-deadline:
+			t.Fatalf("no line matching %q within 60s:\n%s", re, strings.Join(seen, "\n"))
+		}
+	}
+}
+
 func (k *kubectl) must(args ...string) string {
 	k.t.Helper()
 	out, errs, code := k.run("", args...)
@@ -156,12 +208,28 @@ func testKubectl(t *testing.T, e *env, version string) {
 	v := strings.ReplaceAll(version, ".", "")
 	web, db := "web-"+v, "db-"+v
 
+	// get -w shows the pods as they come, change and go, in kubectl's
+	// columns.
+	watched, stopWatch := k.watchLines("get", "pods", "-w", "-l", "app=web,v="+v)
+	defer stopWatch()
+
+	// A typo is refused, naming the field, and creates nothing.
+	typo := strings.Replace(strings.Split(fmt.Sprintf(kubectlPods, v), "---")[0], "command: [\"sh\", \"-c\", \"echo hello", "imagePullPolice: Always\n    command: [\"sh\", \"-c\", \"echo hello", 1)
+	if _, errs, code := k.run(typo, "apply", "-f", "-"); code == 0 || !strings.Contains(errs, "imagePullPolice") {
+		t.Fatalf("a manifest with imagePullPolice was not refused naming it (exit %d): %s", code, errs)
+	}
+	if got := strings.TrimSpace(k.must("get", "pods", "-o", "name", "-l", "v="+v)); got != "" {
+		t.Fatalf("a refused manifest created %q", got)
+	}
+
 	// apply -f creates, with kubectl's default validation.
 	out := k.mustStdin(fmt.Sprintf(kubectlPods, v), "apply", "-f", "-")
 	if !strings.Contains(out, "pod/"+web+" created") || !strings.Contains(out, "pod/"+db+" created") {
 		t.Fatalf("apply printed %q", out)
 	}
 	k.must("wait", "--for=condition=Ready", "pod/"+web, "pod/"+db, "--timeout=60s")
+	awaitLine(t, watched, `^NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE$`)
+	awaitLine(t, watched, `^`+web+`\s+1/1\s+Running\s+0\s+\d+s$`)
 
 	// get: kubectl's pod table, from the server's Table.
 	out = k.must("get", "pods", "-l", "v="+v)
@@ -281,18 +349,48 @@ func testKubectl(t *testing.T, e *env, version string) {
 	if got := names("-l", "v="+v); got != "pod/"+db {
 		t.Fatalf("after delete -l app=web: %q", got)
 	}
+	awaitLine(t, watched, `^`+web+`\s+\d/1\s+Terminating\s`)
 	k.must("delete", "pod", db, "--wait=false")
 	// A second DELETE while the first runs is answered, not refused.
 	if _, errs, code := k.run("", "delete", "pod", db, "--wait=false"); code != 0 && !strings.Contains(errs, "not found") {
 		t.Fatalf("a second delete failed (exit %d): %s", code, errs)
 	}
 	k.must("wait", "--for=delete", "pod/"+db, "--timeout=60s")
+
+	// A pod that never gets Ready makes wait time out, not succeed.
+	never := fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata:
+  name: never-%s
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+  - name: app
+    image: docker.io/library/busybox:1.36
+    command: ["sleep", "3600"]
+    readinessProbe:
+      exec:
+        command: ["false"]
+      periodSeconds: 1
+`, v)
+	k.mustStdin(never, "apply", "-f", "-")
+	if _, errs, code := k.run("", "wait", "--for=condition=Ready", "pod/never-"+v, "--timeout=3s"); code == 0 || !strings.Contains(errs, "timed out") {
+		t.Fatalf("wait for a pod that is never Ready: exit %d: %s", code, errs)
+	}
+	k.must("delete", "pod", "never-"+v)
 }
 
-// TestKubeAPIAuth: the Kubernetes API answers only with TLS and the
-// daemon's token; anyone else gets 401.
-func TestKubeAPIAuth(t *testing.T) {
-	e := newEnv(t)
+// kubeAPI is a plain HTTP client of an env's Kubernetes API, from the
+// kubeconfig the daemon hands out.
+type kubeAPI struct {
+	t      *testing.T
+	server string
+	token  string
+	hc     *http.Client
+}
+
+func (e *env) kubeAPI() *kubeAPI {
+	e.t.Helper()
 	var cfg struct {
 		Clusters []struct {
 			Cluster struct {
@@ -308,39 +406,147 @@ func TestKubeAPIAuth(t *testing.T) {
 		Current string `json:"current-context"`
 	}
 	if err := yaml.Unmarshal([]byte(e.mustRun("kubeconfig")), &cfg); err != nil {
-		t.Fatal(err)
+		e.t.Fatal(err)
 	}
 	if len(cfg.Clusters) != 1 || len(cfg.Users) != 1 || cfg.Current != "minipod" {
-		t.Fatalf("kubeconfig: %+v", cfg)
+		e.t.Fatalf("kubeconfig: %+v", cfg)
 	}
 	ca, err := base64.StdEncoding.DecodeString(cfg.Clusters[0].Cluster.CA)
 	if err != nil {
-		t.Fatal(err)
+		e.t.Fatal(err)
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(ca) {
-		t.Fatal("the kubeconfig's CA does not parse")
+		e.t.Fatal("the kubeconfig's CA does not parse")
 	}
-	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	get := func(token string) int {
-		req, _ := http.NewRequest(http.MethodGet, cfg.Clusters[0].Cluster.Server+"/api/v1/pods", nil)
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
+	return &kubeAPI{t: e.t, server: cfg.Clusters[0].Cluster.Server, token: cfg.Users[0].User.Token,
+		hc: &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}}
+}
+
+// do sends a request with the token (unless noAuth) and returns the
+// response; the caller closes its body.
+func (a *kubeAPI) do(method, path, body string, noAuth bool) *http.Response {
+	a.t.Helper()
+	req, err := http.NewRequest(method, a.server+path, strings.NewReader(body))
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	if !noAuth {
+		req.Header.Set("Authorization", "Bearer "+a.token)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := a.hc.Do(req)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return resp
+}
+
+// call sends a request and decodes the JSON answer into out (if not nil);
+// it fails the test unless the status is want.
+func (a *kubeAPI) call(method, path, body string, want int, out any) {
+	a.t.Helper()
+	resp := a.do(method, path, body, false)
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		a.t.Fatalf("%s %s: %d, want %d: %s", method, path, resp.StatusCode, want, data)
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			a.t.Fatalf("%s %s: %v: %s", method, path, err, data)
 		}
-		resp, err := hc.Do(req)
-		if err != nil {
-			t.Fatal(err)
+	}
+}
+
+// watchEvent is a WatchEvent with its object's metadata.
+type watchEvent struct {
+	Type   string `json:"type"`
+	Object struct {
+		Kind     string `json:"kind"`
+		Code     int    `json:"code"`
+		Reason   string `json:"reason"`
+		Metadata struct {
+			Name              string            `json:"name"`
+			ResourceVersion   string            `json:"resourceVersion"`
+			Annotations       map[string]string `json:"annotations"`
+			DeletionTimestamp *string           `json:"deletionTimestamp"`
+		} `json:"metadata"`
+	} `json:"object"`
+}
+
+// watch opens a watch and returns its events as they come; stop ends it.
+func (a *kubeAPI) watch(path string) (<-chan watchEvent, func()) {
+	a.t.Helper()
+	resp := a.do(http.MethodGet, path, "", false)
+	if resp.StatusCode != http.StatusOK {
+		data, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		a.t.Fatalf("watch %s: %d: %s", path, resp.StatusCode, data)
+	}
+	ch := make(chan watchEvent, 100)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer close(ch)
+		dec := json.NewDecoder(resp.Body)
+		for {
+			var ev watchEvent
+			if dec.Decode(&ev) != nil {
+				return
+			}
+			ch <- ev
 		}
+	}()
+	return ch, func() { resp.Body.Close(); <-done }
+}
+
+// next waits for the next event of a watch.
+func next(t *testing.T, ch <-chan watchEvent) watchEvent {
+	t.Helper()
+	select {
+	case ev, ok := <-ch:
+		if !ok {
+			t.Fatal("the watch ended")
+		}
+		return ev
+	case <-time.After(30 * time.Second):
+		t.Fatal("no watch event within 30s")
+	}
+	return watchEvent{}
+}
+
+func rvOf(t *testing.T, s string) uint64 {
+	t.Helper()
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		t.Fatalf("resourceVersion %q is not a number", s)
+	}
+	return n
+}
+
+// TestKubeAPIAuth: the Kubernetes API answers only with TLS and the
+// daemon's token; anyone else gets 401.
+func TestKubeAPIAuth(t *testing.T) {
+	e := newEnv(t)
+	a := e.kubeAPI()
+	get := func(token string, noAuth bool) int {
+		saved := a.token
+		a.token = token
+		defer func() { a.token = saved }()
+		resp := a.do(http.MethodGet, "/api/v1/pods", "", noAuth)
 		resp.Body.Close()
 		return resp.StatusCode
 	}
-	if code := get(cfg.Users[0].User.Token); code != http.StatusOK {
+	if code := get(a.token, false); code != http.StatusOK {
 		t.Fatalf("with the token: %d", code)
 	}
-	if code := get(""); code != http.StatusUnauthorized {
+	if code := get("", true); code != http.StatusUnauthorized {
 		t.Fatalf("without a token: %d, want 401", code)
 	}
-	if code := get(strings.Repeat("0", len(cfg.Users[0].User.Token))); code != http.StatusUnauthorized {
+	if code := get(strings.Repeat("0", len(a.token)), false); code != http.StatusUnauthorized {
 		t.Fatalf("with a wrong token: %d, want 401", code)
 	}
 	// The credentials are the daemon's alone.
@@ -353,4 +559,120 @@ func TestKubeAPIAuth(t *testing.T) {
 			t.Fatalf("%s has mode %v, want 0600", f, fi.Mode().Perm())
 		}
 	}
+}
+
+// TestKubeAPIWatch: resourceVersions grow with every change, a watch
+// resumes after the one it is given, sendInitialEvents ends its initial
+// events with a bookmark, a resourceVersion older than the history is 410
+// Gone, and a pod's DELETE returns at once with deletionTimestamp set
+// while a second DELETE is answered too.
+func TestKubeAPIWatch(t *testing.T) {
+	e := newEnv(t)
+	a := e.kubeAPI()
+	var list struct {
+		Metadata struct {
+			ResourceVersion string `json:"resourceVersion"`
+		} `json:"metadata"`
+	}
+	a.call(http.MethodGet, "/api/v1/namespaces/default/configmaps", "", http.StatusOK, &list)
+	rv0 := rvOf(t, list.Metadata.ResourceVersion)
+	ch, stop := a.watch("/api/v1/namespaces/default/configmaps?watch=true&allowWatchBookmarks=true&resourceVersion=" + list.Metadata.ResourceVersion)
+	defer stop()
+
+	var cm corev1.ConfigMap
+	a.call(http.MethodPost, "/api/v1/namespaces/default/configmaps",
+		`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"one"},"data":{"a":"1"}}`, http.StatusCreated, &cm)
+	rv1 := rvOf(t, cm.ResourceVersion)
+	if rv1 <= rv0 {
+		t.Fatalf("resourceVersion %d after a create is not above the list's %d", rv1, rv0)
+	}
+	if ev := next(t, ch); ev.Type != "ADDED" || ev.Object.Metadata.Name != "one" || rvOf(t, ev.Object.Metadata.ResourceVersion) != rv1 {
+		t.Fatalf("first event: %+v", ev)
+	}
+	// dryRun=All creates nothing, and the name stays free.
+	a.call(http.MethodPost, "/api/v1/namespaces/default/configmaps?dryRun=All",
+		`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"two"}}`, http.StatusCreated, nil)
+	a.call(http.MethodGet, "/api/v1/namespaces/default/configmaps/two", "", http.StatusNotFound, nil)
+	a.call(http.MethodPost, "/api/v1/namespaces/default/configmaps",
+		`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"one"}}`, http.StatusConflict, nil)
+	a.call(http.MethodDelete, "/api/v1/namespaces/default/configmaps/one", "", http.StatusOK, nil)
+	if ev := next(t, ch); ev.Type != "DELETED" || ev.Object.Metadata.Name != "one" || rvOf(t, ev.Object.Metadata.ResourceVersion) <= rv1 {
+		t.Fatalf("after the delete: %+v", ev)
+	}
+	stop()
+
+	// A watch from the start replays the ADDED and the DELETED; one with
+	// sendInitialEvents lists what is there, then bookmarks.
+	ch, stop2 := a.watch(fmt.Sprintf("/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=%d", rv0))
+	if ev := next(t, ch); ev.Type != "ADDED" || ev.Object.Metadata.Name != "one" {
+		t.Fatalf("replay: %+v", ev)
+	}
+	if ev := next(t, ch); ev.Type != "DELETED" {
+		t.Fatalf("replay: %+v", ev)
+	}
+	stop2()
+	ch, stop3 := a.watch("/api/v1/namespaces?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true")
+	if ev := next(t, ch); ev.Type != "ADDED" || ev.Object.Metadata.Name != "default" {
+		t.Fatalf("initial event: %+v", ev)
+	}
+	if ev := next(t, ch); ev.Type != "BOOKMARK" || ev.Object.Metadata.Annotations["k8s.io/initial-events-end"] != "true" {
+		t.Fatalf("after the initial events: %+v", ev)
+	}
+	stop3()
+	ch, stop4 := a.watch("/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=1")
+	if ev := next(t, ch); ev.Type != "ERROR" || ev.Object.Code != http.StatusGone || ev.Object.Reason != "Expired" {
+		t.Fatalf("a watch from a resourceVersion long gone: %+v", ev)
+	}
+	stop4()
+
+	// A pod whose process ignores SIGTERM takes its grace period to go;
+	// DELETE does not wait for it.
+	pod := `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"slow"},"spec":{"terminationGracePeriodSeconds":5,
+		"containers":[{"name":"c","image":"docker.io/library/busybox:1.36","command":["sleep","3600"]}]}}`
+	var created corev1.Pod
+	a.call(http.MethodPost, "/api/v1/namespaces/default/pods", pod, http.StatusCreated, &created)
+	if created.UID == "" || created.ResourceVersion == "" {
+		t.Fatalf("created pod: %+v", created.ObjectMeta)
+	}
+	ch, stop5 := a.watch("/api/v1/namespaces/default/pods?watch=true&fieldSelector=metadata.name=slow&resourceVersion=" + created.ResourceVersion)
+	defer stop5()
+	eventually(t, 60*time.Second, "pod slow running", func() bool {
+		var p corev1.Pod
+		a.call(http.MethodGet, "/api/v1/namespaces/default/pods/slow", "", http.StatusOK, &p)
+		return p.Status.Phase == corev1.PodRunning
+	})
+	// Events carry a creationTimestamp (kubectl's AGE); those of a pod go
+	// with it.
+	var events corev1.EventList
+	a.call(http.MethodGet, "/api/v1/namespaces/default/events", "", http.StatusOK, &events)
+	if len(events.Items) == 0 {
+		t.Fatal("no events")
+	}
+	for _, ev := range events.Items {
+		if ev.CreationTimestamp.IsZero() {
+			t.Fatalf("event %s has no creationTimestamp", ev.Name)
+		}
+	}
+	start := time.Now()
+	var deleted corev1.Pod
+	a.call(http.MethodDelete, "/api/v1/namespaces/default/pods/slow", "", http.StatusOK, &deleted)
+	if took := time.Since(start); took > 3*time.Second {
+		t.Fatalf("DELETE took %v: it waited for the pod to stop", took)
+	}
+	if deleted.DeletionTimestamp == nil {
+		t.Fatal("the DELETE's answer has no deletionTimestamp")
+	}
+	var again corev1.Pod
+	a.call(http.MethodDelete, "/api/v1/namespaces/default/pods/slow", "", http.StatusOK, &again)
+	if again.DeletionTimestamp == nil || !again.DeletionTimestamp.Equal(deleted.DeletionTimestamp) {
+		t.Fatalf("the second DELETE: deletionTimestamp %v, want %v", again.DeletionTimestamp, deleted.DeletionTimestamp)
+	}
+	for {
+		ev := next(t, ch)
+		if ev.Type == "DELETED" {
+			break
+		}
+	}
+	a.call(http.MethodGet, "/api/v1/namespaces/default/pods/slow", "", http.StatusNotFound, nil)
+
 }
