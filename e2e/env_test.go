@@ -127,6 +127,9 @@ func (e *env) start() {
 	for {
 		if c, err := net.Dial("unix", e.socket); err == nil {
 			c.Close()
+			// The socket listens before the runtime has made its state
+			// root; the pod tracker watches <root>/pods.
+			e.awaitPodsDir(deadline)
 			return
 		}
 		select {
@@ -136,6 +139,22 @@ func (e *env) start() {
 		}
 		if time.Now().After(deadline) {
 			e.t.Fatalf("daemon did not listen within 30s\n%s", e.daemonLog())
+		}
+	}
+}
+
+// awaitPodsDir waits until the daemon has made <root>/pods, or has exited,
+// or the deadline passes.
+func (e *env) awaitPodsDir(deadline time.Time) {
+	for time.Now().Before(deadline) {
+		if _, err := os.Stat(filepath.Join(e.root, "pods")); err == nil {
+			return
+		}
+		select {
+		case err := <-e.exited:
+			e.exited <- err
+			return
+		case <-time.After(10 * time.Millisecond):
 		}
 	}
 }

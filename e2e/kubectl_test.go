@@ -549,6 +549,31 @@ func TestKubeAPIAuth(t *testing.T) {
 	if code := get(strings.Repeat("0", len(a.token)), false); code != http.StatusUnauthorized {
 		t.Fatalf("with a wrong token: %d, want 401", code)
 	}
+	// kubeconfig --merge adds the context to the user's kubeconfig, which
+	// the dispatcher at /usr/bin/kubectl (picking a bundled version for the
+	// server) then uses as is.
+	home := t.TempDir()
+	os.MkdirAll(filepath.Join(home, ".kube"), 0o700)
+	os.WriteFile(filepath.Join(home, ".kube", "config"), []byte("apiVersion: v1\nkind: Config\ncontexts:\n- name: other\n  context: {cluster: other, user: other}\ncurrent-context: other\n"), 0o600)
+	merge := exec.Command(suite.bin, "kubeconfig", "--merge")
+	merge.Env = append(os.Environ(), "MINIPOD_SOCKET="+e.socket, "HOME="+home, "KUBECONFIG=")
+	if out, err := merge.CombinedOutput(); err != nil {
+		t.Fatalf("kubeconfig --merge: %v: %s", err, out)
+	}
+	if _, err := os.Stat("/usr/bin/kubectl"); err == nil {
+		kc := exec.Command("/usr/bin/kubectl", "get", "pods")
+		kc.Env = append(os.Environ(), "HOME="+home, "KUBECONFIG=")
+		out, err := kc.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "No resources found in default namespace.") {
+			t.Fatalf("kubectl get pods after kubeconfig --merge: %v: %s", err, out)
+		}
+		kc = exec.Command("/usr/bin/kubectl", "config", "get-contexts", "-o", "name")
+		kc.Env = append(os.Environ(), "HOME="+home, "KUBECONFIG=")
+		if out, err := kc.CombinedOutput(); err != nil || string(out) != "minipod\nother\n" {
+			t.Fatalf("contexts after kubeconfig --merge: %v: %q", err, out)
+		}
+	}
+
 	// The credentials are the daemon's alone.
 	for _, f := range []string{"ca.crt", "ca.key", "serving.crt", "serving.key", "token"} {
 		fi, err := os.Stat(filepath.Join(e.root, "kubeapi", f))
