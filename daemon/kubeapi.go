@@ -291,13 +291,20 @@ func (k *kubeServer) route(w http.ResponseWriter, r *http.Request) {
 		k.notFound(w, r)
 		return
 	}
-	if kr.sub != "" && !(kr.res.name == "pods" && kr.sub == "log" && r.Method == http.MethodGet) {
+	if kr.sub != "" && (kr.res.name != "pods" || !podSubresources[kr.sub]) {
 		k.notFound(w, r)
 		return
 	}
 	switch {
-	case kr.sub == "log":
+	case kr.sub == "log" && r.Method == http.MethodGet:
 		k.podLog(w, r, kr)
+	case kr.sub == "exec" && (r.Method == http.MethodGet || r.Method == http.MethodPost):
+		k.podExec(w, r, kr)
+	case kr.sub == "portforward" && (r.Method == http.MethodGet || r.Method == http.MethodPost):
+		k.podPortForward(w, r, kr)
+	case kr.sub != "":
+		k.writeStatus(w, r, newStatus(http.StatusMethodNotAllowed, metav1.StatusReasonMethodNotAllowed,
+			"the server does not allow this method on the requested resource"))
 	case r.Method == http.MethodGet && kr.name != "":
 		k.get(w, r, kr)
 	case r.Method == http.MethodGet:
@@ -317,6 +324,9 @@ func (k *kubeServer) route(w http.ResponseWriter, r *http.Request) {
 			"the server does not allow this method on the requested resource"))
 	}
 }
+
+// podSubresources are the pod subresources served.
+var podSubresources = map[string]bool{"log": true, "exec": true, "portforward": true}
 
 func hasVerb(res *kubeResource, verb string) bool {
 	for _, v := range res.verbs {
@@ -342,9 +352,11 @@ func apiResourceList() *metav1.APIResourceList {
 		}
 		list.APIResources = append(list.APIResources, ar)
 		if r.name == "pods" {
-			list.APIResources = append(list.APIResources, metav1.APIResource{
-				Name: "pods/log", Namespaced: true, Kind: "Pod", Verbs: []string{"get"},
-			})
+			list.APIResources = append(list.APIResources,
+				metav1.APIResource{Name: "pods/log", Namespaced: true, Kind: "Pod", Verbs: []string{"get"}},
+				metav1.APIResource{Name: "pods/exec", Namespaced: true, Kind: "PodExecOptions", Verbs: []string{"create", "get"}},
+				metav1.APIResource{Name: "pods/portforward", Namespaced: true, Kind: "PodPortForwardOptions", Verbs: []string{"create", "get"}},
+			)
 		}
 	}
 	return list

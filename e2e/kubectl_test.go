@@ -701,3 +701,57 @@ func TestKubeAPIWatch(t *testing.T) {
 	a.call(http.MethodGet, "/api/v1/namespaces/default/pods/slow", "", http.StatusNotFound, nil)
 
 }
+
+const streamPod = `apiVersion: v1
+kind: Pod
+metadata:
+  name: stream
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+  - name: web
+    image: docker.io/library/busybox:1.36
+    command: ["sh", "-c", "mkdir -p /www && echo served-on-loopback > /www/index.html && exec httpd -f -p 127.0.0.1:8080 -h /www"]
+  - name: other
+    image: docker.io/library/busybox:1.36
+    command: ["sleep", "3600"]
+`
+
+// TestKubectlExecPortForward: kubectl exec passes stdin, stdout, stderr
+// and the command's exit code; kubectl port-forward reaches a port the pod
+// listens on only on its own loopback.
+func TestKubectlExecPortForward(t *testing.T) {
+	e := newEnv(t)
+	for _, v := range kubectlVersions {
+		t.Run(v, func(t *testing.T) {
+			parent := e.t
+			e.t = t
+			defer func() { e.t = parent }()
+			k := e.kubectl(v)
+			k.mustStdin(streamPod, "apply", "-f", "-")
+			defer k.run("", "delete", "pod", "stream", "--wait=true")
+			k.must("wait", "--for=condition=Ready", "pod/stream", "--timeout=60s")
+
+			out, errs, code := k.run("", "exec", "stream", "-c", "other", "--", "sh", "-c", "echo out; echo err >&2; exit 3")
+			if code != 3 || out != "out\n" || !strings.Contains(errs, "err\n") {
+				t.Fatalf("exec of a failing command: exit %d, stdout %q, stderr %q", code, out, errs)
+			}
+			if out, errs, code := k.run("hello through stdin\n", "exec", "-i", "stream", "-c", "other", "--", "cat"); code != 0 || out != "hello through stdin\n" {
+				t.Fatalf("exec -i cat: exit %d, stdout %q, stderr %q", code, out, errs)
+			}
+			if out := k.must("exec", "stream", "-c", "web", "--", "cat", "/www/index.html"); out != "served-on-loopback\n" {
+				t.Fatalf("exec in the web container: %q", out)
+			}
+
+			lines, stop := k.watchLines("port-forward", "pod/stream", ":8080")
+			defer stop()
+			l := awaitLine(t, lines, `^Forwarding from 127\.0\.0\.1:\d+ -> 8080$`)
+			port := regexp.MustCompile(`:(\d+) ->`).FindStringSubmatch(l)[1]
+			curl := exec.Command("curl", "-sS", "--max-time", "10", "http://127.0.0.1:"+port+"/")
+			body, err := curl.CombinedOutput()
+			if err != nil || string(body) != "served-on-loopback\n" {
+				t.Fatalf("curl through port-forward: %v: %q", err, body)
+			}
+		})
+	}
+}
