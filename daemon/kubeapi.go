@@ -79,6 +79,7 @@ type kubeResource struct {
 
 var readVerbs = []string{"get", "list", "watch"}
 var writeVerbs = []string{"create", "delete", "get", "list", "watch"}
+var podVerbs = []string{"create", "delete", "get", "list", "patch", "update", "watch"}
 
 func metaFields(o k8sruntime.Object) fields.Set {
 	m, _ := meta.Accessor(o)
@@ -90,7 +91,7 @@ func metaFields(o k8sruntime.Object) fields.Set {
 }
 
 var kubeResources = []*kubeResource{
-	{name: "pods", kind: "Pod", namespaced: true, shortNames: []string{"po"}, verbs: writeVerbs,
+	{name: "pods", kind: "Pod", namespaced: true, shortNames: []string{"po"}, verbs: podVerbs,
 		fields: func(o k8sruntime.Object) fields.Set {
 			p := o.(*corev1.Pod)
 			set := metaFields(o)
@@ -319,6 +320,8 @@ func (k *kubeServer) route(w http.ResponseWriter, r *http.Request) {
 		k.create(w, r, kr)
 	case r.Method == http.MethodDelete && kr.name != "" && hasVerb(kr.res, "delete"):
 		k.delete(w, r, kr)
+	case (r.Method == http.MethodPatch || r.Method == http.MethodPut) && kr.name != "" && kr.res.name == "pods":
+		k.patchPod(w, r, kr)
 	default:
 		k.writeStatus(w, r, newStatus(http.StatusMethodNotAllowed, metav1.StatusReasonMethodNotAllowed,
 			"the server does not allow this method on the requested resource"))

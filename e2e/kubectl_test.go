@@ -315,6 +315,39 @@ func testKubectl(t *testing.T, e *env, version string) {
 		t.Fatalf("get ns default printed %q", out)
 	}
 
+	// label, annotate (merge patches) and apply of a change (a strategic
+	// merge patch) change a running pod's metadata; a change of its spec is
+	// refused as the API server refuses it.
+	if out := k.must("label", "pod", web, "tier=front"); strings.TrimSpace(out) != "pod/"+web+" labeled" {
+		t.Fatalf("label printed %q", out)
+	}
+	if got := names("-l", "tier=front,v="+v); got != "pod/"+web {
+		t.Fatalf("get -l tier=front after label: %q", got)
+	}
+	// (kubectl 1.27 prints "annotate", later ones "annotated")
+	if out := k.must("annotate", "pod", web, "note=hi"); !strings.HasPrefix(out, "pod/"+web+" annotate") {
+		t.Fatalf("annotate printed %q", out)
+	}
+	changed := strings.Replace(fmt.Sprintf(kubectlPods, v), "    app: web\n", "    app: web\n    release: two\n", 1)
+	if out := k.mustStdin(changed, "apply", "-f", "-"); !strings.Contains(out, "pod/"+web+" configured") || !strings.Contains(out, "pod/"+db+" unchanged") {
+		t.Fatalf("apply of a change printed %q", out)
+	}
+	if out := k.must("get", "pod", web, "-o", "jsonpath={.metadata.labels.release} {.metadata.labels.tier} {.metadata.annotations.note}"); out != "two front hi" {
+		t.Fatalf("after apply of a change: %q", out)
+	}
+	respec := strings.Replace(changed, "exec sleep 3600", "exec sleep 3601", 1)
+	if _, errs, code := k.run(respec, "apply", "-f", "-"); code == 0 || !strings.Contains(errs, "Forbidden: pod updates may not change fields") {
+		t.Fatalf("apply of a spec change was not refused (exit %d): %s", code, errs)
+	}
+	k.must("patch", "pod", web, "--type=json", "-p", `[{"op":"add","path":"/metadata/labels/j","value":"1"}]`)
+	k.must("patch", "pod", web, "--type=merge", "-p", `{"metadata":{"labels":{"m":"2"}}}`)
+	if out := k.must("get", "pod", web, "-o", "jsonpath={.metadata.labels.j}{.metadata.labels.m}"); out != "12" {
+		t.Fatalf("after patch --type=json and --type=merge: %q", out)
+	}
+	if out := k.must("label", "pod", web, "tier-"); strings.TrimSpace(out) != "pod/"+web+" unlabeled" {
+		t.Fatalf("label tier- printed %q", out)
+	}
+
 	// create --dry-run=server validates and creates nothing.
 	dry := fmt.Sprintf(kubectlPods, v+"x")
 	out = k.mustStdin(dry, "create", "--dry-run=server", "-f", "-")

@@ -1,0 +1,186 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+
+	"github.com/containerd/errdefs"
+	jsonpatch "gopkg.in/evanphx/json-patch.v4"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/strategicpatch"
+
+	"github.com/minipod/minipod/manifest"
+	"github.com/minipod/minipod/runtime"
+)
+
+// MetadataUpdater is implemented by a Backend that can change a pod's
+// labels and annotations, as *runtime.Runtime does; PATCH and PUT of pods
+// need it.
+type MetadataUpdater interface {
+	UpdatePodMetadata(ctx context.Context, namespace, name string, labels, annotations map[string]string) (*corev1.Pod, error)
+}
+
+var _ MetadataUpdater = (*runtime.Runtime)(nil)
+
+// patchPod serves PATCH of a pod in the three kinds kubectl sends (JSON
+// patch, merge patch, strategic merge patch) and PUT of a whole pod. The
+// patched pod may differ from the pod only in its labels and annotations:
+// a running pod's spec is what it was created with (the API server lets a
+// container's image change; minipod does not restart containers for it),
+// and any other change is refused as the API server refuses pod updates.
+func (k *kubeServer) patchPod(w http.ResponseWriter, r *http.Request, kr kubeRequest) {
+	up, ok := k.b.(MetadataUpdater)
+	if !ok {
+		k.writeStatus(w, r, newStatus(http.StatusMethodNotAllowed, metav1.StatusReasonMethodNotAllowed, "this daemon cannot update pods"))
+		return
+	}
+	dry, st := dryRun(r)
+	if st != nil {
+		k.writeStatus(w, r, st)
+		return
+	}
+	ctype, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if r.Method == http.MethodPatch {
+		switch types.PatchType(ctype) {
+		case types.JSONPatchType, types.MergePatchType, types.StrategicMergePatchType:
+		case types.ApplyYAMLPatchType, types.ApplyCBORPatchType:
+			k.writeStatus(w, r, newStatus(http.StatusUnsupportedMediaType, metav1.StatusReasonUnsupportedMediaType,
+				"server-side apply is not supported by minipod yet: use kubectl apply without --server-side"))
+			return
+		default:
+			k.writeStatus(w, r, newStatus(http.StatusUnsupportedMediaType, metav1.StatusReasonUnsupportedMediaType,
+				fmt.Sprintf("the body of the request was in an unknown format - accepted media types include: %s, %s, %s (got %q)",
+					types.JSONPatchType, types.MergePatchType, types.StrategicMergePatchType, ctype)))
+			return
+		}
+		// readBody checks the type of full objects; a patch has its own.
+		r.Header.Set("Content-Type", "application/json")
+	}
+	body, ok := k.readBody(w, r)
+	if !ok {
+		return
+	}
+	if st := k.sync(r); st != nil {
+		k.writeStatus(w, r, st)
+		return
+	}
+	obj := k.store.get("pods", kr.namespace, kr.name)
+	if obj == nil {
+		k.objectNotFound(w, r, kr)
+		return
+	}
+	cur := obj.(*corev1.Pod)
+	orig, err := json.Marshal(cur)
+	if err != nil {
+		k.writeErr(w, r, err)
+		return
+	}
+	var patched []byte
+	switch {
+	case r.Method == http.MethodPut:
+		patched = body
+	case types.PatchType(ctype) == types.JSONPatchType:
+		p, err := jsonpatch.DecodePatch(body)
+		if err == nil {
+			patched, err = p.Apply(orig)
+		}
+		if err != nil {
+			k.writeStatus(w, r, newStatus(http.StatusUnprocessableEntity, metav1.StatusReasonInvalid, fmt.Sprintf("the JSON patch does not apply: %v", err)))
+			return
+		}
+	case types.PatchType(ctype) == types.MergePatchType:
+		if patched, err = jsonpatch.MergePatch(orig, body); err != nil {
+			k.writeStatus(w, r, badRequest(fmt.Sprintf("the merge patch does not apply: %v", err)))
+			return
+		}
+	default:
+		if patched, err = strategicpatch.StrategicMergePatch(orig, body, &corev1.Pod{}); err != nil {
+			k.writeStatus(w, r, badRequest(fmt.Sprintf("the strategic merge patch does not apply: %v", err)))
+			return
+		}
+	}
+	var want corev1.Pod
+	dec := json.NewDecoder(bytes.NewReader(patched))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&want); err != nil {
+		k.writeStatus(w, r, badRequest(fmt.Sprintf("Pod in version \"v1\" cannot be handled as a Pod: strict decoding error: %v", err)))
+		return
+	}
+	if st := checkPodUpdate(cur, &want); st != nil {
+		k.writeStatus(w, r, st)
+		return
+	}
+	if dry {
+		out := cur.DeepCopy()
+		out.Labels, out.Annotations = want.Labels, want.Annotations
+		k.writeObject(w, r, http.StatusOK, nil, out)
+		return
+	}
+	if _, err := up.UpdatePodMetadata(r.Context(), kr.namespace, kr.name, want.Labels, want.Annotations); err != nil {
+		if errors.Is(err, errdefs.ErrNotFound) {
+			k.objectNotFound(w, r, kr)
+			return
+		}
+		k.writeErr(w, r, err)
+		return
+	}
+	if st := k.sync(r); st != nil {
+		k.writeStatus(w, r, st)
+		return
+	}
+	if obj := k.store.get("pods", kr.namespace, kr.name); obj != nil {
+		k.writeObject(w, r, http.StatusOK, nil, obj)
+		return
+	}
+	k.objectNotFound(w, r, kr)
+}
+
+// checkPodUpdate refuses an update of a pod that changes more than its
+// labels and annotations, or that is based on an older resourceVersion.
+func checkPodUpdate(cur, want *corev1.Pod) *metav1.Status {
+	invalid := func(field, detail string) *metav1.Status {
+		st := newStatus(http.StatusUnprocessableEntity, metav1.StatusReasonInvalid,
+			fmt.Sprintf("Pod %q is invalid: %s: %s", cur.Name, field, detail))
+		st.Details = &metav1.StatusDetails{Name: cur.Name, Kind: "Pod",
+			Causes: []metav1.StatusCause{{Type: metav1.CauseTypeFieldValueInvalid, Field: field, Message: detail}}}
+		return st
+	}
+	if want.Name != "" && want.Name != cur.Name {
+		return invalid("metadata.name", fmt.Sprintf("Invalid value: %q: field is immutable", want.Name))
+	}
+	if want.Namespace != "" && want.Namespace != cur.Namespace {
+		return invalid("metadata.namespace", fmt.Sprintf("Invalid value: %q: field is immutable", want.Namespace))
+	}
+	if want.UID != "" && want.UID != cur.UID {
+		return invalid("metadata.uid", fmt.Sprintf("Invalid value: %q: field is immutable", want.UID))
+	}
+	if want.ResourceVersion != "" && want.ResourceVersion != cur.ResourceVersion {
+		st := newStatus(http.StatusConflict, metav1.StatusReasonConflict,
+			fmt.Sprintf("Operation cannot be fulfilled on pods %q: the object has been modified; please apply your changes to the latest version and try again", cur.Name))
+		st.Details = &metav1.StatusDetails{Name: cur.Name, Kind: "pods"}
+		return st
+	}
+	// What a client sends back of the spec may lack what the server
+	// defaulted; compare the spec as the client sent it with the pod's,
+	// both with the server's defaults.
+	wantSpec := want.Spec.DeepCopy()
+	if wantSpec.NodeName == "" {
+		wantSpec.NodeName = cur.Spec.NodeName
+	}
+	withDefaults := &corev1.Pod{Spec: *wantSpec}
+	manifest.DefaultPod(withDefaults)
+	curPod := &corev1.Pod{Spec: *cur.Spec.DeepCopy()}
+	manifest.DefaultPod(curPod)
+	if !equality.Semantic.DeepEqual(withDefaults.Spec, curPod.Spec) {
+		return invalid("spec", "Forbidden: pod updates may not change fields other than metadata.labels and metadata.annotations on minipod (a running pod keeps the spec it was created with; delete and create it again to change it)")
+	}
+	return nil
+}
