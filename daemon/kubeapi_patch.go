@@ -8,14 +8,21 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"strings"
+	"sync"
 
 	"github.com/containerd/errdefs"
 	jsonpatch "gopkg.in/evanphx/json-patch.v4"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/managedfields"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
+	"sigs.k8s.io/yaml"
 
 	"github.com/minipod/minipod/manifest"
 	"github.com/minipod/minipod/runtime"
@@ -25,7 +32,7 @@ import (
 // labels and annotations, as *runtime.Runtime does; PATCH and PUT of pods
 // need it.
 type MetadataUpdater interface {
-	UpdatePodMetadata(ctx context.Context, namespace, name string, labels, annotations map[string]string) (*corev1.Pod, error)
+	UpdatePodMetadata(ctx context.Context, namespace, name string, labels, annotations map[string]string, managedFields []metav1.ManagedFieldsEntry) (*corev1.Pod, error)
 }
 
 var _ MetadataUpdater = (*runtime.Runtime)(nil)
@@ -51,10 +58,7 @@ func (k *kubeServer) patchPod(w http.ResponseWriter, r *http.Request, kr kubeReq
 	if r.Method == http.MethodPatch {
 		switch types.PatchType(ctype) {
 		case types.JSONPatchType, types.MergePatchType, types.StrategicMergePatchType:
-		case types.ApplyYAMLPatchType, types.ApplyCBORPatchType:
-			k.writeStatus(w, r, newStatus(http.StatusUnsupportedMediaType, metav1.StatusReasonUnsupportedMediaType,
-				"server-side apply is not supported by minipod yet: use kubectl apply without --server-side"))
-			return
+		case types.ApplyYAMLPatchType:
 		default:
 			k.writeStatus(w, r, newStatus(http.StatusUnsupportedMediaType, metav1.StatusReasonUnsupportedMediaType,
 				fmt.Sprintf("the body of the request was in an unknown format - accepted media types include: %s, %s, %s (got %q)",
@@ -72,12 +76,45 @@ func (k *kubeServer) patchPod(w http.ResponseWriter, r *http.Request, kr kubeReq
 		k.writeStatus(w, r, st)
 		return
 	}
+	manager := r.URL.Query().Get("fieldManager")
+	apply := types.PatchType(ctype) == types.ApplyYAMLPatchType
+	var applied *unstructured.Unstructured
+	if apply {
+		if manager == "" {
+			k.writeStatus(w, r, newStatus(http.StatusUnprocessableEntity, metav1.StatusReasonInvalid,
+				`PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch`))
+			return
+		}
+		applied = &unstructured.Unstructured{}
+		if err := yaml.Unmarshal(body, &applied.Object); err != nil {
+			k.writeStatus(w, r, badRequest(fmt.Sprintf("the apply patch is not YAML: %v", err)))
+			return
+		}
+	}
+	if manager == "" {
+		manager = managerOf(r)
+	}
 	obj := k.store.get("pods", kr.namespace, kr.name)
+	if obj == nil && apply {
+		// Server-side apply of a pod that does not exist creates it.
+		data, err := json.Marshal(applied.Object)
+		if err != nil {
+			k.writeErr(w, r, err)
+			return
+		}
+		k.createPod(w, r, kr, data, dry)
+		return
+	}
 	if obj == nil {
 		k.objectNotFound(w, r, kr)
 		return
 	}
 	cur := obj.(*corev1.Pod)
+	fm, err := podFieldManager()
+	if err != nil {
+		k.writeErr(w, r, err)
+		return
+	}
 	orig, err := json.Marshal(cur)
 	if err != nil {
 		k.writeErr(w, r, err)
@@ -85,6 +122,30 @@ func (k *kubeServer) patchPod(w http.ResponseWriter, r *http.Request, kr kubeReq
 	}
 	var patched []byte
 	switch {
+	case apply:
+		// Without a schema, lists are atomic: the applied pod gets the
+		// server's defaults first, so that a container list the client
+		// sends as it was created equals the stored one instead of
+		// conflicting with it.
+		if st := defaultApplied(applied); st != nil {
+			k.writeStatus(w, r, st)
+			return
+		}
+		out, err := fm.Apply(cur.DeepCopy(), applied, manager, r.URL.Query().Get("force") == "true")
+		if err != nil {
+			var as apierrors.APIStatus
+			if errors.As(err, &as) {
+				st := as.Status()
+				k.writeStatus(w, r, &st)
+				return
+			}
+			k.writeStatus(w, r, newStatus(http.StatusUnprocessableEntity, metav1.StatusReasonInvalid, err.Error()))
+			return
+		}
+		if patched, err = json.Marshal(out); err != nil {
+			k.writeErr(w, r, err)
+			return
+		}
 	case r.Method == http.MethodPut:
 		patched = body
 	case types.PatchType(ctype) == types.JSONPatchType:
@@ -118,13 +179,19 @@ func (k *kubeServer) patchPod(w http.ResponseWriter, r *http.Request, kr kubeReq
 		k.writeStatus(w, r, st)
 		return
 	}
+	if !apply {
+		// Record who changed what, as the API server does for every
+		// write.
+		want.ManagedFields = cur.ManagedFields
+		want = *fm.UpdateNoErrors(cur.DeepCopy(), want.DeepCopy(), manager).(*corev1.Pod)
+	}
 	if dry {
 		out := cur.DeepCopy()
-		out.Labels, out.Annotations = want.Labels, want.Annotations
+		out.Labels, out.Annotations, out.ManagedFields = want.Labels, want.Annotations, want.ManagedFields
 		k.writeObject(w, r, http.StatusOK, nil, out)
 		return
 	}
-	if _, err := up.UpdatePodMetadata(r.Context(), kr.namespace, kr.name, want.Labels, want.Annotations); err != nil {
+	if _, err := up.UpdatePodMetadata(r.Context(), kr.namespace, kr.name, want.Labels, want.Annotations, want.ManagedFields); err != nil {
 		if errors.Is(err, errdefs.ErrNotFound) {
 			k.objectNotFound(w, r, kr)
 			return
@@ -181,6 +248,46 @@ func checkPodUpdate(cur, want *corev1.Pod) *metav1.Status {
 	manifest.DefaultPod(curPod)
 	if !equality.Semantic.DeepEqual(withDefaults.Spec, curPod.Spec) {
 		return invalid("spec", "Forbidden: pod updates may not change fields other than metadata.labels and metadata.annotations on minipod (a running pod keeps the spec it was created with; delete and create it again to change it)")
+	}
+	return nil
+}
+
+// podFieldManager tracks which client set which field of a pod
+// (metadata.managedFields) and merges server-side apply patches, with
+// apimachinery's field manager. Its types are deduced from the objects
+// (lists are atomic), as no schema is served yet.
+var podFieldManager = sync.OnceValues(func() (*managedfields.FieldManager, error) {
+	return managedfields.NewDefaultFieldManager(managedfields.NewDeducedTypeConverter(),
+		kubeScheme, kubeScheme, kubeScheme, corev1.SchemeGroupVersion.WithKind("Pod"), corev1.SchemeGroupVersion, "", nil)
+})
+
+// managerOf names the client of a write without fieldManager as the API
+// server does: its User-Agent up to the first "/".
+func managerOf(r *http.Request) string {
+	ua := r.Header.Get("User-Agent")
+	if i := strings.IndexByte(ua, '/'); i >= 0 {
+		ua = ua[:i]
+	}
+	if ua == "" {
+		return "unknown"
+	}
+	return ua
+}
+
+// defaultApplied gives an applied pod minipod's defaults, in place.
+func defaultApplied(u *unstructured.Unstructured) *metav1.Status {
+	var pod corev1.Pod
+	if err := k8sruntime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &pod); err != nil {
+		return badRequest(fmt.Sprintf("the apply patch is not a Pod: %v", err))
+	}
+	manifest.DefaultPod(&pod)
+	obj, err := k8sruntime.DefaultUnstructuredConverter.ToUnstructured(&pod)
+	if err != nil {
+		return badRequest(fmt.Sprintf("the apply patch is not a Pod: %v", err))
+	}
+	// Only the spec takes defaults; metadata stays as the client sent it.
+	if spec, ok := obj["spec"]; ok {
+		u.Object["spec"] = spec
 	}
 	return nil
 }

@@ -776,6 +776,25 @@ func TestKubectlExecPortForward(t *testing.T) {
 				t.Fatalf("exec in the web container: %q", out)
 			}
 
+			// Server-side apply: of a change to the pod's labels, and of a
+			// pod that does not exist, which creates it.
+			relabeled := strings.Replace(streamPod, "  name: stream\n", "  name: stream\n  labels:\n    applied: server-side\n", 1)
+			if out := k.mustStdin(relabeled, "apply", "--server-side", "-f", "-"); strings.TrimSpace(out) != "pod/stream serverside-applied" {
+				t.Fatalf("apply --server-side printed %q", out)
+			}
+			if out := k.must("get", "pod", "stream", "-o", `jsonpath={.metadata.labels.applied} {.metadata.managedFields[?(@.operation=="Apply")].manager}`); out != "server-side kubectl" {
+				t.Fatalf("after apply --server-side: %q", out)
+			}
+			respec := strings.Replace(relabeled, "sleep\", \"3600", "sleep\", \"3601", 1)
+			if _, errs, code := k.run(respec, "apply", "--server-side", "-f", "-"); code == 0 || !strings.Contains(errs, "Forbidden: pod updates may not change fields") {
+				t.Fatalf("apply --server-side of a spec change was not refused (exit %d): %s", code, errs)
+			}
+			ssa := strings.Replace(strings.Split(streamPod, "  - name: other")[0], "name: stream", "name: ssa", 1)
+			if out := k.mustStdin(ssa, "apply", "--server-side", "-f", "-"); strings.TrimSpace(out) != "pod/ssa serverside-applied" {
+				t.Fatalf("apply --server-side of a new pod printed %q", out)
+			}
+			k.must("delete", "pod", "ssa")
+
 			lines, stop := k.watchLines("port-forward", "pod/stream", ":8080")
 			defer stop()
 			l := awaitLine(t, lines, `^Forwarding from 127\.0\.0\.1:\d+ -> 8080$`)
