@@ -381,8 +381,9 @@ func (k *kubeServer) objectNotFound(w http.ResponseWriter, r *http.Request, kr k
 
 // output is what a request asked for in its Accept header.
 type output struct {
-	yaml  bool
-	table bool
+	yaml     bool
+	table    bool
+	protobuf bool
 }
 
 // negotiate picks the response format from the Accept header: JSON, YAML,
@@ -410,6 +411,8 @@ func negotiate(r *http.Request, tableOK bool) (output, bool) {
 			return output{}, true
 		case "application/yaml":
 			return output{yaml: true}, true
+		case protobufType:
+			return output{protobuf: true}, true
 		}
 	}
 	return output{}, false
@@ -430,10 +433,19 @@ func (k *kubeServer) writeObject(w http.ResponseWriter, r *http.Request, code in
 	switch v := obj.(type) {
 	case k8sruntime.Object:
 		enc := k8sruntime.Encoder(jsonEncoder)
-		if o.yaml {
+		switch {
+		case o.yaml:
 			enc, ctype = yamlEncoder, "application/yaml"
+		case o.protobuf:
+			// What has no protobuf form (a Table) goes as JSON, which
+			// the client accepts too.
+			if pb, perr := k8sruntime.Encode(protobufSerializer, v); perr == nil {
+				data, ctype = pb, protobufType
+			}
 		}
-		data, err = k8sruntime.Encode(enc, v)
+		if data == nil {
+			data, err = k8sruntime.Encode(enc, v)
+		}
 	default:
 		data, err = json.Marshal(v)
 	}
@@ -644,9 +656,8 @@ func metaOf(m metav1.Object) *metav1.ObjectMeta {
 // resourceVersion moved on with no change to send. timeoutSeconds ends it.
 func (k *kubeServer) watch(w http.ResponseWriter, r *http.Request, kr kubeRequest) {
 	out, ok := negotiate(r, true)
-	if !ok || out.yaml {
-		out = output{table: out.table}
-	}
+	// Watch events go as JSON (a protobuf client accepts it too).
+	out = output{table: ok && out.table}
 	sel, st := parseSelection(r, kr.res)
 	if st != nil {
 		k.writeStatus(w, r, st)

@@ -2,7 +2,10 @@ package daemon
 
 import (
 	"context"
+	"encoding/json"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -260,6 +263,70 @@ func TestCredsPersist(t *testing.T) {
 		fi, _ := e.Info()
 		if fi.Mode().Perm() != 0o600 {
 			t.Fatalf("%s: mode %v", e.Name(), fi.Mode().Perm())
+		}
+	}
+}
+
+// TestKubeAPIEncodings: client-go's default Accept (protobuf, then JSON)
+// gets protobuf; kubectl's Table Accept gets a Table; errors are Status.
+func TestKubeAPIEncodings(t *testing.T) {
+	b := &listBackend{cms: []corev1.ConfigMap{{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "a", UID: "u"}, Data: map[string]string{"k": "v"}}}}
+	st := newKubeStore(b, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "host"}})
+	k := &kubeServer{server: &server{b: b, log: slog.New(slog.DiscardHandler), stopping: context.Background()}, store: st}
+	get := func(path, accept string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(http.MethodGet, path, nil)
+		r.Header.Set("Accept", accept)
+		w := httptest.NewRecorder()
+		k.route(w, r)
+		return w
+	}
+	w := get("/api/v1/namespaces/default/configmaps", "application/vnd.kubernetes.protobuf, application/json")
+	if ct := w.Header().Get("Content-Type"); ct != protobufType {
+		t.Fatalf("Content-Type %q", ct)
+	}
+	obj, _, err := protobufSerializer.Decode(w.Body.Bytes(), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if list, ok := obj.(*corev1.ConfigMapList); !ok || len(list.Items) != 1 || list.Items[0].Data["k"] != "v" || list.ResourceVersion == "" {
+		t.Fatalf("decoded %#v", obj)
+	}
+	w = get("/api/v1/namespaces/default/configmaps", "application/json;as=Table;v=v1;g=meta.k8s.io,application/json")
+	var tbl metav1.Table
+	if err := json.Unmarshal(w.Body.Bytes(), &tbl); err != nil || tbl.Kind != "Table" || len(tbl.Rows) != 1 || tbl.Rows[0].Cells[0] != "a" {
+		t.Fatalf("table: %v %s", err, w.Body.String())
+	}
+	w = get("/api/v1/namespaces/default/configmaps/nope", "application/vnd.kubernetes.protobuf, application/json")
+	var status metav1.Status
+	if err := json.Unmarshal(w.Body.Bytes(), &status); err != nil || w.Code != http.StatusNotFound || status.Reason != metav1.StatusReasonNotFound || status.Message != `configmaps "nope" not found` {
+		t.Fatalf("not found: %d %s", w.Code, w.Body.String())
+	}
+}
+
+func TestCheckPodUpdate(t *testing.T) {
+	cur := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "p", UID: "u", ResourceVersion: "7"},
+		Spec:       corev1.PodSpec{NodeName: "host", Containers: []corev1.Container{{Name: "c", Image: "busybox"}}},
+	}
+	manifestDefaulted := cur.DeepCopy()
+	manifestDefaulted.Spec.NodeName = ""
+	cases := []struct {
+		name string
+		edit func(p *corev1.Pod)
+		code int32
+	}{
+		{"labels", func(p *corev1.Pod) { p.Labels = map[string]string{"a": "b"} }, 0},
+		{"spec as sent, without server defaults", func(p *corev1.Pod) { p.Spec = manifestDefaulted.Spec }, 0},
+		{"image", func(p *corev1.Pod) { p.Spec.Containers[0].Image = "nginx" }, http.StatusUnprocessableEntity},
+		{"name", func(p *corev1.Pod) { p.Name = "q" }, http.StatusUnprocessableEntity},
+		{"stale resourceVersion", func(p *corev1.Pod) { p.ResourceVersion = "6" }, http.StatusConflict},
+	}
+	for _, c := range cases {
+		want := cur.DeepCopy()
+		c.edit(want)
+		st := checkPodUpdate(cur, want)
+		if (st == nil) != (c.code == 0) || (st != nil && st.Code != c.code) {
+			t.Errorf("%s: %+v, want code %d", c.name, st, c.code)
 		}
 	}
 }
