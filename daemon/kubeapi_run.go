@@ -9,6 +9,7 @@ import (
 
 	"github.com/containerd/errdefs"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/klog/v2"
 
 	"github.com/minipod/minipod/kubeconfig"
 )
@@ -48,6 +49,9 @@ func (ka *kubeAPI) kubeconfig() ([]byte, error) {
 
 // serve serves the API of b until ctx ends.
 func (ka *kubeAPI) serve(ctx context.Context, b Backend, log *slog.Logger) error {
+	// The streaming code logs through klog; its lines go to the daemon's
+	// log instead of raw stderr.
+	klog.SetSlogLogger(log.With("component", "kube-api"))
 	st := newKubeStore(b, hostNode())
 	n, _ := b.(Notifier)
 	syncDone := make(chan struct{})
