@@ -21,17 +21,29 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/minipod/minipod/internal/testutil"
 )
 
-// kubectlVersions are the bundled kubectl versions the tests drive the
-// daemon with: the oldest and the newest the host carries.
-var kubectlVersions = []string{"1.27", "1.33"}
+// kubectlVersions are the kubectl versions the tests drive the daemon
+// with: the oldest and the newest the host carries, and the newest release
+// built from the Go module proxy by scripts/kube.sh.
+var kubectlVersions = []string{"1.27", "1.33", "newest"}
 
 // kubectlBinary finds the host's kubectl of a minor version: the
 // dispatcher at /usr/bin/kubectl keeps them beside itself as
-// kubectl.1.NN.
+// kubectl.1.NN. "newest" is the one scripts/kube.sh builds
+// ($MINIPOD_KUBECTL_NEWEST names another build of it).
 func kubectlBinary(t *testing.T, version string) string {
 	t.Helper()
+	if version == "newest" {
+		if p := os.Getenv("MINIPOD_KUBECTL_NEWEST"); p != "" {
+			return p
+		}
+		out, err := exec.Command("bash", filepath.Join(suite.repo, "scripts/kube.sh"), "bin", "kubectl").Output()
+		testutil.Require(t, err == nil, "the newest kubectl, built by scripts/kube.sh build (scripts/test.sh builds it)")
+		return strings.TrimSpace(string(out))
+	}
 	disp, err := filepath.EvalSymlinks("/usr/bin/kubectl")
 	if err == nil {
 		p := filepath.Join(filepath.Dir(disp), "kubectl."+version)
