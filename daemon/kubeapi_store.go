@@ -18,7 +18,7 @@ import (
 
 // historyLen is how many changes a watch may resume from; an older
 // resourceVersion gets 410 Gone, and the client lists again.
-const historyLen = 4096
+const historyLen = 1024
 
 // kubeStore is the Kubernetes API's view of the backend: every object it
 // serves with a resourceVersion, and the history of changes that watches
