@@ -8,7 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
+	"syscall"
 
 	"sigs.k8s.io/yaml"
 )
@@ -93,37 +96,68 @@ func Merge(existing, add []byte) ([]byte, error) {
 	return yaml.Marshal(dst)
 }
 
+// Owner is who a kubeconfig file that MergeFile creates belongs to.
+type Owner struct {
+	UID, GID int
+}
+
 // DefaultPath is the kubeconfig file kubectl writes to: the first file of
-// $KUBECONFIG, else ~/.kube/config.
-func DefaultPath() (string, error) {
+// $KUBECONFIG, else ~/.kube/config. Under sudo (root, with $SUDO_UID) and
+// without $KUBECONFIG, it is the invoking user's ~/.kube/config, and owner
+// is that user, so that `sudo minipod kubeconfig --merge` serves the user
+// who typed it; otherwise owner is nil.
+func DefaultPath() (string, *Owner, error) {
 	if env := os.Getenv("KUBECONFIG"); env != "" {
 		for _, p := range filepath.SplitList(env) {
 			if p != "" {
-				return p, nil
+				return p, nil, nil
 			}
+		}
+	}
+	if os.Geteuid() == 0 && os.Getenv("SUDO_UID") != "" {
+		uid, uerr := strconv.Atoi(os.Getenv("SUDO_UID"))
+		gid, gerr := strconv.Atoi(os.Getenv("SUDO_GID"))
+		if uerr == nil && gerr == nil && uid != 0 {
+			u, err := user.LookupId(strconv.Itoa(uid))
+			if err != nil {
+				return "", nil, fmt.Errorf("failed to find the home of user %d (from sudo): %w", uid, err)
+			}
+			return filepath.Join(u.HomeDir, ".kube", "config"), &Owner{UID: uid, GID: gid}, nil
 		}
 	}
 	home, err := os.UserHomeDir()
 	if err != nil {
-		return "", fmt.Errorf("failed to find the kubeconfig: no home directory: %w", err)
+		return "", nil, fmt.Errorf("failed to find the kubeconfig: no home directory: %w", err)
 	}
-	return filepath.Join(home, ".kube", "config"), nil
+	return filepath.Join(home, ".kube", "config"), nil, nil
 }
 
 // MergeFile merges add into the kubeconfig file at path, creating it (0600,
-// and its directory 0700) if it does not exist. The file is replaced
-// whole, with its mode kept, so that a reader never sees half of it.
-func MergeFile(path string, add []byte) error {
+// and its directory 0700, owned by owner when not nil) if it does not
+// exist. The file is replaced whole, keeping its mode and owner, so that a
+// reader never sees half of it.
+func MergeFile(path string, add []byte, owner *Owner) error {
 	existing, err := os.ReadFile(path)
 	mode := os.FileMode(0o600)
 	switch {
 	case err == nil:
 		if fi, err := os.Stat(path); err == nil {
 			mode = fi.Mode().Perm()
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+				owner = &Owner{UID: int(st.Uid), GID: int(st.Gid)}
+			}
 		}
 	case errors.Is(err, os.ErrNotExist):
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			return fmt.Errorf("failed to create the directory of %q: %w", path, err)
+		dir := filepath.Dir(path)
+		if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				return fmt.Errorf("failed to create the directory of %q: %w", path, err)
+			}
+			if owner != nil {
+				if err := os.Chown(dir, owner.UID, owner.GID); err != nil {
+					return fmt.Errorf("failed to give %q to uid %d: %w", dir, owner.UID, err)
+				}
+			}
 		}
 	default:
 		return fmt.Errorf("failed to read kubeconfig %q: %w", path, err)
@@ -142,6 +176,16 @@ func MergeFile(path string, add []byte) error {
 		return fmt.Errorf("failed to write kubeconfig %q: %w", path, err)
 	}
 	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return fmt.Errorf("failed to write kubeconfig %q: %w", path, err)
+	}
+	if owner != nil && (owner.UID != os.Geteuid() || owner.GID != os.Getegid()) {
+		if err := tmp.Chown(owner.UID, owner.GID); err != nil {
+			tmp.Close()
+			return fmt.Errorf("failed to give kubeconfig %q to uid %d: %w", path, owner.UID, err)
+		}
+	}
+	if err := tmp.Sync(); err != nil {
 		tmp.Close()
 		return fmt.Errorf("failed to write kubeconfig %q: %w", path, err)
 	}

@@ -3,6 +3,7 @@ package kubeconfig
 import (
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 
 	"sigs.k8s.io/yaml"
@@ -39,7 +40,7 @@ func TestMergeKeepsOtherEntries(t *testing.T) {
 	if err := os.WriteFile(path, []byte(userConfig), 0o640); err != nil {
 		t.Fatal(err)
 	}
-	if err := MergeFile(path, add); err != nil {
+	if err := MergeFile(path, add, nil); err != nil {
 		t.Fatal(err)
 	}
 	data, _ := os.ReadFile(path)
@@ -83,7 +84,7 @@ func TestMergeKeepsOtherEntries(t *testing.T) {
 func TestMergeFileCreates(t *testing.T) {
 	add, _ := Build("https://127.0.0.1:6443", []byte("CA"), "tok")
 	path := filepath.Join(t.TempDir(), ".kube", "config")
-	if err := MergeFile(path, add); err != nil {
+	if err := MergeFile(path, add, nil); err != nil {
 		t.Fatal(err)
 	}
 	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
@@ -95,10 +96,43 @@ func TestMergeRefusesBrokenConfig(t *testing.T) {
 	add, _ := Build("https://127.0.0.1:6443", []byte("CA"), "tok")
 	path := filepath.Join(t.TempDir(), "config")
 	os.WriteFile(path, []byte("clusters: {a: 1}\n"), 0o600)
-	if err := MergeFile(path, add); err == nil {
+	if err := MergeFile(path, add, nil); err == nil {
 		t.Fatal("a kubeconfig whose clusters is not a list was merged into")
 	}
 	if data, _ := os.ReadFile(path); string(data) != "clusters: {a: 1}\n" {
 		t.Fatalf("the file was changed: %q", data)
+	}
+}
+
+// A kubeconfig that root merges into stays its owner's, and one it creates
+// for a sudo user is that user's.
+func TestMergeFileKeepsOwner(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to give files away")
+	}
+	add, _ := Build("https://127.0.0.1:6443", []byte("CA"), "tok")
+	dir := t.TempDir()
+	existing := filepath.Join(dir, "config")
+	os.WriteFile(existing, []byte(userConfig), 0o600)
+	if err := os.Chown(existing, 4321, 4322); err != nil {
+		t.Fatal(err)
+	}
+	if err := MergeFile(existing, add, nil); err != nil {
+		t.Fatal(err)
+	}
+	fi, _ := os.Stat(existing)
+	if st := fi.Sys().(*syscall.Stat_t); st.Uid != 4321 || st.Gid != 4322 {
+		t.Fatalf("owner %d:%d after a merge, want 4321:4322", st.Uid, st.Gid)
+	}
+	created := filepath.Join(dir, "home", ".kube", "config")
+	os.MkdirAll(filepath.Join(dir, "home"), 0o755)
+	if err := MergeFile(created, add, &Owner{UID: 4321, GID: 4322}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{created, filepath.Dir(created)} {
+		fi, _ := os.Stat(p)
+		if st := fi.Sys().(*syscall.Stat_t); st.Uid != 4321 || st.Gid != 4322 {
+			t.Fatalf("%s: owner %d:%d, want 4321:4322", p, st.Uid, st.Gid)
+		}
 	}
 }

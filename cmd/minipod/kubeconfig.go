@@ -25,11 +25,12 @@ can run pods as root: keep it private (it is only given to those who may
 use the daemon's socket).
 
 With --merge, add the context to your kubeconfig ($KUBECONFIG's first file,
-else ~/.kube/config) and make it the current one; your other clusters,
-users and contexts are kept as they are.
+else ~/.kube/config; under sudo, the ~/.kube/config of the user who ran
+sudo, left owned by that user) and make it the current one; your other
+clusters, users and contexts are kept as they are.
 
   minipod kubeconfig > minipod.kubeconfig && kubectl --kubeconfig minipod.kubeconfig get pods
-  minipod kubeconfig --merge && kubectl get pods -o wide`,
+  sudo minipod kubeconfig --merge && kubectl get pods -o wide`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			data, err := g.client().Kubeconfig(cmd.Context())
@@ -41,12 +42,13 @@ users and contexts are kept as they are.
 				return err
 			}
 			path := o.path
+			var owner *kubeconfig.Owner
 			if path == "" {
-				if path, err = kubeconfig.DefaultPath(); err != nil {
+				if path, owner, err = kubeconfig.DefaultPath(); err != nil {
 					return err
 				}
 			}
-			if err := kubeconfig.MergeFile(path, data); err != nil {
+			if err := kubeconfig.MergeFile(path, data, owner); err != nil {
 				return err
 			}
 			_, err = fmt.Fprintf(s.out, "added context %q to %s and made it the current context\n", kubeconfig.Name, path)
