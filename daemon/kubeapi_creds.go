@@ -18,6 +18,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/minipod/minipod/internal/atomicfile"
 )
 
 // kubeCreds are what the Kubernetes API serves with and what its clients
@@ -210,22 +212,10 @@ func writeKey(path string, key *ecdsa.PrivateKey) error {
 	return writeCredFile(path, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}))
 }
 
-// writeCredFile writes a credential 0600, through a temporary file, so that
-// a crash leaves the old file or the new one.
+// writeCredFile writes a credential 0600, atomically (a crash leaves the
+// old file or the new one, never half of one).
 func writeCredFile(path string, data []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, credsFileMode); err != nil {
-		return fmt.Errorf("failed to write %q: %w", tmp, err)
-	}
-	if err := os.Chmod(tmp, credsFileMode); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("failed to set the mode of %q: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("failed to write %q: %w", path, err)
-	}
-	return nil
+	return atomicfile.Write(path, data, credsFileMode)
 }
 
 func serial() *big.Int {
