@@ -388,7 +388,8 @@ func testKubectl(t *testing.T, e *env, version string) {
 	// delete -l deletes only the matching pods, and kubectl waits for them
 	// to be gone.
 	out = k.must("delete", "pods", "-l", "app=web,v="+v)
-	if strings.TrimSpace(out) != `pod "`+web+`" deleted` {
+	// (newer kubectl adds " from default namespace")
+	if !strings.HasPrefix(strings.TrimSpace(out), `pod "`+web+`" deleted`) || strings.Count(out, "\n") != 1 {
 		t.Fatalf("delete -l printed %q", out)
 	}
 	if got := names("-l", "v="+v); got != "pod/"+db {
