@@ -29,6 +29,9 @@ type Config struct {
 	// BodyIdleTimeout is how long a request body may stall before the
 	// connection is cut (default DefaultBodyIdleTimeout).
 	BodyIdleTimeout time.Duration
+	// KubeAPI, when set, serves the Kubernetes API on this loopback
+	// address over TLS, with credentials kept under Runtime.Root.
+	KubeAPI string
 	// Runtime configures the pod runtime.
 	Runtime runtime.Config
 	// UIAddress, when set, serves the live view (a read-only web page of
@@ -94,6 +97,17 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		}
 		defer ul.Close()
 	}
+	var kube *kubeAPI
+	if cfg.KubeAPI != "" {
+		root := cfg.Runtime.Root
+		if root == "" {
+			root = runtime.DefaultStateRoot
+		}
+		if kube, err = listenKubeAPI(cfg.KubeAPI, root); err != nil {
+			return err
+		}
+		defer kube.l.Close()
+	}
 	rt, err := runtime.New(ctx, cfg.Runtime)
 	if err != nil {
 		return fmt.Errorf("failed to start the pod runtime: %w", err)
@@ -120,6 +134,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	extra := func(mux *http.ServeMux) {
 		mux.HandleFunc("POST /minipod/v1/gc", gcHandler(rt))
 		uiRoutes(mux, rt, ui)
+		mux.HandleFunc("GET /minipod/v1/kubeconfig", kubeconfigHandler(kube))
 		if cfg.Pprof {
 			mux.HandleFunc("/debug/pprof/", pprof.Index)
 			mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
@@ -128,8 +143,25 @@ func Run(ctx context.Context, cfg Config) (err error) {
 			mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 		}
 	}
+	kubeDone := make(chan error, 1)
+	kctx, kcancel := context.WithCancel(ctx)
+	defer kcancel()
+	if kube != nil {
+		go func() {
+			err := kube.serve(kctx, rt, log)
+			if err != nil {
+				log.Error("the Kubernetes API stopped", "error", err)
+			}
+			kubeDone <- err
+		}()
+		log.Info("serving the Kubernetes API", "address", "https://"+kube.l.Addr().String())
+	} else {
+		kubeDone <- nil
+	}
 	log.Info("minipod daemon serving", "socket", socket, "root", cfg.Runtime.Root)
 	err = serve(ctx, l, rt, log, extra, opts)
+	kcancel()
+	err = errors.Join(err, <-kubeDone)
 	log.Info("minipod daemon stopped; pods keep running")
 	return err
 }

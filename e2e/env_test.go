@@ -103,6 +103,11 @@ func (e *env) start() {
 		"--network", e.network, "--bridge", e.bridge, "--subnet", e.subnet, "--netns-dir", e.netnsDir,
 		"--secret-dir", filepath.Join(e.secretsMount(), "s"),
 		"--restart-backoff", "200ms", "--log-level", "debug"}
+	if !hasFlag(e.extra, "--kube-api") {
+		// The Kubernetes API on a free port of the env's own, never the
+		// default 6443 that a user's daemon may hold.
+		args = append(args, "--kube-api", "127.0.0.1:0")
+	}
 	args = append(args, e.extra...)
 	cmd := exec.Command(suite.bin, args...)
 	logf, err := os.OpenFile(filepath.Join(e.root, "daemon.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
@@ -122,6 +127,9 @@ func (e *env) start() {
 	for {
 		if c, err := net.Dial("unix", e.socket); err == nil {
 			c.Close()
+			// The socket listens before the runtime has made its state
+			// root; the pod tracker watches <root>/pods.
+			e.awaitPodsDir(deadline)
 			return
 		}
 		select {
@@ -133,6 +141,31 @@ func (e *env) start() {
 			e.t.Fatalf("daemon did not listen within 30s\n%s", e.daemonLog())
 		}
 	}
+}
+
+// awaitPodsDir waits until the daemon has made <root>/pods, or has exited,
+// or the deadline passes.
+func (e *env) awaitPodsDir(deadline time.Time) {
+	for time.Now().Before(deadline) {
+		if _, err := os.Stat(filepath.Join(e.root, "pods")); err == nil {
+			return
+		}
+		select {
+		case err := <-e.exited:
+			e.exited <- err
+			return
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+func hasFlag(args []string, flag string) bool {
+	for _, a := range args {
+		if a == flag || strings.HasPrefix(a, flag+"=") {
+			return true
+		}
+	}
+	return false
 }
 
 // stop ends the daemon by its pid (SIGTERM) and waits for it.

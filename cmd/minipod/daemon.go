@@ -21,6 +21,7 @@ type daemonOptions struct {
 	socketGroup         string
 	listenTCP           string
 	ui                  string
+	kubeAPI             string
 	containerdAddress   string
 	containerdNamespace string
 	subnet              string
@@ -91,6 +92,7 @@ To stop everything, delete the pods first, then the embedded containerd:
 				UIAddress:       o.ui,
 				Pprof:           o.pprof,
 				BodyIdleTimeout: o.bodyIdleTimeout,
+				KubeAPI:         o.kubeAPI,
 				Log:             log,
 				Runtime: runtime.Config{
 					Root:                o.root,
@@ -120,6 +122,7 @@ To stop everything, delete the pods first, then the embedded containerd:
 	f.StringVar(&o.listenTCP, "listen-tcp", "", "also serve the API on this loopback address, 127.0.0.1:PORT, to clients with the token in <root>/api-token (off by default; other addresses are refused)")
 	f.StringVar(&o.ui, "ui", "", "serve the live view, a read-only web page of the host's pods, on this loopback address, 127.0.0.1:PORT (off by default; minipod ui prints a login link)")
 	f.DurationVar(&o.bodyIdleTimeout, "request-body-timeout", daemon.DefaultBodyIdleTimeout, "cut a connection whose request body stops arriving for this long")
+	f.StringVar(&o.kubeAPI, "kube-api", daemon.DefaultKubeAPI, "serve the Kubernetes API (for kubectl; see \"minipod kubeconfig\") over TLS on this loopback address, with credentials kept under --root; \"\" turns it off")
 	f.StringVar(&o.containerdAddress, "containerd-address", "", "containerd socket (default: the system's if it answers, else an embedded containerd under --root)")
 	f.StringVar(&o.containerdNamespace, "containerd-namespace", "minipod", "containerd namespace of minipod's containers and images")
 	f.StringVar(&o.subnet, "subnet", netns.DefaultSubnet, "subnet of the pod network")

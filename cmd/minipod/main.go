@@ -62,6 +62,7 @@ containerd. Start the daemon with "sudo minipod daemon", then:
 		newExecCommand(s, g),
 		newImageCommand(s, g),
 		newGCCommand(s, g),
+		newKubeconfigCommand(s, g),
 		newDoctorCommand(s, g),
 		newUICommand(s, g),
 		newLogDriverCommand(),
