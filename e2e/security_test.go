@@ -60,7 +60,7 @@ func TestSocketAndTCP(t *testing.T) {
 	// Refused: non-loopback addresses, and names.
 	for _, addr := range []string{"0.0.0.0:19999", ":19999", "localhost:19999"} {
 		dir := t.TempDir()
-		cmd := exec.Command(suite.bin, "daemon", "--root", dir, "--socket", filepath.Join(dir, "s.sock"), "--listen-tcp", addr, "--containerd-address", suite.containerd)
+		cmd := exec.Command(suite.bin, "daemon", "--root", dir, "--socket", filepath.Join(dir, "s.sock"), "--listen-tcp", addr, "--kube-api", "", "--containerd-address", suite.containerd)
 		out, err := cmd.CombinedOutput()
 		check(err != nil && strings.Contains(string(out), "only a loopback address"), "daemon --listen-tcp %s: %v\n%s", addr, err, out)
 	}
