@@ -32,7 +32,7 @@ runtime_pkgs=(containerd runc containernetworking-plugins iptables iproute2 busy
 # (catatonit), so a fresh host would lack them. The live view's browser
 # test drives Debian's chromium with playwright-core, which the test itself
 # installs from the npm registry into the user's cache.
-test_pkgs=(docker-registry skopeo shellcheck gcc libc6-dev podman netavark aardvark-dns catatonit conmon util-linux openssl chromium nodejs npm)
+test_pkgs=(docker-registry skopeo shellcheck gcc libc6-dev podman netavark aardvark-dns catatonit conmon util-linux openssl chromium nodejs)
 optional_test_pkgs=(vagrant)
 
 with_test=0
@@ -245,6 +245,10 @@ apt_install() {
 apt_install "${runtime_pkgs[@]}"
 if ((with_test)); then
 	apt_install "${test_pkgs[@]}"
+	# Debian's nodejs leaves npm to a package of its own; a nodejs from
+	# elsewhere (NodeSource's, on some hosts) carries npm and conflicts
+	# with Debian's npm package.
+	command -v npm >/dev/null || apt_install npm
 	for p in "${optional_test_pkgs[@]}"; do
 		pkg_installed "$p" && continue
 		if pkg_available "$p"; then
