@@ -111,6 +111,19 @@ while IFS= read -r line; do
 	echo "    $line"
 done <<<"$lines"
 
+# The same pods, as kubectl shows them: the daemon serves the Kubernetes
+# API (https://127.0.0.1:6443), and `minipod kubeconfig` reaches it. The
+# user's own kubeconfig is left alone; `sudo minipod kubeconfig --merge`
+# adds the context to it when they choose.
+if command -v kubectl >/dev/null; then
+	echo
+	echo "==> kubectl get pods -o wide (kubectl --kubeconfig <(minipod kubeconfig) ...)"
+	if ! kubectl --kubeconfig <(minipod kubeconfig) get pods -o wide; then
+		echo "demo: kubectl could not reach the daemon's Kubernetes API; see: minipod kubeconfig" >&2
+		exit 1
+	fi
+fi
+
 cat <<MSG
 
 What happened: pod "web" runs two containers in one network namespace
@@ -119,8 +132,12 @@ volume "logs"; the log-shipper sidecar, mounting the same volume read-only,
 followed the file and sent each line to the pod "log-collector", which it
 reached by name (log-collector:9000, from the /etc/hosts minipod keeps).
 
-Things to try:
-  minipod get pods -o wide                   # both pods, their IPs
+Things to try (kubectl works too, as on a cluster):
+  sudo minipod kubeconfig --merge            # adds a "minipod" context to ~/.kube/config
+  kubectl get pods -o wide                   # both pods, their IPs
+  kubectl describe pod web                   # two containers, one IP, the shared volume
+  kubectl logs web -c log-shipper -f         # the sidecar shipping, live
+  minipod get pods -o wide                   # the same, without a kubeconfig
   curl http://$web_ip:8080/anything
   minipod logs log-collector                 # ... and the line it made, shipped
   minipod logs web -c log-shipper -f         # the sidecar shipping, live
