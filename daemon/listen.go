@@ -3,6 +3,7 @@ package daemon
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"os/user"
@@ -17,20 +18,29 @@ import (
 // socket's parent directory (0755) if needed, removes a stale socket that
 // nothing answers on (and refuses to take over one that answers), and makes
 // the socket mode 0660, owned by root and group (root when group is "").
+// Anything at socketPath that is not a socket is a user's file: it is
+// refused, never removed.
 func Listen(socketPath string, group string) (net.Listener, error) {
-	if err := os.MkdirAll(filepath.Dir(socketPath), 0o755); err != nil {
-		return nil, fmt.Errorf("failed to create the socket directory of %q: %w", socketPath, err)
-	}
-	gid, err := lookupGroup(group)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := os.Lstat(socketPath); err == nil {
+	stale := false
+	if fi, err := os.Lstat(socketPath); err == nil {
+		if fi.Mode().Type() != fs.ModeSocket {
+			return nil, fmt.Errorf("failed to listen on --socket %q: it exists and is not a socket; minipod removes only a stale socket there, never another file: give another path: %w", socketPath, errdefs.ErrInvalidArgument)
+		}
 		c, err := net.DialTimeout("unix", socketPath, time.Second)
 		if err == nil {
 			c.Close()
 			return nil, fmt.Errorf("failed to listen on %q: another minipod daemon answers there: %w", socketPath, errdefs.ErrAlreadyExists)
 		}
+		stale = true
+	}
+	gid, err := lookupGroup(group)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(socketPath), 0o755); err != nil {
+		return nil, fmt.Errorf("failed to create the socket directory of %q: %w", socketPath, err)
+	}
+	if stale {
 		if err := os.Remove(socketPath); err != nil {
 			return nil, fmt.Errorf("failed to remove the stale socket %q: %w", socketPath, err)
 		}

@@ -62,6 +62,11 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	if os.Getenv(runtime.FaultEnv) != "" {
 		log.Warn("test-only fault injection is on", "fault", os.Getenv(runtime.FaultEnv))
 	}
+	// The directories the flags name are checked before anything is
+	// created: a user's directory is refused, and nothing is left behind.
+	if err := runtime.CheckDirs(cfg.Runtime); err != nil {
+		return err
+	}
 	// Listen first: a daemon that already runs is found before containerd
 	// is touched.
 	var token string

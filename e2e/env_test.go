@@ -36,7 +36,9 @@ var envSeq atomic.Int32
 // CNI network, bridge and subnet, so that tests never touch each other's
 // pods or a user's.
 type env struct {
-	t       *testing.T
+	t *testing.T
+	// dir holds the env's state root and its daemon's log.
+	dir     string
 	root    string
 	socket  string
 	ns      string
@@ -46,8 +48,10 @@ type env struct {
 	// netnsDir pins this env's pod network namespaces, apart from any
 	// other daemon's on the host.
 	netnsDir string
-	daemon   *exec.Cmd
-	exited   chan error
+	// secretDir is the daemon's --secret-dir, on which it mounts a tmpfs.
+	secretDir string
+	daemon    *exec.Cmd
+	exited    chan error
 	// unregister removes the daemon's record for the reaper (startReaper).
 	unregister func()
 	extra      []string
@@ -60,6 +64,13 @@ type env struct {
 
 type envOption func(*env)
 
+// withSecretDir gives the daemon this --secret-dir instead of the env's
+// own; the env unmounts it at the end and removes it when empty, and the
+// test removes the rest.
+func withSecretDir(dir string) envOption {
+	return func(e *env) { e.secretDir = dir }
+}
+
 // withDaemonArgs adds flags to `minipod daemon`.
 func withDaemonArgs(args ...string) envOption {
 	return func(e *env) { e.extra = append(e.extra, args...) }
@@ -71,20 +82,25 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	requireSuite(t)
 	n := envSeq.Add(1)
 	id := fmt.Sprintf("%d%d", os.Getpid()%1000, n)
-	root, err := os.MkdirTemp("", "minipod-e2e-root-")
+	// The state root is a new directory of the daemon's own: the daemon
+	// refuses a root that holds anything else, even its log.
+	dir, err := os.MkdirTemp("", "minipod-e2e-root-")
 	if err != nil {
 		t.Fatal(err)
 	}
+	root := filepath.Join(dir, "root")
 	e := &env{
 		t:       t,
+		dir:     dir,
 		root:    root,
-		socket:  filepath.Join(root, "minipod.sock"),
+		socket:  filepath.Join(dir, "minipod.sock"),
 		ns:      "mpt-" + id,
 		network: "mpt-" + id,
 		bridge:  "mpt" + id,
 		subnet:  freeSubnet(int(n)),
 	}
-	e.netnsDir = filepath.Join("/run/minipod-e2e", filepath.Base(root), "netns")
+	e.netnsDir = filepath.Join("/run/minipod-e2e", filepath.Base(dir), "netns")
+	e.secretDir = filepath.Join(filepath.Dir(e.netnsDir), "secrets")
 	for _, o := range opts {
 		o(e)
 	}
@@ -101,7 +117,7 @@ func (e *env) start() {
 	args := []string{"daemon", "--root", e.root, "--socket", e.socket,
 		"--containerd-address", suite.containerd, "--containerd-namespace", e.ns,
 		"--network", e.network, "--bridge", e.bridge, "--subnet", e.subnet, "--netns-dir", e.netnsDir,
-		"--secret-dir", filepath.Join(e.secretsMount(), "s"),
+		"--secret-dir", e.secretDir,
 		"--restart-backoff", "200ms", "--log-level", "debug"}
 	if !hasFlag(e.extra, "--kube-api") {
 		// The Kubernetes API on a free port of the env's own, never the
@@ -110,7 +126,7 @@ func (e *env) start() {
 	}
 	args = append(args, e.extra...)
 	cmd := exec.Command(suite.bin, args...)
-	logf, err := os.OpenFile(filepath.Join(e.root, "daemon.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	logf, err := os.OpenFile(e.logPath(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -192,8 +208,11 @@ func (e *env) kill() {
 	e.unregister()
 }
 
+// logPath is the daemon's log file, beside its state root.
+func (e *env) logPath() string { return filepath.Join(e.dir, "daemon.log") }
+
 func (e *env) daemonLog() string {
-	b, _ := os.ReadFile(filepath.Join(e.root, "daemon.log"))
+	b, _ := os.ReadFile(e.logPath())
 	if len(b) > 8000 {
 		b = b[len(b)-8000:]
 	}
@@ -242,10 +261,12 @@ func (e *env) cleanup() {
 	// The netns directory is a shared bind mount of itself, as ip-netns
 	// makes /run/netns.
 	_ = syscall.Unmount(e.netnsDir, syscall.MNT_DETACH)
-	_ = syscall.Unmount(e.secretsMount(), syscall.MNT_DETACH)
+	// The daemon's secret tmpfs outlives it, by design.
+	_ = syscall.Unmount(e.secretDir, syscall.MNT_DETACH)
+	_ = os.Remove(e.secretDir) // a test's own --secret-dir: the test removes what holds it
 	os.RemoveAll(filepath.Dir(e.netnsDir))
 	_ = os.Remove(filepath.Dir(filepath.Dir(e.netnsDir))) // the last env's takes the parent
-	os.RemoveAll(e.root)
+	os.RemoveAll(e.dir)
 }
 
 // run runs the minipod CLI against this env's daemon.
@@ -481,4 +502,4 @@ func containerStatus(p *corev1.Pod, name string) corev1.ContainerStatus {
 
 // secretsMount is the tmpfs the env's daemon keeps its Secrets on, apart
 // from any other daemon's.
-func (e *env) secretsMount() string { return filepath.Join(filepath.Dir(e.netnsDir), "secrets") }
+func (e *env) secretsMount() string { return e.secretDir }

@@ -226,7 +226,7 @@ spec:
 
 	e.mustRun("delete", "pod", "vault")
 	// The daemon's log, last: everything above went through it.
-	check(!strings.Contains(readAll(filepath.Join(e.root, "daemon.log")), value), "the daemon's log holds the secret value")
+	check(!strings.Contains(readAll(e.logPath()), value), "the daemon's log holds the secret value")
 	check(len(e.leaked()) == 0, "left behind: %v", e.leaked())
 	securityFigure(t, "secrets", passed, checks)
 }

@@ -75,15 +75,68 @@ func LoadIn(dir, name string) (*NetNS, error) {
 
 // Remove unpins the namespace (a lazy unmount, so a process still inside
 // keeps it alive until it exits) and removes its file. Removing a namespace
-// that is already gone is not an error.
+// that is already gone is not an error. Only what New makes is touched: a
+// namespace mount is unmounted, and the file is removed only when it is the
+// empty file New creates; anything else at the path (a user's file, another
+// kind of mount) is left as it is and reported.
 func (n *NetNS) Remove() error {
-	if err := unix.Unmount(n.path, unix.MNT_DETACH); err != nil &&
-		!errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
-		// EINVAL: not a mount point (never pinned, or already unmounted).
-		return fmt.Errorf("failed to unmount network namespace %q: %w", n.name, err)
+	if isNetNS(n.path) {
+		if err := unix.Unmount(n.path, unix.MNT_DETACH); err != nil &&
+			!errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+			// EINVAL: not a mount point (already unmounted).
+			return fmt.Errorf("failed to unmount network namespace %q: %w", n.name, err)
+		}
+	}
+	fi, err := os.Lstat(n.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("failed to remove network namespace %q: %w", n.name, err)
+	}
+	if !isPinFile(fi) {
+		return fmt.Errorf("failed to remove network namespace %q: %q is not a network namespace pin, so it was not made by minipod; left as it is: %w",
+			n.name, n.path, errdefs.ErrFailedPrecondition)
 	}
 	if err := os.Remove(n.path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("failed to remove network namespace %q: %w", n.name, err)
+	}
+	return nil
+}
+
+// isPinFile reports whether fi is the empty regular file a namespace is
+// pinned on (also what a creation that crashed before mounting leaves).
+func isPinFile(fi os.FileInfo) bool { return fi.Mode().IsRegular() && fi.Size() == 0 }
+
+// CheckDir checks, creating nothing, that dir may hold minipod's pinned
+// namespaces: it is absent (it will be created), or a directory that
+// holds nothing but network namespace pins, as /run/netns does. A
+// directory of other files is refused: minipod would bind-mount it onto
+// itself to share its mounts.
+func CheckDir(dir string) error {
+	fi, err := os.Lstat(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("not a directory: give a new directory, or one of network namespaces such as /run/netns: %w", errdefs.ErrInvalidArgument)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		p := filepath.Join(dir, e.Name())
+		if isNetNS(p) {
+			continue
+		}
+		if fi, err := e.Info(); err == nil && isPinFile(fi) {
+			continue
+		}
+		return fmt.Errorf("holds %q, which is not a network namespace: minipod pins namespaces only in a new directory or one of network namespaces such as /run/netns, and never mounts over other files: %w", e.Name(), errdefs.ErrInvalidArgument)
 	}
 	return nil
 }

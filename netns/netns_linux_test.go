@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -20,6 +21,7 @@ import (
 	"github.com/minipod/minipod/internal/testutil"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 // testName returns a namespace or container name of this test's own.
@@ -627,5 +629,92 @@ func TestCNIConfListReload(t *testing.T) {
 		if res, err := Reservations(dir, network); err != nil || len(res) != 0 {
 			t.Errorf("reservations in %s after DEL: %q %v, want none", dir, res, err)
 		}
+	}
+}
+
+// TestRemoveKeepsOtherFiles: Remove takes away only what New makes (a
+// namespace pin and its empty file); a user's file or directory at the
+// same name is left as it is.
+func TestRemoveKeepsOtherFiles(t *testing.T) {
+	testutil.RequiresRoot(t)
+	dir := t.TempDir()
+	name := testName(t)
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte("a user's file\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sub := testName(t)
+	if err := os.Mkdir(filepath.Join(dir, sub), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{name, sub} {
+		ns, err := LoadIn(dir, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ns.Remove(); !errors.Is(err, errdefs.ErrFailedPrecondition) {
+			t.Errorf("Remove of a user's %s: %v, want a refusal", n, err)
+		}
+	}
+	if b, err := os.ReadFile(p); err != nil || string(b) != "a user's file\n" {
+		t.Errorf("the user's file: %q %v", b, err)
+	}
+	if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != 0o755 {
+		t.Errorf("the user's file's mode: %v %v", fi, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, sub)); err != nil {
+		t.Errorf("the user's directory: %v", err)
+	}
+
+	// What New makes goes, in the same directory.
+	ns, err := NewIn(dir, testName(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(dir, unix.MNT_DETACH) })
+	if err := ns.Remove(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(ns.Path()); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s still there: %v", ns.Path(), err)
+	}
+}
+
+// TestCheckDir: a --netns-dir holding anything but namespace pins is
+// refused; a new one, or one of pins (and the empty files ip-netns and a
+// crash leave), is taken.
+func TestCheckDir(t *testing.T) {
+	testutil.RequiresRoot(t)
+	base := t.TempDir()
+	if err := CheckDir(filepath.Join(base, "new")); err != nil {
+		t.Errorf("a new directory: %v", err)
+	}
+	pins := filepath.Join(base, "pins")
+	ns, err := NewIn(pins, testName(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = ns.Remove()
+		_ = unix.Unmount(pins, unix.MNT_DETACH)
+	})
+	if err := os.WriteFile(filepath.Join(pins, testName(t)), nil, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckDir(pins); err != nil {
+		t.Errorf("a directory of pins: %v", err)
+	}
+	user := filepath.Join(base, "user")
+	if err := os.MkdirAll(filepath.Join(user, "src"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(user, "notes.txt"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckDir(user); !errors.Is(err, errdefs.ErrInvalidArgument) {
+		t.Errorf("a directory of a user's files: %v, want refused", err)
+	}
+	if err := CheckDir(filepath.Join(user, "notes.txt")); !errors.Is(err, errdefs.ErrInvalidArgument) {
+		t.Errorf("a file: %v, want refused", err)
 	}
 }

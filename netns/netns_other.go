@@ -30,3 +30,8 @@ func NewIn(dir, name string) (*NetNS, error) { return New(name) }
 
 // LoadIn is implemented on Linux only.
 func LoadIn(dir, name string) (*NetNS, error) { return Load(name) }
+
+// CheckDir is implemented on Linux only.
+func CheckDir(dir string) error {
+	return fmt.Errorf("failed to check network namespace directory %q: %w", dir, errdefs.ErrNotImplemented)
+}

@@ -35,7 +35,7 @@ func (r *Runtime) guardedPaths() []string {
 	if netnsDir == "" {
 		netnsDir = DefaultNetNSDir
 	}
-	out := []string{r.cfg.Root, r.objects.secretDir, filepath.Dir(r.objects.secretDir), secretRunDir, netnsDir}
+	out := []string{r.cfg.Root, r.objects.secretDir, secretRunDir, netnsDir}
 	return append(out, r.containerdDirs...)
 }
 

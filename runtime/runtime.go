@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -11,6 +12,7 @@ import (
 
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
+	"github.com/containerd/errdefs"
 
 	"github.com/minipod/minipod/netns"
 )
@@ -20,6 +22,7 @@ import (
 type Config struct {
 	// Root is the state root (default /var/lib/minipod): pod records, pod
 	// directories, logs, CNI state, and the embedded containerd's state.
+	// It must be new, empty or minipod's own already (see owned_dirs.go).
 	Root string
 	// ContainerdAddress is the containerd socket to use. When empty, the
 	// system one (/run/containerd/containerd.sock) is used if it answers;
@@ -58,10 +61,10 @@ type Config struct {
 	// sandboxes do: half the shim memory, but containerd 1.6's runc shim
 	// creates its containers one at a time, so a pod starts slower.
 	ShimPerContainer bool
-	// SecretDir holds the daemon's Secrets, on a tmpfs (default
-	// /run/minipod/secrets/<root, as a name>; the daemon mounts a tmpfs on
-	// its parent when that is not one already). Tests give each daemon its
-	// own.
+	// SecretDir holds the daemon's Secrets, on a tmpfs the daemon mounts
+	// on it (default /run/minipod/secrets/<root, as a name>). It must be
+	// new, empty or minipod's own already (see owned_dirs.go). Tests give
+	// each daemon its own.
 	SecretDir string
 	// NetNSDir is where pod network namespaces are pinned (default
 	// /run/netns, where `ip netns` finds them). Tests give each daemon its
@@ -114,46 +117,20 @@ type Runtime struct {
 // New connects to (or starts) containerd, loads the CNI configuration once
 // and reconciles the pod records found under cfg.Root.
 func New(ctx context.Context, cfg Config) (*Runtime, error) {
-	if cfg.Root == "" {
-		cfg.Root = DefaultStateRoot
-	}
-	if cfg.ContainerdNamespace == "" {
-		cfg.ContainerdNamespace = "minipod"
-	}
-	if cfg.NetworkName == "" {
-		cfg.NetworkName = DefaultNetwork
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
-	if cfg.NetNSDir == "" {
-		cfg.NetNSDir = netns.Dir()
-	}
-	if cfg.LogBinary == "" {
-		exe, err := os.Executable()
-		if err != nil {
-			return nil, fmt.Errorf("failed to find the minipod executable for container logs: %w", err)
-		}
-		cfg.LogBinary = exe
-	}
-	if cfg.LogRotation == (LogRotation{}) {
-		cfg.LogRotation = LogRotation{MaxSize: DefaultLogMaxSize, MaxFiles: DefaultLogMaxFiles}
-	}
-	if err := cfg.LogRotation.Validate(); err != nil {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
 		return nil, err
 	}
-	root, err := filepath.Abs(cfg.Root)
-	if err != nil {
-		return nil, fmt.Errorf("failed to resolve state root %q: %w", cfg.Root, err)
+	// Every directory named by a flag is checked before any is created.
+	if err := checkDirs(cfg); err != nil {
+		return nil, err
 	}
-	cfg.Root = root
-	if cfg.SecretDir == "" {
-		cfg.SecretDir = filepath.Join(secretRunDir, sanitizeForPath(cfg.Root))
+	if err := prepareStateRoot(cfg.Root); err != nil {
+		return nil, err
 	}
-	for _, d := range []string{cfg.Root, filepath.Join(cfg.Root, "pods"), filepath.Join(cfg.Root, "logs")} {
-		if err := os.MkdirAll(d, 0o700); err != nil {
-			return nil, fmt.Errorf("failed to create state directory %q: %w", d, err)
-		}
+	// Secrets only ever on tmpfs, even where /run is not one.
+	if err := prepareSecretDir(cfg.SecretDir); err != nil {
+		return nil, err
 	}
 	r := &Runtime{
 		cfg:      cfg,
@@ -163,10 +140,6 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		pods:     map[string]*podState{},
 		hostIP:   hostIP(),
 		nodeName: nodeName(),
-	}
-	// Secrets only ever on tmpfs, even where /run is not one.
-	if err := ensureTmpfs(filepath.Dir(cfg.SecretDir)); err != nil {
-		return nil, err
 	}
 	r.network = cfg.Network
 	if r.network == nil {
@@ -199,6 +172,78 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		go r.superviseEmbedded(sctx)
 	}
 	return r, nil
+}
+
+// withDefaults fills in what cfg leaves empty and makes Root absolute.
+func (cfg Config) withDefaults() (Config, error) {
+	if cfg.Root == "" {
+		cfg.Root = DefaultStateRoot
+	}
+	if cfg.ContainerdNamespace == "" {
+		cfg.ContainerdNamespace = "minipod"
+	}
+	if cfg.NetworkName == "" {
+		cfg.NetworkName = DefaultNetwork
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.NetNSDir == "" {
+		cfg.NetNSDir = netns.Dir()
+	}
+	if cfg.LogBinary == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return cfg, fmt.Errorf("failed to find the minipod executable for container logs: %w", err)
+		}
+		cfg.LogBinary = exe
+	}
+	if cfg.LogRotation == (LogRotation{}) {
+		cfg.LogRotation = LogRotation{MaxSize: DefaultLogMaxSize, MaxFiles: DefaultLogMaxFiles}
+	}
+	if err := cfg.LogRotation.Validate(); err != nil {
+		return cfg, err
+	}
+	root, err := filepath.Abs(cfg.Root)
+	if err != nil {
+		return cfg, fmt.Errorf("failed to resolve state root %q: %w", cfg.Root, err)
+	}
+	cfg.Root = root
+	if cfg.SecretDir == "" {
+		cfg.SecretDir = filepath.Join(secretRunDir, sanitizeForPath(cfg.Root))
+	}
+	if cfg.SecretDir, err = filepath.Abs(cfg.SecretDir); err != nil {
+		return cfg, fmt.Errorf("failed to resolve --secret-dir %q: %w", cfg.SecretDir, err)
+	}
+	if cfg.NetNSDir, err = filepath.Abs(cfg.NetNSDir); err != nil {
+		return cfg, fmt.Errorf("failed to resolve --netns-dir %q: %w", cfg.NetNSDir, err)
+	}
+	return cfg, nil
+}
+
+// CheckDirs checks, creating nothing, that minipod may take the
+// directories cfg names (see owned_dirs.go). New checks them too; the
+// daemon calls CheckDirs before it listens, so that a refused flag leaves
+// nothing behind.
+func CheckDirs(cfg Config) error {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return err
+	}
+	return checkDirs(cfg)
+}
+
+func checkDirs(cfg Config) error {
+	if within(cfg.Root, cfg.SecretDir) {
+		return fmt.Errorf("--root %q lies in --secret-dir %q: give the secret directory a place of its own: %w", cfg.Root, cfg.SecretDir, errdefs.ErrInvalidArgument)
+	}
+	_, rerr := inspectStateRoot(cfg.Root)
+	_, serr := inspectSecretDir(cfg.SecretDir)
+	nerr := netns.CheckDir(cfg.NetNSDir)
+	if nerr != nil {
+		nerr = fmt.Errorf("--netns-dir %q: %w", cfg.NetNSDir, nerr)
+	}
+	return errors.Join(rerr, serr, nerr)
 }
 
 // connect picks the containerd to use: the configured address, the

@@ -111,7 +111,7 @@ func (h *hostEnv) runtimeWith(t *testing.T, cfg Config) *Runtime {
 		Network:             cfg.Network,
 		RestartBackOff:      cfg.RestartBackOff,
 		NetNSDir:            nsDir,
-		SecretDir:           filepath.Join(base, "secrets", "s"),
+		SecretDir:           filepath.Join(base, "secrets"),
 	})
 	if err != nil {
 		t.Fatal(err)

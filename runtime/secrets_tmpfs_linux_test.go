@@ -1,0 +1,72 @@
+package runtime
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/minipod/minipod/internal/testutil"
+	"github.com/minipod/minipod/volumes"
+)
+
+// TestPrepareSecretDir: the tmpfs goes on the secret directory itself,
+// never on its parent; the parent's files (an executable among them) are
+// left byte for byte and mode for mode; a user's directory is refused and
+// left as it is.
+func TestPrepareSecretDir(t *testing.T) {
+	testutil.RequiresRoot(t)
+	base := t.TempDir()
+	parent := filepath.Join(base, "x")
+	userTree(t, parent)
+	dir := filepath.Join(parent, "secrets")
+	t.Cleanup(func() {
+		if m, _ := volumes.MountsUnder(base); len(m) > 0 {
+			for _, p := range m {
+				_ = syscall.Unmount(p, syscall.MNT_DETACH)
+			}
+		}
+	})
+	before := treeState(t, parent)
+
+	if err := prepareSecretDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	mounts, _ := volumes.MountsUnder(base)
+	if len(mounts) != 1 || mounts[0] != dir || !onTmpfs(dir) {
+		t.Fatalf("mounts under %s: %v; want a tmpfs on %s only", base, mounts, dir)
+	}
+	after := treeState(t, parent)
+	for p := range after {
+		if p == dir || strings.HasPrefix(p, dir+"/") {
+			delete(after, p)
+		}
+	}
+	sameTree(t, "the secret dir's parent", before, after)
+
+	// The next daemon takes it as its own: no second mount.
+	if err := os.WriteFile(filepath.Join(dir, "kept"), []byte("s"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := prepareSecretDir(dir); err != nil {
+		t.Fatalf("again: %v", err)
+	}
+	if m, _ := volumes.MountsUnder(base); len(m) != 1 {
+		t.Errorf("mounts after a second start: %v", m)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "kept")); err != nil {
+		t.Errorf("the second start lost the secrets: %v", err)
+	}
+
+	// A directory of the user's files is refused, and left as it is.
+	before = treeState(t, parent)
+	err := prepareSecretDir(parent)
+	if err == nil || !strings.Contains(err.Error(), "--secret-dir") || !strings.Contains(err.Error(), parent) {
+		t.Fatalf("prepareSecretDir of a user's directory: %v; want a refusal naming --secret-dir and %s", err, parent)
+	}
+	if m, _ := volumes.MountsUnder(base); len(m) != 1 {
+		t.Errorf("mounts after a refusal: %v", m)
+	}
+	sameTree(t, "a refused secret dir", before, treeState(t, parent))
+}
