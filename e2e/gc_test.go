@@ -1,11 +1,16 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/snapshots"
+	"github.com/containerd/containerd/v2/pkg/namespaces"
 )
 
 // TestGC loses a running pod's record (as a corrupted disk or a bug
@@ -98,4 +103,43 @@ func TestDoctor(t *testing.T) {
 		t.Fatalf("doctor with a daemon: exit %d\n%s%s", code, out, errs)
 	}
 	figure("doctor: host ready, missing pieces named with their fix")
+}
+
+// TestGCKeepsForeignSnapshots: gc removes an active snapshot minipod made
+// for a container (labelled with its pod's UID) that no container uses,
+// and leaves another tool's snapshot in the same containerd namespace.
+func TestGCKeepsForeignSnapshots(t *testing.T) {
+	e := newEnv(t)
+	ctx := namespaces.WithNamespace(context.Background(), e.ns)
+	c, err := containerd.New(suite.containerd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() }) // after the removals below
+	sn := c.SnapshotService("overlayfs")
+	const foreign, ours = "someone-elses-work", "0badc0ffee00-app"
+	// gc.root keeps containerd's own garbage collector off them.
+	root := map[string]string{"containerd.io/gc.root": "true"}
+	if _, err := sn.Prepare(ctx, foreign, "", snapshots.WithLabels(root)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sn.Remove(ctx, foreign) })
+	if _, err := sn.Prepare(ctx, ours, "", snapshots.WithLabels(map[string]string{"containerd.io/gc.root": "true", "minipod.dev/pod-uid": "0badc0ff-ee00-4000-8000-000000000000"})); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sn.Remove(ctx, ours) })
+
+	out := e.mustRun("gc")
+	if !strings.Contains(out, ours) {
+		t.Errorf("gc did not remove minipod's stale snapshot %s:\n%s", ours, out)
+	}
+	if strings.Contains(out, foreign) {
+		t.Errorf("gc touched another tool's snapshot %s:\n%s", foreign, out)
+	}
+	if _, err := sn.Stat(ctx, foreign); err != nil {
+		t.Errorf("another tool's snapshot is gone: %v", err)
+	}
+	if _, err := sn.Stat(ctx, ours); err == nil {
+		t.Errorf("minipod's stale snapshot %s is still there", ours)
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/snapshots"
 	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/containerd/v2/pkg/oci"
 	"github.com/containerd/errdefs"
@@ -155,7 +156,8 @@ func (r *Runtime) createContainer(ctx context.Context, p *PodPlan, cp *Container
 	}
 	c, err := r.client.NewContainer(ctx, id,
 		containerd.WithImage(img),
-		containerd.WithNewSnapshot(id, img),
+		// The label marks the snapshot as minipod's: gc removes no other.
+		containerd.WithNewSnapshot(id, img, snapshots.WithLabels(map[string]string{LabelPodUID: p.UID})),
 		containerd.WithContainerLabels(labels),
 		containerd.WithNewSpec(specOpts...),
 	)

@@ -118,12 +118,16 @@ func (r *Runtime) GC(ctx context.Context, dryRun bool) (*GCReport, error) {
 		add(GCContainer, id, func() error { return r.removeContainer(ctx, id, "", 0) })
 	}
 
-	// Active snapshots that no container uses (unpacks in progress, named
-	// extract-*, are not leftovers).
+	// Active snapshots of minipod's containers (labelled with their pod's
+	// UID) that no container uses. Any other snapshot, an unpack in
+	// progress or another tool's in the same containerd namespace, is not
+	// minipod's to remove.
 	sn := r.client.SnapshotService(defaults.DefaultSnapshotter)
 	var stale []string
 	err = sn.Walk(nctx, func(_ context.Context, info snapshots.Info) error {
-		if info.Kind == snapshots.KindActive && !inUse[info.Name] && !strings.HasPrefix(info.Name, "extract-") {
+		uid := info.Labels[LabelPodUID]
+		if info.Kind == snapshots.KindActive && !inUse[info.Name] && uid != "" && !known[uid] {
+			orphans[uid] = true
 			stale = append(stale, info.Name)
 		}
 		return nil
