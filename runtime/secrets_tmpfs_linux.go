@@ -18,9 +18,15 @@ import (
 // that the next daemon finds the Secrets; a reboot clears it.
 
 // inspectSecretDir is inspectDir for the secret directory; a marked one
-// must also still be a tmpfs.
+// must also still be a tmpfs. A directory an older minipod left (on the
+// tmpfs it mounted on the parent: nothing in it but the objects/ store of
+// Secrets, secrets/) is taken as minipod's too, so that an upgrade keeps
+// the Secrets.
 func inspectSecretDir(dir string) (ownership, error) {
 	st, err := inspectDir("--secret-dir", dir, secretMarker)
+	if err != nil && errdefs.IsInvalidArgument(err) && isLegacySecretDir(dir) {
+		return dirOwned, nil
+	}
 	if err != nil || st != dirOwned {
 		return st, err
 	}
@@ -36,8 +42,17 @@ func inspectSecretDir(dir string) (ownership, error) {
 // left of what prepareSecretDir created.
 func prepareSecretDir(dir string) error {
 	st, err := inspectSecretDir(dir)
-	if err != nil || st == dirOwned {
+	if err != nil {
 		return err
+	}
+	if st == dirOwned {
+		marker := filepath.Join(dir, secretMarker)
+		if !exists(marker) { // an older minipod's
+			if err := os.WriteFile(marker, nil, 0o600); err != nil {
+				return fmt.Errorf("failed to mark --secret-dir %q as minipod's: %w", dir, err)
+			}
+		}
+		return nil
 	}
 	undo := func() {}
 	if st == dirAbsent {
@@ -64,4 +79,11 @@ func onTmpfs(dir string) bool {
 		return false
 	}
 	return st.Type == unix.TMPFS_MAGIC || st.Type == unix.RAMFS_MAGIC
+}
+
+// isLegacySecretDir reports whether dir is what a minipod from before
+// secretMarker left: on a tmpfs, holding only the directory secrets/.
+func isLegacySecretDir(dir string) bool {
+	entries, err := os.ReadDir(dir)
+	return err == nil && len(entries) == 1 && entries[0].Name() == "secrets" && entries[0].IsDir() && onTmpfs(dir)
 }

@@ -69,4 +69,56 @@ func TestPrepareSecretDir(t *testing.T) {
 		t.Errorf("mounts after a refusal: %v", m)
 	}
 	sameTree(t, "a refused secret dir", before, treeState(t, parent))
+
+	// What an older minipod left: a secret directory on the tmpfs it
+	// mounted on the parent, holding only secrets/. Taken, not remounted.
+	legacy := filepath.Join(base, "legacy")
+	if err := os.Mkdir(legacy, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mount("tmpfs", legacy, "tmpfs", 0, "size=1m"); err != nil {
+		t.Fatal(err)
+	}
+	old := filepath.Join(legacy, "s")
+	stored := filepath.Join(old, "secrets", "default", "creds.json")
+	if err := os.MkdirAll(filepath.Dir(stored), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(stored, []byte("{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := prepareSecretDir(old); err != nil {
+		t.Fatalf("an older minipod's secret dir: %v", err)
+	}
+	if m := mountsAt(t, old); m {
+		t.Errorf("a tmpfs was mounted on the older minipod's secret dir")
+	}
+	if _, err := os.Stat(stored); err != nil {
+		t.Errorf("the older minipod's Secret is gone: %v", err)
+	}
+	// The same layout on a disk is not minipod's.
+	if !onTmpfs(base) {
+		disk := filepath.Join(base, "disk")
+		if err := os.MkdirAll(filepath.Join(disk, "secrets"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := prepareSecretDir(disk); err == nil {
+			t.Errorf("a secrets/ directory on disk was taken as minipod's")
+		}
+	}
+}
+
+// mountsAt reports whether p is a mount point.
+func mountsAt(t *testing.T, p string) bool {
+	t.Helper()
+	m, err := volumes.MountsUnder(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range m {
+		if x == p {
+			return true
+		}
+	}
+	return false
 }

@@ -116,7 +116,7 @@ To stop everything, delete the pods first, then the embedded containerd:
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.root, "root", runtime.DefaultStateRoot, "state root: pod records, volumes, logs, the embedded containerd")
+	f.StringVar(&o.root, "root", runtime.DefaultStateRoot, "state root: pod records, volumes, logs, the embedded containerd; it must be new, empty or minipod's own")
 	f.StringVar(&o.socket, "socket", daemon.DefaultSocket, "unix socket of the API")
 	f.StringVar(&o.socketGroup, "socket-group", "", "group that may use the socket besides root (default: root only)")
 	f.StringVar(&o.listenTCP, "listen-tcp", "", "also serve the API on this loopback address, 127.0.0.1:PORT, to clients with the token in <root>/api-token (off by default; other addresses are refused)")
@@ -131,9 +131,9 @@ To stop everything, delete the pods first, then the embedded containerd:
 	f.StringVar(&o.cniConfList, "cni-conflist", "", "a CNI conflist file to use instead of the built-in bridge network (read again when it changes)")
 	f.StringSliceVar(&o.cniPluginDirs, "cni-plugin-dir", []string{"/opt/cni/bin", "/usr/lib/cni"}, "directory of CNI plugins (repeatable)")
 	f.StringSliceVar(&o.insecureRegistries, "insecure-registry", nil, "registry host[:port] to pull from over plain HTTP (repeatable; localhost is always allowed)")
-	f.StringVar(&o.secretDir, "secret-dir", "", "where Secrets are kept, on a tmpfs (default /run/minipod/secrets/<root as a name>)")
+	f.StringVar(&o.secretDir, "secret-dir", "", "where Secrets are kept, on a tmpfs mounted on this directory; it must be new, empty or minipod's own (default /run/minipod/secrets/<root as a name>)")
 	f.BoolVar(&o.shimPerContainer, "shim-per-container", false, "give each container its own containerd shim: pods start faster (containerd 1.6's shim creates a pod's containers one at a time) at twice the shim memory")
-	f.StringVar(&o.netnsDir, "netns-dir", netns.Dir(), "where pod network namespaces are pinned (ip netns finds them in /run/netns)")
+	f.StringVar(&o.netnsDir, "netns-dir", netns.Dir(), "where pod network namespaces are pinned (ip netns finds them in /run/netns); it must be new or hold only network namespaces")
 	f.DurationVar(&o.restartBackOff, "restart-backoff", 10*time.Second, "first back-off before restarting a crashed container, doubling up to 30 times it (the kubelet's 10s..5m); lower it for tests")
 	f.StringVar(&o.logMaxSize, "container-log-max-size", "10Mi", "rotate a container's log file when it would exceed this size (the kubelet's containerLogMaxSize)")
 	f.IntVar(&o.logMaxFiles, "container-log-max-files", runtime.DefaultLogMaxFiles, "log files kept per container run, the current one included (the kubelet's containerLogMaxFiles; at least 2)")
