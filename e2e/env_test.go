@@ -136,7 +136,7 @@ func (e *env) start() {
 	}
 	logf.Close()
 	e.daemon = cmd
-	e.unregister = registerDaemon(filepath.Base(e.root), cmd.Process.Pid, e.root)
+	e.unregister = registerDaemon(filepath.Base(e.dir), cmd.Process.Pid, e.root)
 	e.exited = make(chan error, 1)
 	go func() { e.exited <- cmd.Wait() }()
 	deadline := time.Now().Add(30 * time.Second)
