@@ -150,31 +150,46 @@ func mkdirNew(dir string, perm fs.FileMode) (undo func(), err error) {
 }
 
 // prepareStateRoot takes root for minipod (see inspectStateRoot) and
-// creates its pods/ and logs/ directories.
-func prepareStateRoot(root string) error {
+// creates its pods/ and logs/ directories. undo takes back what it made,
+// for a daemon that fails to start after it: when root holds nothing else
+// then, the marker and the directories it created go too.
+func prepareStateRoot(root string) (undo func(), err error) {
 	st, err := inspectStateRoot(root)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	undo := func() {}
+	undoRoot := func() {}
 	if st == dirAbsent {
-		if undo, err = mkdirNew(root, 0o700); err != nil {
-			return fmt.Errorf("failed to create state directory %q: %w", root, err)
+		if undoRoot, err = mkdirNew(root, 0o700); err != nil {
+			return nil, fmt.Errorf("failed to create state directory %q: %w", root, err)
 		}
 	}
 	marker := filepath.Join(root, rootMarker)
+	undo = func() {
+		if st == dirOwned {
+			return
+		}
+		for _, d := range []string{"pods", "logs"} {
+			_ = os.Remove(filepath.Join(root, d)) // only when empty
+		}
+		if entries, err := os.ReadDir(root); err == nil && len(entries) == 1 && entries[0].Name() == rootMarker {
+			_ = os.Remove(marker)
+			undoRoot()
+		}
+	}
 	if st != dirOwned || !exists(marker) {
 		if err := os.WriteFile(marker, []byte("minipod state root: pod records, logs, CNI state; minipod gc removes what no pod claims here\n"), 0o600); err != nil {
 			undo()
-			return fmt.Errorf("failed to mark state root %q as minipod's: %w", root, err)
+			return nil, fmt.Errorf("failed to mark state root %q as minipod's: %w", root, err)
 		}
 	}
 	for _, d := range []string{filepath.Join(root, "pods"), filepath.Join(root, "logs")} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
-			return fmt.Errorf("failed to create state directory %q: %w", d, err)
+			undo()
+			return nil, fmt.Errorf("failed to create state directory %q: %w", d, err)
 		}
 	}
-	return nil
+	return undo, nil
 }
 
 func exists(p string) bool {

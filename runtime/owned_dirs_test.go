@@ -144,7 +144,7 @@ func TestPrepareStateRoot(t *testing.T) {
 	user := filepath.Join(base, "user")
 	userTree(t, user)
 	before := treeState(t, base)
-	err := prepareStateRoot(user)
+	_, err := prepareStateRoot(user)
 	if err == nil || !strings.Contains(err.Error(), "--root") || !strings.Contains(err.Error(), user) {
 		t.Fatalf("prepareStateRoot of a user's directory: %v; want a refusal naming --root and %s", err, user)
 	}
@@ -156,7 +156,7 @@ func TestPrepareStateRoot(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(logsOnly, "logs", "my_app"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := prepareStateRoot(logsOnly); err == nil {
+	if _, err := prepareStateRoot(logsOnly); err == nil {
 		t.Errorf("a directory with only logs/ was taken as a state root")
 	}
 
@@ -165,7 +165,7 @@ func TestPrepareStateRoot(t *testing.T) {
 		setup func(dir string)
 	}{
 		{"new", func(dir string) {}},
-		{"empty", func(dir string) { _ = os.Mkdir(dir, 0o755) }},
+		{"empty", func(dir string) { _ = os.MkdirAll(dir, 0o755) }},
 		{"legacy", func(dir string) {
 			for _, d := range []string{"pods/u1", "logs/default_p_u1", "cni", "containerd", "objects"} {
 				_ = os.MkdirAll(filepath.Join(dir, d), 0o700)
@@ -175,7 +175,7 @@ func TestPrepareStateRoot(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := filepath.Join(base, tc.name, "root")
 			tc.setup(dir)
-			if err := prepareStateRoot(dir); err != nil {
+			if _, err := prepareStateRoot(dir); err != nil {
 				t.Fatal(err)
 			}
 			for _, p := range []string{rootMarker, "pods", "logs"} {
@@ -183,9 +183,44 @@ func TestPrepareStateRoot(t *testing.T) {
 					t.Errorf("%s: %v", p, err)
 				}
 			}
-			// Taken again by the next daemon.
-			if err := prepareStateRoot(dir); err != nil {
-				t.Errorf("again: %v", err)
+			// Taken again by the next daemon, whose failed start undoes
+			// nothing.
+			undo, err := prepareStateRoot(dir)
+			if err != nil {
+				t.Fatalf("again: %v", err)
+			}
+			undo()
+			if _, err := os.Stat(filepath.Join(dir, rootMarker)); err != nil {
+				t.Errorf("a failed start of the next daemon removed the marker: %v", err)
+			}
+		})
+	}
+
+	// A failed start takes back what it made, and only that.
+	for _, tc := range []struct {
+		name  string
+		setup func(dir string)
+		left  bool // the root directory remains
+	}{
+		{"new", func(dir string) {}, false},
+		{"empty", func(dir string) { _ = os.MkdirAll(dir, 0o755) }, true},
+	} {
+		t.Run("undo "+tc.name, func(t *testing.T) {
+			dir := filepath.Join(base, "undo-"+tc.name, "a", "root")
+			tc.setup(dir)
+			undo, err := prepareStateRoot(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			undo()
+			entries, err := os.ReadDir(dir)
+			if tc.left && (err != nil || len(entries) != 0) {
+				t.Errorf("the empty root after undo: %v %v", entries, err)
+			}
+			if !tc.left {
+				if _, err := os.Stat(filepath.Join(base, "undo-"+tc.name)); !errors.Is(err, fs.ErrNotExist) {
+					t.Errorf("undo left the directories it created: %v", err)
+				}
 			}
 		})
 	}

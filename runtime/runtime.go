@@ -125,11 +125,20 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	if err := checkDirs(cfg); err != nil {
 		return nil, err
 	}
-	if err := prepareStateRoot(cfg.Root); err != nil {
+	undoRoot, err := prepareStateRoot(cfg.Root)
+	if err != nil {
 		return nil, err
 	}
 	// Secrets only ever on tmpfs, even where /run is not one.
-	if err := prepareSecretDir(cfg.SecretDir); err != nil {
+	undoSecrets, err := prepareSecretDir(cfg.SecretDir)
+	if err != nil {
+		undoRoot()
+		return nil, err
+	}
+	// A start that fails takes back the directories it made.
+	fail := func(err error) (*Runtime, error) {
+		undoSecrets()
+		undoRoot()
 		return nil, err
 	}
 	r := &Runtime{
@@ -154,16 +163,16 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 			Firewall:   netns.ForwardPolicyDrops(),
 		})
 		if err != nil {
-			return nil, fmt.Errorf("failed to load the CNI network: %w", err)
+			return fail(fmt.Errorf("failed to load the CNI network: %w", err))
 		}
 	}
 	if err := r.connect(ctx); err != nil {
-		return nil, err
+		return fail(err)
 	}
 	r.containerdDirs = r.containerdRoots(ctx)
 	if err := r.reconcile(ctx); err != nil {
 		r.client.Close()
-		return nil, err
+		return fail(err)
 	}
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	r.stopSupervisor = cancel

@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -39,37 +38,42 @@ func inspectSecretDir(dir string) (ownership, error) {
 // prepareSecretDir makes dir minipod's secret directory: it creates it
 // when absent and mounts a tmpfs on it, unless it already holds minipod's
 // tmpfs. A refused directory is left as it was; on failure, nothing is
-// left of what prepareSecretDir created.
-func prepareSecretDir(dir string) error {
+// left of what prepareSecretDir created, and undo takes it back later (for
+// a daemon that fails to start after it).
+func prepareSecretDir(dir string) (undo func(), err error) {
 	st, err := inspectSecretDir(dir)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if st == dirOwned {
 		marker := filepath.Join(dir, secretMarker)
 		if !exists(marker) { // an older minipod's
 			if err := os.WriteFile(marker, nil, 0o600); err != nil {
-				return fmt.Errorf("failed to mark --secret-dir %q as minipod's: %w", dir, err)
+				return nil, fmt.Errorf("failed to mark --secret-dir %q as minipod's: %w", dir, err)
 			}
 		}
-		return nil
+		return func() {}, nil
 	}
-	undo := func() {}
+	undoDir := func() {}
 	if st == dirAbsent {
-		if undo, err = mkdirNew(dir, 0o700); err != nil {
-			return fmt.Errorf("failed to create --secret-dir %q: %w", dir, err)
+		if undoDir, err = mkdirNew(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("failed to create --secret-dir %q: %w", dir, err)
 		}
 	}
 	if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=0700,size=64m"); err != nil {
-		undo()
-		return fmt.Errorf("failed to mount a tmpfs on --secret-dir %q: %w", dir, err)
+		undoDir()
+		return nil, fmt.Errorf("failed to mount a tmpfs on --secret-dir %q: %w", dir, err)
+	}
+	undo = func() {
+		if unix.Unmount(dir, unix.MNT_DETACH) == nil {
+			undoDir()
+		}
 	}
 	if err := os.WriteFile(filepath.Join(dir, secretMarker), nil, 0o600); err != nil {
-		uerr := unix.Unmount(dir, unix.MNT_DETACH)
 		undo()
-		return errors.Join(fmt.Errorf("failed to mark the tmpfs on --secret-dir %q as minipod's: %w", dir, err), uerr)
+		return nil, fmt.Errorf("failed to mark the tmpfs on --secret-dir %q as minipod's: %w", dir, err)
 	}
-	return nil
+	return undo, nil
 }
 
 // onTmpfs reports whether dir lies on a tmpfs (or ramfs).

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/minipod/minipod/internal/testutil"
+	"github.com/minipod/minipod/netns/cnitest"
 	"github.com/minipod/minipod/volumes"
 )
 
@@ -30,7 +32,7 @@ func TestPrepareSecretDir(t *testing.T) {
 	})
 	before := treeState(t, parent)
 
-	if err := prepareSecretDir(dir); err != nil {
+	if _, err := prepareSecretDir(dir); err != nil {
 		t.Fatal(err)
 	}
 	mounts, _ := volumes.MountsUnder(base)
@@ -49,7 +51,7 @@ func TestPrepareSecretDir(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "kept"), []byte("s"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := prepareSecretDir(dir); err != nil {
+	if _, err := prepareSecretDir(dir); err != nil {
 		t.Fatalf("again: %v", err)
 	}
 	if m, _ := volumes.MountsUnder(base); len(m) != 1 {
@@ -61,7 +63,7 @@ func TestPrepareSecretDir(t *testing.T) {
 
 	// A directory of the user's files is refused, and left as it is.
 	before = treeState(t, parent)
-	err := prepareSecretDir(parent)
+	_, err := prepareSecretDir(parent)
 	if err == nil || !strings.Contains(err.Error(), "--secret-dir") || !strings.Contains(err.Error(), parent) {
 		t.Fatalf("prepareSecretDir of a user's directory: %v; want a refusal naming --secret-dir and %s", err, parent)
 	}
@@ -87,7 +89,7 @@ func TestPrepareSecretDir(t *testing.T) {
 	if err := os.WriteFile(stored, []byte("{}"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := prepareSecretDir(old); err != nil {
+	if _, err := prepareSecretDir(old); err != nil {
 		t.Fatalf("an older minipod's secret dir: %v", err)
 	}
 	if m := mountsAt(t, old); m {
@@ -102,7 +104,7 @@ func TestPrepareSecretDir(t *testing.T) {
 		if err := os.MkdirAll(filepath.Join(disk, "secrets"), 0o700); err != nil {
 			t.Fatal(err)
 		}
-		if err := prepareSecretDir(disk); err == nil {
+		if _, err := prepareSecretDir(disk); err == nil {
 			t.Errorf("a secrets/ directory on disk was taken as minipod's")
 		}
 	}
@@ -121,4 +123,35 @@ func mountsAt(t *testing.T, p string) bool {
 		}
 	}
 	return false
+}
+
+// TestNewFailureLeavesNothing: a daemon that cannot reach containerd
+// takes back the state root and secret tmpfs it made.
+func TestNewFailureLeavesNothing(t *testing.T) {
+	testutil.RequiresRoot(t)
+	base := t.TempDir()
+	t.Cleanup(func() {
+		if m, _ := volumes.MountsUnder(base); len(m) > 0 {
+			for _, p := range m {
+				_ = syscall.Unmount(p, syscall.MNT_DETACH)
+			}
+		}
+	})
+	_, err := New(context.Background(), Config{
+		Root:              filepath.Join(base, "state", "root"),
+		SecretDir:         filepath.Join(base, "run", "secrets"),
+		NetNSDir:          filepath.Join(base, "run", "netns"),
+		ContainerdAddress: filepath.Join(base, "no-containerd.sock"),
+		Network:           &cnitest.Fake{},
+		LogBinary:         "/bin/true",
+	})
+	if err == nil {
+		t.Fatal("New without containerd succeeded")
+	}
+	if m, _ := volumes.MountsUnder(base); len(m) > 0 {
+		t.Errorf("mounts left: %v", m)
+	}
+	if entries, _ := os.ReadDir(base); len(entries) > 0 {
+		t.Errorf("left in %s: %v", base, entries)
+	}
 }
