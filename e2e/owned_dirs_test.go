@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/minipod/minipod/netns"
 )
 
 // A user's directory: a text file, an executable, a private file in a
@@ -144,10 +146,11 @@ func mountsAt(p string) []string {
 }
 
 // TestSecretDirKeepsUserFiles: a --secret-dir under a directory of a
-// user's files gets a tmpfs of its own, and the user's files stay byte for
-// byte and mode for mode, the executable runs and the socket answers:
-// before, while a pod with a Secret volume runs, across a daemon restart,
-// and after the daemon is gone.
+// user's files gets a tmpfs of its own, and the user's files (the
+// --cni-conflist among them) stay byte for byte and mode for mode, the
+// executable runs and the socket answers: before, while a pod with a
+// Secret volume runs, across a daemon restart, and after the daemon is
+// gone.
 func TestSecretDirKeepsUserFiles(t *testing.T) {
 	requireSuite(t)
 	u := newUserDir(t, t.TempDir())
@@ -160,7 +163,20 @@ func TestSecretDirKeepsUserFiles(t *testing.T) {
 			t.Errorf("%s is left", secrets)
 		}
 	})
-	e := newEnv(t, withSecretDir(secrets))
+	// The pod network comes from a conflist in the user's directory too:
+	// minipod only reads it. It names the env's own network, so it is
+	// written once the env has chosen them, before its daemon starts.
+	conflist := filepath.Join(u.path, "pods.conflist")
+	withConflist := func(e *env) {
+		b := netns.DefaultConfList(netns.CNIConfig{Name: e.network, Bridge: e.bridge, Subnet: e.subnet,
+			DataDir: filepath.Join(e.root, "cni", "networks"), Firewall: netns.ForwardPolicyDrops()})
+		if err := os.WriteFile(conflist, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		before[conflist] = "-rw-r--r-- " + string(b)
+		e.extra = append(e.extra, "--cni-conflist", conflist)
+	}
+	e := newEnv(t, withSecretDir(secrets), withConflist)
 	u.check(t, "daemon started", before, secrets)
 	if m := mountsAt(secrets); len(m) != 1 || !strings.HasSuffix(m[0], " tmpfs") {
 		t.Errorf("mounts on %s: %v; want one tmpfs", secrets, m)
