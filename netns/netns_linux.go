@@ -114,7 +114,7 @@ func isPinFile(fi os.FileInfo) bool { return fi.Mode().IsRegular() && fi.Size() 
 // directory of other files is refused: minipod would bind-mount it onto
 // itself to share its mounts.
 func CheckDir(dir string) error {
-	fi, err := os.Lstat(dir)
+	fi, err := os.Stat(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}

@@ -42,10 +42,14 @@ const (
 )
 
 // inspectDir classifies dir for flag: absent, empty, or marked as
-// minipod's by marker; anything else is refused.
+// minipod's by marker; anything else is refused. A link to a directory is
+// judged by that directory.
 func inspectDir(flag, dir, marker string) (ownership, error) {
-	fi, err := os.Lstat(dir)
+	fi, err := os.Stat(dir)
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		if li, lerr := os.Lstat(dir); lerr == nil {
+			return 0, fmt.Errorf("%s %q is %s that leads nowhere: give a new or empty directory: %w", flag, dir, fileKind(li.Mode()), errdefs.ErrInvalidArgument)
+		}
 		return dirAbsent, checkCreatable(flag, dir)
 	}
 	if err != nil {

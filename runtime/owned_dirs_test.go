@@ -101,6 +101,14 @@ func TestInspectDir(t *testing.T) {
 	if err := os.Symlink(empty, link); err != nil {
 		t.Fatal(err)
 	}
+	dangling := filepath.Join(base, "dangling")
+	if err := os.Symlink(filepath.Join(base, "nowhere"), dangling); err != nil {
+		t.Fatal(err)
+	}
+	userLink := filepath.Join(base, "userlink")
+	if err := os.Symlink(user, userLink); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name, dir string
 		want      ownership
@@ -111,7 +119,9 @@ func TestInspectDir(t *testing.T) {
 		{"marked", marked, dirOwned, ""},
 		{"user files", user, 0, "is not empty (5 entries) and is not minipod's own"},
 		{"a file", file, 0, "is not a directory (a regular file)"},
-		{"a link", link, 0, "is not a directory (a symbolic link)"},
+		{"a link to an empty directory", link, dirEmpty, ""},
+		{"a link to user files", userLink, 0, "is not empty"},
+		{"a dangling link", dangling, 0, "is a symbolic link that leads nowhere"},
 		{"under a file", filepath.Join(file, "s"), 0, "is not a directory"},
 		{"deep under a file", filepath.Join(file, "s", "t"), 0, "is not a directory"},
 	} {
