@@ -160,8 +160,10 @@ func stateRoot(root string) string {
 // state root, and returns it.
 func ensureToken(root string) (string, error) {
 	root = stateRoot(root)
-	if err := os.MkdirAll(root, 0o700); err != nil {
-		return "", fmt.Errorf("failed to create state root %q: %w", root, err)
+	// The token lives in the state root: taken for minipod first, so
+	// that the runtime finds it minipod's own.
+	if err := runtime.PrepareStateRoot(root); err != nil {
+		return "", err
 	}
 	return loadOrMakeToken(TokenFile(root))
 }

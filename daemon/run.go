@@ -62,6 +62,11 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	if os.Getenv(runtime.FaultEnv) != "" {
 		log.Warn("test-only fault injection is on", "fault", os.Getenv(runtime.FaultEnv))
 	}
+	if cfg.TCPAddress != "" {
+		if err := checkLoopback(cfg.TCPAddress); err != nil {
+			return err
+		}
+	}
 	// The directories the flags name are checked before anything is
 	// created: a user's directory is refused, and nothing is left behind.
 	if err := runtime.CheckDirs(cfg.Runtime); err != nil {
@@ -71,9 +76,6 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	// is touched.
 	var token string
 	if cfg.TCPAddress != "" {
-		if err := checkLoopback(cfg.TCPAddress); err != nil {
-			return err
-		}
 		// The token exists before the API answers anywhere.
 		if token, err = ensureToken(cfg.Runtime.Root); err != nil {
 			return err

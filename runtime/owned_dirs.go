@@ -28,9 +28,10 @@ const (
 )
 
 // legacyRootEntries are what a minipod from before rootMarker kept in its
-// state root. A root holding these and nothing else is taken as minipod's,
-// so that an upgrade keeps its pods.
-var legacyRootEntries = map[string]bool{"pods": true, "logs": true, "objects": true, "cni": true, "containerd": true}
+// state root, each a directory or not. A root holding these and nothing
+// else (pods/ among them) is taken as minipod's, so that an upgrade keeps
+// its pods.
+var legacyRootEntries = map[string]bool{"pods": true, "logs": true, "objects": true, "cni": true, "containerd": true, "seccomp": true, "api-token": false}
 
 // ownership is what minipod may do with a directory named by a flag.
 type ownership int
@@ -119,7 +120,7 @@ func inspectStateRoot(root string) (ownership, error) {
 	}
 	pods := false
 	for _, e := range entries {
-		if !e.IsDir() || !legacyRootEntries[e.Name()] {
+		if isDir, ok := legacyRootEntries[e.Name()]; !ok || e.IsDir() != isDir || (!isDir && !e.Type().IsRegular()) {
 			return 0, err
 		}
 		pods = pods || e.Name() == "pods"
@@ -128,6 +129,18 @@ func inspectStateRoot(root string) (ownership, error) {
 		return 0, err
 	}
 	return dirOwned, nil
+}
+
+// PrepareStateRoot takes root as minipod's state root, as the runtime does
+// at start, for what the daemon keeps there before the runtime starts (the
+// API token). A root that is not new, empty or minipod's is refused.
+func PrepareStateRoot(root string) error {
+	root, err := filepath.Abs(root)
+	if err != nil {
+		return fmt.Errorf("failed to resolve state root %q: %w", root, err)
+	}
+	_, err = prepareStateRoot(root)
+	return err
 }
 
 // mkdirNew creates dir and its missing parents (mode perm) and returns an
