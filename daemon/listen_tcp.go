@@ -160,10 +160,8 @@ func stateRoot(root string) string {
 // state root, and returns it.
 func ensureToken(root string) (string, error) {
 	root = stateRoot(root)
-	// The token lives in the state root: taken for minipod first, so
-	// that the runtime finds it minipod's own.
-	if err := runtime.PrepareStateRoot(root); err != nil {
-		return "", err
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return "", fmt.Errorf("failed to create state root %q: %w", root, err)
 	}
 	return loadOrMakeToken(TokenFile(root))
 }

@@ -74,16 +74,26 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	}
 	// Listen first: a daemon that already runs is found before containerd
 	// is touched.
+	l, err := Listen(socket, cfg.SocketGroup)
+	if err != nil {
+		return err
+	}
+	// What the daemon keeps in the state root before the runtime starts
+	// (the API token, the Kubernetes API's credentials) goes into a root
+	// taken for minipod first, so that the runtime finds it minipod's own.
+	if cfg.TCPAddress != "" || cfg.KubeAPI != "" {
+		if err := runtime.PrepareStateRoot(stateRoot(cfg.Runtime.Root)); err != nil {
+			l.Close()
+			return err
+		}
+	}
 	var token string
 	if cfg.TCPAddress != "" {
 		// The token exists before the API answers anywhere.
 		if token, err = ensureToken(cfg.Runtime.Root); err != nil {
+			l.Close()
 			return err
 		}
-	}
-	l, err := Listen(socket, cfg.SocketGroup)
-	if err != nil {
-		return err
 	}
 	opts := serveOptions{bodyIdle: cfg.BodyIdleTimeout}
 	if cfg.TCPAddress != "" {

@@ -31,7 +31,7 @@ const (
 // state root, each a directory or not. A root holding these and nothing
 // else (pods/ among them) is taken as minipod's, so that an upgrade keeps
 // its pods.
-var legacyRootEntries = map[string]bool{"pods": true, "logs": true, "objects": true, "cni": true, "containerd": true, "seccomp": true, "api-token": false}
+var legacyRootEntries = map[string]bool{"pods": true, "logs": true, "objects": true, "cni": true, "containerd": true, "seccomp": true, "kubeapi": true, "api-token": false}
 
 // ownership is what minipod may do with a directory named by a flag.
 type ownership int

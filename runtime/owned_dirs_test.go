@@ -177,7 +177,7 @@ func TestPrepareStateRoot(t *testing.T) {
 		{"new", func(dir string) {}},
 		{"empty", func(dir string) { _ = os.MkdirAll(dir, 0o755) }},
 		{"legacy", func(dir string) {
-			for _, d := range []string{"pods/u1", "logs/default_p_u1", "cni", "containerd", "objects", "seccomp"} {
+			for _, d := range []string{"pods/u1", "logs/default_p_u1", "cni", "containerd", "objects", "seccomp", "kubeapi"} {
 				_ = os.MkdirAll(filepath.Join(dir, d), 0o700)
 			}
 			_ = os.WriteFile(filepath.Join(dir, "api-token"), []byte("x"), 0o600)
