@@ -34,6 +34,10 @@ func DefaultPod(pod *corev1.Pod) {
 	if spec.TerminationGracePeriodSeconds == nil {
 		grace := defaultTerminationGracePeriod
 		spec.TerminationGracePeriodSeconds = &grace
+	} else if *spec.TerminationGracePeriodSeconds < 0 {
+		// The API server turns a negative grace period into 1.
+		grace := int64(1)
+		spec.TerminationGracePeriodSeconds = &grace
 	}
 	if spec.DNSPolicy == "" {
 		spec.DNSPolicy = corev1.DNSClusterFirst
@@ -50,6 +54,13 @@ func DefaultPod(pod *corev1.Pod) {
 }
 
 func defaultContainer(c *corev1.Container) {
+	// A relative mountPath is taken from the container's root, as runc
+	// takes a relative mount destination.
+	for i := range c.VolumeMounts {
+		if m := &c.VolumeMounts[i]; m.MountPath != "" && !strings.HasPrefix(m.MountPath, "/") {
+			m.MountPath = "/" + m.MountPath
+		}
+	}
 	if c.ImagePullPolicy == "" {
 		if _, tag, digest := splitImage(c.Image); tag == "latest" || (tag == "" && digest == "") {
 			c.ImagePullPolicy = corev1.PullAlways

@@ -201,7 +201,7 @@ func containerRules() []FieldRule {
 		{"Pod", c + ".lifecycle.preStop.tcpSocket.port", Supported, ""},
 		{"Pod", c + ".lifecycle.preStop.sleep", Supported, ""},
 		{"Pod", c + ".lifecycle.preStop.sleep.seconds", Supported, ""},
-		{"Pod", c + ".lifecycle.stopSignal", Supported, "the signal that stops the container, instead of the image's STOPSIGNAL or SIGTERM (needs spec.os.name: linux, as the API server asks)"},
+		{"Pod", c + ".lifecycle.stopSignal", Supported, "the signal that stops the container, instead of the image's STOPSIGNAL or SIGTERM, in a pod with spec.os.name: linux (a cluster honours it only where its ContainerStopSignals feature is on)"},
 		{"Pod", c + ".resources", Supported, ""},
 		{"Pod", c + ".resources.limits", Supported, "cpu (CFS quota over a 100ms period), memory (cgroup limit; exceeding it is OOMKilled)"},
 		{"Pod", c + ".resources.limits[]", Supported, "cpu or memory"},

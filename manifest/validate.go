@@ -66,11 +66,11 @@ func validatePod(pod *corev1.Pod, refs *Refs) problems {
 			names[c.Name] = true
 		}
 		validateContainer(&ps, p, c, volumes, pod.Namespace, refs, strings.HasPrefix(p, "spec.initContainers"))
-		validateStopSignal(&ps, p, c, spec.OS)
 	})
 	if spec.SecurityContext != nil {
 		validateSeccomp(&ps, "spec.securityContext.seccompProfile", spec.SecurityContext.SeccompProfile)
 	}
+	validatePodSecurity(&ps, spec)
 	checkHostPorts(&ps, "spec.initContainers", spec.InitContainers)
 	checkHostPorts(&ps, "spec.containers", spec.Containers)
 
@@ -187,6 +187,11 @@ func validateContainer(ps *problems, p string, c *corev1.Container, volumes map[
 	}
 	if sc := c.SecurityContext; sc != nil {
 		validateSeccomp(ps, p+".securityContext.seccompProfile", sc.SeccompProfile)
+		validID(ps, p+".securityContext.runAsUser", sc.RunAsUser)
+		validID(ps, p+".securityContext.runAsGroup", sc.RunAsGroup)
+		if isTrue(sc.Privileged) && sc.AllowPrivilegeEscalation != nil && !*sc.AllowPrivilegeEscalation {
+			ps.add(p+".securityContext", "invalid value: cannot set `allowPrivilegeEscalation` to false and `privileged` to true")
+		}
 	}
 	if sc := c.SecurityContext; sc != nil && sc.ProcMount != nil {
 		oneOf(ps, p+".securityContext.procMount", string(*sc.ProcMount), false, corev1.DefaultProcMount, corev1.UnmaskedProcMount)
@@ -243,8 +248,6 @@ func validateContainer(ps *problems, p string, c *corev1.Container, volumes map[
 		switch {
 		case m.MountPath == "":
 			ps.add(mp+".mountPath", "required value")
-		case !path.IsAbs(m.MountPath):
-			ps.add(mp+".mountPath", "invalid value %q: must be an absolute path", truncate(m.MountPath))
 		case mountPaths[path.Clean(m.MountPath)]:
 			ps.add(mp+".mountPath", "duplicate value %q: must be unique in the container", m.MountPath)
 		}
@@ -278,6 +281,9 @@ func validateContainer(ps *problems, p string, c *corev1.Container, volumes map[
 			continue
 		}
 		validateProbe(ps, p+"."+probe.name, probe.probe)
+		if probe.name != "readinessProbe" && probe.probe.SuccessThreshold > 1 {
+			ps.add(p+"."+probe.name+".successThreshold", "invalid value %d: must be 1", probe.probe.SuccessThreshold)
+		}
 	}
 	if c.Lifecycle != nil {
 		if c.Lifecycle.PostStart != nil {
@@ -293,7 +299,7 @@ func validateEnv(ps *problems, p string, env *corev1.EnvVar, ns string, refs *Re
 	if env.Name == "" {
 		ps.add(p+".name", "required value")
 	} else {
-		for _, msg := range validation.IsEnvVarName(env.Name) {
+		for _, msg := range relaxedEnvVarName(env.Name) {
 			ps.add(p+".name", "invalid value %q: %s", truncate(env.Name), msg)
 		}
 	}
@@ -362,7 +368,7 @@ func validateEnv(ps *problems, p string, env *corev1.EnvVar, ns string, refs *Re
 
 func validateEnvFrom(ps *problems, p string, src *corev1.EnvFromSource, ns string, refs *Refs) {
 	if src.Prefix != "" {
-		for _, msg := range validation.IsEnvVarName(src.Prefix) {
+		for _, msg := range relaxedEnvVarName(src.Prefix) {
 			ps.add(p+".prefix", "invalid value %q: %s", truncate(src.Prefix), msg)
 		}
 	}
@@ -464,10 +470,35 @@ func validateVolume(ps *problems, p string, v *corev1.Volume, ns string, refs *R
 		case strings.HasPrefix(string(e.Medium), string(corev1.StorageMediumHugePages)):
 			ps.add(p+".emptyDir.medium", "%q is not supported by minipod (use \"\" or Memory)", e.Medium)
 		default:
-			ps.add(p+".emptyDir.medium", "unsupported value %q (supported: \"\", \"Memory\")", truncate(string(e.Medium)))
+			ps.add(p+".emptyDir.medium", "unsupported value %q: the API server accepts it, but no kubelet can mount it (supported: \"\", \"Memory\")", truncate(string(e.Medium)))
 		}
 		if e.SizeLimit != nil && e.SizeLimit.Sign() < 0 {
 			ps.add(p+".emptyDir.sizeLimit", "invalid value %q: must be greater than or equal to 0", e.SizeLimit.String())
+		}
+	}
+	if pr := v.Projected; pr != nil {
+		// Two sources may not write the same file.
+		seen := map[string]bool{}
+		for _, src := range pr.Sources {
+			var items []corev1.KeyToPath
+			name := ""
+			switch {
+			case src.ConfigMap != nil:
+				items, name = src.ConfigMap.Items, src.ConfigMap.Name
+			case src.Secret != nil:
+				items, name = src.Secret.Items, src.Secret.Name
+			case src.DownwardAPI != nil:
+				for _, it := range src.DownwardAPI.Items {
+					items = append(items, corev1.KeyToPath{Path: it.Path})
+				}
+			}
+			for _, it := range items {
+				clean := path.Clean(it.Path)
+				if it.Path != "" && seen[clean] {
+					ps.add(p+".projected", "invalid value %q: conflicting duplicate paths", name)
+				}
+				seen[clean] = true
+			}
 		}
 	}
 	if h := v.HostPath; h != nil {
@@ -475,7 +506,7 @@ func validateVolume(ps *problems, p string, v *corev1.Volume, ns string, refs *R
 		case h.Path == "":
 			ps.add(p+".hostPath.path", "required value")
 		case !path.IsAbs(h.Path):
-			ps.add(p+".hostPath.path", "invalid value %q: must be an absolute path", truncate(h.Path))
+			ps.add(p+".hostPath.path", "invalid value %q: must be an absolute path (the API server accepts it, but no kubelet can mount it reliably: it would be relative to the kubelet's working directory)", truncate(h.Path))
 		case slices.Contains(strings.Split(h.Path, "/"), ".."):
 			ps.add(p+".hostPath.path", "invalid value %q: must not contain '..'", truncate(h.Path))
 		}
@@ -825,38 +856,6 @@ func sortedKeys[K ~string, V any](m map[K]V) []K {
 	return keys
 }
 
-// validateStopSignal checks lifecycle.stopSignal as the API server does: it
-// needs spec.os.name, and a signal that exists on that OS.
-func validateStopSignal(ps *problems, p string, c *corev1.Container, os *corev1.PodOS) {
-	if c.Lifecycle == nil || c.Lifecycle.StopSignal == nil {
-		return
-	}
-	sp := p + ".lifecycle.stopSignal"
-	sig := string(*c.Lifecycle.StopSignal)
-	switch {
-	case os == nil || os.Name == "":
-		ps.add(sp, "forbidden: may not be set when spec.os.name is not set")
-	case os.Name == corev1.Linux && !linuxSignals[sig]:
-		ps.add(sp, "unsupported value %q: not a Linux signal", truncate(sig))
-	}
-}
-
-// linuxSignals are the stop signals the API server accepts for Linux pods.
-var linuxSignals = func() map[string]bool {
-	m := map[string]bool{}
-	for _, s := range strings.Fields(`SIGABRT SIGALRM SIGBUS SIGCHLD SIGCLD SIGCONT SIGFPE SIGHUP SIGILL
-		SIGINT SIGIO SIGIOT SIGKILL SIGPIPE SIGPOLL SIGPROF SIGPWR SIGQUIT SIGSEGV SIGSTKFLT SIGSTOP
-		SIGSYS SIGTERM SIGTRAP SIGTSTP SIGTTIN SIGTTOU SIGURG SIGUSR1 SIGUSR2 SIGVTALRM SIGWINCH
-		SIGXCPU SIGXFSZ SIGRTMIN SIGRTMAX`) {
-		m[s] = true
-	}
-	for i := 1; i <= 15; i++ {
-		m[fmt.Sprintf("SIGRTMIN+%d", i)] = true
-		m[fmt.Sprintf("SIGRTMAX-%d", i)] = true
-	}
-	return m
-}()
-
 // validateSeccomp checks a seccompProfile as the API server does.
 func validateSeccomp(ps *problems, p string, sp *corev1.SeccompProfile) {
 	if sp == nil {
@@ -875,6 +874,63 @@ func validateSeccomp(ps *problems, p string, sp *corev1.SeccompProfile) {
 			ps.add(p+".localhostProfile", "invalid value %q: must be a relative path", truncate(lp))
 		} else if slices.Contains(strings.Split(lp, "/"), "..") {
 			ps.add(p+".localhostProfile", "invalid value %q: must not contain '..'", truncate(lp))
+		}
+	}
+}
+
+// relaxedEnvVarName checks a variable name as the API server does since
+// RelaxedEnvironmentVariableValidation: printable ASCII other than '='.
+func relaxedEnvVarName(name string) []string {
+	for _, r := range name {
+		if r < ' ' || r > '~' || r == '=' {
+			return []string{"a valid environment variable name must consist only of printable ASCII characters other than '='"}
+		}
+	}
+	return nil
+}
+
+// validIDs checks user and group ids as the API server does.
+func validID(ps *problems, p string, id *int64) {
+	if id != nil && (*id < 0 || *id > 2147483647) {
+		ps.add(p, "invalid value %d: must be between 0 and 2147483647, inclusive", *id)
+	}
+}
+
+// sysctlName is the API server's pattern of a sysctl name.
+var sysctlName = regexp.MustCompile(`^([a-z0-9]([-_a-z0-9]*[a-z0-9])?[\./])*[a-z0-9]([-_a-z0-9]*[a-z0-9])?$`)
+
+// validatePodSecurity checks the pod's securityContext and the
+// combinations the API server refuses across the spec.
+func validatePodSecurity(ps *problems, spec *corev1.PodSpec) {
+	if spec.ShareProcessNamespace != nil && *spec.ShareProcessNamespace && spec.HostPID {
+		ps.add("spec.shareProcessNamespace", "invalid value true: ShareProcessNamespace and HostPID cannot both be enabled")
+	}
+	if spec.HostNetwork {
+		for i, c := range spec.Containers {
+			for j, port := range c.Ports {
+				if port.HostPort != 0 && port.HostPort != port.ContainerPort {
+					ps.add(fmt.Sprintf("spec.containers[%d].ports[%d].hostPort", i, j), "invalid value %d: must match `containerPort` when `hostNetwork` is true", port.HostPort)
+				}
+			}
+		}
+	}
+	psc := spec.SecurityContext
+	if psc == nil {
+		return
+	}
+	validID(ps, "spec.securityContext.runAsUser", psc.RunAsUser)
+	validID(ps, "spec.securityContext.runAsGroup", psc.RunAsGroup)
+	validID(ps, "spec.securityContext.fsGroup", psc.FSGroup)
+	for i, g := range psc.SupplementalGroups {
+		validID(ps, fmt.Sprintf("spec.securityContext.supplementalGroups[%d]", i), &g)
+	}
+	if psc.FSGroupChangePolicy != nil {
+		oneOf(ps, "spec.securityContext.fsGroupChangePolicy", string(*psc.FSGroupChangePolicy), false,
+			corev1.FSGroupChangeAlways, corev1.FSGroupChangeOnRootMismatch)
+	}
+	for i, sc := range psc.Sysctls {
+		if len(sc.Name) > 253 || !sysctlName.MatchString(sc.Name) {
+			ps.add(fmt.Sprintf("spec.securityContext.sysctls[%d].name", i), "invalid value %q: must have at most 253 characters and match regex %s", truncate(sc.Name), sysctlName)
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/moby/sys/signal"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -584,9 +585,13 @@ func planContainer(pod *corev1.Pod, c *corev1.Container, init bool, p *PodPlan, 
 		cp.StopSignal = img.StopSignal
 		cp.ImageUser = img.User
 	}
-	// lifecycle.stopSignal overrides the image's STOPSIGNAL, as on a kubelet.
-	if c.Lifecycle != nil && c.Lifecycle.StopSignal != nil {
-		cp.StopSignal = string(*c.Lifecycle.StopSignal)
+	// lifecycle.stopSignal overrides the image's STOPSIGNAL, as on a
+	// kubelet, for a Linux pod (the API server requires spec.os.name
+	// with it) and a signal that Linux has.
+	if c.Lifecycle != nil && c.Lifecycle.StopSignal != nil && pod.Spec.OS != nil && pod.Spec.OS.Name == corev1.Linux {
+		if _, err := signal.ParseSignal(string(*c.Lifecycle.StopSignal)); err == nil {
+			cp.StopSignal = string(*c.Lifecycle.StopSignal)
+		}
 	}
 	env, err := planEnv(pod, c, refs)
 	if err != nil {

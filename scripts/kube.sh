@@ -95,6 +95,7 @@ kube_start() {
 		--service-account-issuer https://kubernetes.default.svc --service-account-key-file "$dir/sa.key" \
 		--service-account-signing-key-file "$dir/sa.key" --service-cluster-ip-range 10.0.0.0/24 \
 		--disable-admission-plugins ServiceAccount --enable-priority-and-fairness=false \
+		--endpoint-reconciler-type none --allow-privileged=true \
 		</dev/null >>"$dir/apiserver.log" 2>&1 &
 	echo $! >"$dir/apiserver.pid"
 	cat >"$dir/kubeconfig" <<EOF
