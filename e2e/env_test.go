@@ -361,8 +361,24 @@ func (e *env) snapshot() leaks {
 			}
 			return nil
 		})
+		// Leases, whoever made them (minipod's own, or containerd's
+		// client's 24-hour ones), and the snapshots they hold: a lease
+		// left by a kill keeps its snapshots from containerd's collector.
+		ls := c.LeasesService()
+		if all, err := ls.List(ctx); err == nil {
+			for _, x := range all {
+				l["leases"] = append(l["leases"], x.ID)
+				res, _ := ls.ListResources(ctx, x)
+				for _, r := range res {
+					if strings.HasPrefix(r.Type, "snapshots/") {
+						l["snapshots held by leases"] = append(l["snapshots held by leases"], r.ID)
+					}
+				}
+			}
+		}
 	}
 	l["shims"] = e.shims()
+	l["log drivers"] = e.logDrivers()
 	nss, _ := netns.ListIn(e.netnsDir, "minipod-")
 	l["netns"] = nss
 	if br, err := netlink.LinkByName(e.bridge); err == nil {
@@ -438,12 +454,30 @@ func (e *env) shims() []string {
 	return out
 }
 
-// awaitShims gives the env's shims a moment to exit after their last task
-// was deleted (they do so asynchronously), so that a leak check does not
-// count a shim on its way out.
+// logDrivers lists the log-driver processes writing under the env's state
+// root (a shim runs one per container task), as "pid path".
+func (e *env) logDrivers() []string {
+	var out []string
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		args := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
+		if len(args) == 3 && args[1] == "log-driver" && strings.HasPrefix(args[2], e.root+"/") {
+			out = append(out, filepath.Base(filepath.Dir(p))+" "+args[2])
+		}
+	}
+	return out
+}
+
+// awaitShims gives the env's shims and log drivers a moment to exit after
+// their last task was deleted (they do so asynchronously), so that a leak
+// check does not count one on its way out.
 func (e *env) awaitShims() {
 	deadline := time.Now().Add(5 * time.Second)
-	for len(e.shims()) > len(e.before["shims"]) && time.Now().Before(deadline) {
+	for (len(e.shims()) > len(e.before["shims"]) || len(e.logDrivers()) > 0) && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/containerd/containerd/v2/core/leases"
 	"github.com/containerd/containerd/v2/core/snapshots"
 	"github.com/containerd/containerd/v2/defaults"
 	"github.com/containerd/errdefs"
@@ -30,7 +31,9 @@ import (
 // A network namespace is only taken for this daemon's when its UID shows up
 // in this daemon's own state (a container, a reservation, a pod or log
 // directory), so that gc never removes another minipod daemon's pods on the
-// same host. Pods are not created while gc runs.
+// same host. Nothing of a pod under creation is touched: its UID is known
+// from the moment it is claimed, its snapshots carry its UID, and what its
+// lease holds is skipped.
 
 // GCItem is one leftover.
 type GCItem struct {
@@ -56,6 +59,7 @@ const (
 	GCPodDir        = "pod dir"
 	GCLogDir        = "log dir"
 	GCCgroup        = "pod cgroup"
+	GCLease         = "lease"
 )
 
 // GC removes leftovers that belong to no pod (see above).
@@ -94,6 +98,32 @@ func (r *Runtime) GC(ctx context.Context, dryRun bool) (*GCReport, error) {
 	}
 	nctx := r.nsctx(ctx)
 
+	// Leases of minipod's that no operation in progress holds: a daemon
+	// killed or a request cut short left them. Deleting one lets
+	// containerd collect what it alone held (its snapshots, content).
+	// Snapshots that a lease holds, stale or live, are not leftovers of
+	// their own: they go with the lease, or belong to a creation under way.
+	staleLeases, err := r.staleLeases(ctx)
+	if err != nil {
+		return nil, err
+	}
+	held, err := r.leasedSnapshots(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range staleLeases {
+		name := l.ID
+		if uid := l.Labels[LabelPodUID]; uid != "" {
+			name += " (pod " + uid + ")"
+		}
+		add(GCLease, name, func() error {
+			if err := r.client.LeasesService().Delete(nctx, l, leases.SynchronousDelete); err != nil && !errdefs.IsNotFound(err) {
+				return err
+			}
+			return nil
+		})
+	}
+
 	// Containers with minipod's pod label.
 	cs, err := r.client.Containers(nctx)
 	if err != nil {
@@ -125,11 +155,14 @@ func (r *Runtime) GC(ctx context.Context, dryRun bool) (*GCReport, error) {
 	sn := r.client.SnapshotService(defaults.DefaultSnapshotter)
 	var stale []string
 	err = sn.Walk(nctx, func(_ context.Context, info snapshots.Info) error {
+		// Snapshots that a lease holds go with the lease, or belong to a
+		// creation under way.
 		uid := info.Labels[LabelPodUID]
-		if info.Kind == snapshots.KindActive && !inUse[info.Name] && uid != "" && !known[uid] {
-			orphans[uid] = true
-			stale = append(stale, info.Name)
+		if info.Kind != snapshots.KindActive || inUse[info.Name] || held[info.Name] || uid == "" || known[uid] {
+			return nil
 		}
+		orphans[uid] = true
+		stale = append(stale, info.Name)
 		return nil
 	})
 	if err != nil {

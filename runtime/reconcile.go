@@ -45,6 +45,11 @@ func (r *Runtime) reconcile(ctx context.Context) error {
 		r.pods[key] = ps
 		r.log.Info("adopted pod", "pod", key)
 	}
+	// No operation is in progress yet: every lease of minipod's is one a
+	// killed daemon left, holding what its creation or pull had made.
+	if err := r.removeStaleLeases(ctx); err != nil {
+		r.log.Warn("failed to remove leases left by an interrupted operation; gc retries", "err", err)
+	}
 	return nil
 }
 

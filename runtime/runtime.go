@@ -107,6 +107,11 @@ type Runtime struct {
 	mu   sync.Mutex
 	pods map[string]*podState // by namespace/name
 
+	// liveLeases are the IDs of the containerd leases that operations in
+	// progress hold (see withLease).
+	leaseMu    sync.Mutex
+	liveLeases map[string]bool
+
 	changes changes
 	// pastEvents are the events of deleted pods, kept for eventTTL.
 	pastEvents pastEvents
@@ -142,13 +147,14 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		return nil, err
 	}
 	r := &Runtime{
-		cfg:      cfg,
-		records:  &recordStore{dir: filepath.Join(cfg.Root, "pods")},
-		objects:  &objectStore{dir: filepath.Join(cfg.Root, "objects"), secretDir: cfg.SecretDir},
-		log:      cfg.Logger,
-		pods:     map[string]*podState{},
-		hostIP:   hostIP(),
-		nodeName: nodeName(),
+		cfg:        cfg,
+		records:    &recordStore{dir: filepath.Join(cfg.Root, "pods")},
+		objects:    &objectStore{dir: filepath.Join(cfg.Root, "objects"), secretDir: cfg.SecretDir},
+		log:        cfg.Logger,
+		pods:       map[string]*podState{},
+		hostIP:     hostIP(),
+		nodeName:   nodeName(),
+		liveLeases: map[string]bool{},
 	}
 	r.network = cfg.Network
 	if r.network == nil {
