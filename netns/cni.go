@@ -97,6 +97,23 @@ type CNIConfig struct {
 	Firewall bool
 }
 
+// ErrBridgeTaken is the error of NewCNI when the bridge of the default
+// network exists already with another network's address.
+var ErrBridgeTaken = fmt.Errorf("bridge in use by another network: %w", errdefs.ErrFailedPrecondition)
+
+// gatewayOf is the bridge's address on subnet: its first host address, as
+// the bridge plugin (isGateway) gives it.
+func gatewayOf(subnet string) (*net.IPNet, error) {
+	_, ipnet, err := net.ParseCIDR(subnet)
+	if err != nil || ipnet.IP.To4() == nil {
+		return nil, fmt.Errorf("invalid CNI subnet %q: want an IPv4 CIDR such as %q: %w", subnet, DefaultSubnet, errdefs.ErrInvalidArgument)
+	}
+	gw := make(net.IP, 4)
+	copy(gw, ipnet.IP.To4())
+	gw[3]++
+	return &net.IPNet{IP: gw, Mask: ipnet.Mask}, nil
+}
+
 // ForwardPolicyDrops tells whether the host's iptables FORWARD chain drops
 // by default, so that pod traffic needs the firewall plugin to pass.
 func ForwardPolicyDrops() bool {
@@ -287,6 +304,9 @@ func NewCNI(cfg CNIConfig) (Network, error) {
 	var cur *loadedList
 	if cfg.ConfList == "" {
 		if err := checkDefaults(cfg); err != nil {
+			return nil, err
+		}
+		if err := checkBridge(cfg.Bridge, cfg.Subnet); err != nil {
 			return nil, err
 		}
 		list, err := libcni.ConfListFromBytes(DefaultConfList(cfg))

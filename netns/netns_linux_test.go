@@ -784,3 +784,31 @@ func iptablesSave(t *testing.T) string {
 	}
 	return string(out)
 }
+
+// TestCNIBridgeTaken: a bridge that exists with another network's address
+// (a second daemon's default bridge) is refused when the network is
+// loaded, not at the first pod; one with the subnet's gateway is fine.
+func TestCNIBridgeTaken(t *testing.T) {
+	testutil.RequiresRoot(t)
+	const bridge = "mptest3"
+	_, err := os.Stat("/usr/lib/cni/bridge")
+	testutil.Require(t, err == nil, "CNI plugins in /usr/lib/cni (Debian package containernetworking-plugins)")
+	ownBridges(t, bridge)
+	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: bridge}}
+	if err := netlink.LinkAdd(br); err != nil {
+		t.Fatal(err)
+	}
+	addr, _ := netlink.ParseAddr("10.233.11.1/24")
+	if err := netlink.AddrAdd(br, addr); err != nil {
+		t.Fatal(err)
+	}
+	cfg := CNIConfig{PluginDirs: []string{"/usr/lib/cni"}, Name: "mptestbr", Bridge: bridge, Subnet: "10.233.12.0/24"}
+	_, err = NewCNI(cfg)
+	if !errors.Is(err, ErrBridgeTaken) || !strings.Contains(err.Error(), "10.233.11.1/24") {
+		t.Fatalf("NewCNI with a bridge of another subnet: %v, want ErrBridgeTaken naming its address", err)
+	}
+	cfg.Subnet = "10.233.11.0/24"
+	if _, err := NewCNI(cfg); err != nil {
+		t.Fatalf("NewCNI with the bridge's own subnet: %v", err)
+	}
+}

@@ -168,6 +168,9 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 			CacheDir:   filepath.Join(cfg.Root, "cni", "cache"),
 			Firewall:   netns.ForwardPolicyDrops(),
 		})
+		if errors.Is(err, netns.ErrBridgeTaken) {
+			return fail(fmt.Errorf("failed to load the CNI network: %w; another minipod daemon, or another network, uses this bridge: start this daemon with a bridge of its own (--bridge NAME, with its own --subnet)", err))
+		}
 		if err != nil {
 			return fail(fmt.Errorf("failed to load the CNI network: %w", err))
 		}
