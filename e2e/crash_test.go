@@ -1,0 +1,256 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// startRun starts `minipod run manifest` against the env's daemon without
+// waiting for it.
+func (e *env) startRun(t *testing.T, manifest string) (*exec.Cmd, <-chan error) {
+	t.Helper()
+	cmd := exec.Command(suite.bin, "run", manifest)
+	cmd.Env = append(os.Environ(), "MINIPOD_SOCKET="+e.socket)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	return cmd, done
+}
+
+// settle waits until the pod is either gone or Running (a creation that
+// was interrupted finished one way or the other), then deletes it if it is
+// there.
+func (e *env) settle(t *testing.T, name string) {
+	t.Helper()
+	running := false
+	eventually(t, 60*time.Second, "pod "+name+" gone or Running", func() bool {
+		out, _, code := e.run("get", "pod", name, "-o", "json")
+		if code != 0 {
+			return true
+		}
+		var p corev1.Pod
+		if json.Unmarshal([]byte(out), &p) != nil {
+			return false
+		}
+		running = p.Status.Phase == corev1.PodRunning
+		return running
+	})
+	if running {
+		e.mustRun("delete", "pod", name, "--now")
+	}
+	e.podGone(t, name)
+}
+
+// interruptOffsets are when, after `minipod run` starts, the attacks
+// strike: from before the request is sent to when the pod is nearly up.
+var interruptOffsets = []time.Duration{0, 20 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond, 200 * time.Millisecond, 350 * time.Millisecond, 600 * time.Millisecond}
+
+// TestInterruptRun sends SIGINT (a Ctrl-C) to `minipod run` at several
+// offsets. Whatever the daemon was doing, the pod ends fully Running or
+// fully gone, and once deleted nothing is left: no lease, no snapshot a
+// lease holds, no shim, no log driver.
+func TestInterruptRun(t *testing.T) {
+	e := newEnv(t)
+	manifest := e.writeFile("faulty.yaml", faultPod)
+	total, survived, leaks, leases := 0, 0, 0, 0
+	for _, off := range interruptOffsets {
+		t.Run(fmt.Sprint("SIGINT at ", off), func(t *testing.T) {
+			total++
+			cmd, done := e.startRun(t, manifest)
+			time.Sleep(off) // the attack's offset, not a synchronisation
+			_ = cmd.Process.Signal(syscall.SIGINT)
+			select {
+			case <-done:
+			case <-time.After(30 * time.Second):
+				_ = cmd.Process.Kill()
+				<-done
+				t.Errorf("minipod run did not end within 30s of SIGINT")
+			}
+			e.settle(t, "faulty")
+			bad := e.leaked()
+			leaks += len(bad)
+			for _, b := range bad {
+				if strings.HasPrefix(b, "leases:") {
+					leases++
+				}
+			}
+			if len(bad) > 0 {
+				t.Errorf("left behind: %s", strings.Join(bad, ", "))
+			}
+			if !t.Failed() {
+				survived++
+			}
+		})
+	}
+	report(t, "interrupts survived", survived, total, leaks)
+	figure(fmt.Sprintf("leases leaked: %d after %d interrupts", leases, total))
+}
+
+// TestDaemonKilledMidCreate SIGKILLs the daemon while `minipod run`
+// creates a pod: at several offsets, and the moment the pod's first shim
+// appears (task create in flight). The restarted daemon reconciles, and
+// nothing is left: no lease, no snapshot a lease holds, no orphaned shim or
+// log driver.
+func TestDaemonKilledMidCreate(t *testing.T) {
+	e := newEnv(t)
+	manifest := e.writeFile("faulty.yaml", faultPod)
+	total, survived, leaks, leases := 0, 0, 0, 0
+	attack := func(t *testing.T, strike func()) {
+		total++
+		cmd, done := e.startRun(t, manifest)
+		strike()
+		e.kill()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+			t.Errorf("minipod run did not end within 30s of the daemon's death")
+		}
+		e.start()
+		e.settle(t, "faulty")
+		bad := e.leaked()
+		leaks += len(bad)
+		for _, b := range bad {
+			if strings.HasPrefix(b, "leases:") {
+				leases++
+			}
+		}
+		if len(bad) > 0 {
+			t.Errorf("left behind: %s", strings.Join(bad, ", "))
+		}
+		if !t.Failed() {
+			survived++
+		}
+	}
+	for _, off := range interruptOffsets[1:] {
+		t.Run(fmt.Sprint("SIGKILL at ", off), func(t *testing.T) {
+			attack(t, func() { time.Sleep(off) }) // the attack's offset
+		})
+	}
+	for i := 0; i < 3; i++ {
+		t.Run(fmt.Sprint("SIGKILL at task create ", i), func(t *testing.T) {
+			attack(t, func() {
+				deadline := time.Now().Add(30 * time.Second)
+				for len(e.shims()) == 0 {
+					if time.Now().After(deadline) {
+						t.Fatal("no shim appeared within 30s")
+					}
+					time.Sleep(2 * time.Millisecond)
+				}
+			})
+		})
+	}
+	report(t, "daemon kills mid-create survived", survived, total, leaks)
+	figure(fmt.Sprintf("leases leaked: %d after %d daemon kills mid-create", leases, total))
+}
+
+// TestGCDuringCreation runs gc over and over while pods are created: no
+// creation fails, and gc removes nothing of theirs.
+func TestGCDuringCreation(t *testing.T) {
+	e := newEnv(t)
+	const pods = 6
+	stop := make(chan struct{})
+	gcDone := make(chan []string)
+	go func() {
+		var removed []string
+		for {
+			select {
+			case <-stop:
+				gcDone <- removed
+				return
+			default:
+			}
+			out, _, _ := e.run("gc")
+			for _, l := range strings.Split(out, "\n") {
+				if strings.Contains(l, "removed") {
+					removed = append(removed, l)
+				}
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	errs := make([]string, pods)
+	for i := 0; i < pods; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m := strings.Replace(faultPod, "name: faulty", fmt.Sprintf("name: gcrace-%d", i), 1)
+			p := filepath.Join(t.TempDir(), "pod.yaml")
+			if err := os.WriteFile(p, []byte(m), 0o644); err != nil {
+				errs[i] = err.Error()
+				return
+			}
+			if out, errOut, code := e.run("run", p); code != 0 {
+				errs[i] = fmt.Sprintf("exit %d: %s%s", code, out, errOut)
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	removed := <-gcDone
+	failed := 0
+	for i, msg := range errs {
+		if msg != "" {
+			failed++
+			t.Errorf("run of gcrace-%d while gc ran: %s", i, msg)
+		}
+	}
+	if len(removed) > 0 {
+		t.Errorf("gc removed things while pods were created:\n%s", strings.Join(removed, "\n"))
+	}
+	for i := 0; i < pods; i++ {
+		if failed == 0 {
+			e.podWorks(t, fmt.Sprintf("gcrace-%d", i), "side")
+		}
+		e.run("delete", "pod", fmt.Sprintf("gcrace-%d", i), "--now")
+	}
+	figure(fmt.Sprintf("gc during creation: %d of %d runs failed, %d items removed from pods under creation", failed, pods, len(removed)))
+}
+
+// TestSecondDaemonSameBridge starts a second daemon with its own root,
+// socket, namespace and subnet but the first one's bridge: it refuses to
+// start, naming --bridge, and leaves nothing mounted.
+func TestSecondDaemonSameBridge(t *testing.T) {
+	e := newEnv(t)
+	e.apply(strings.Replace(podA, "pod-a", "first", 1)) // the bridge gets its address
+	dir := t.TempDir()
+	netnsDir := filepath.Join(dir, "netns")
+	secrets := filepath.Join(dir, "secrets")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, suite.bin, "daemon", "--root", filepath.Join(dir, "root"), "--socket", filepath.Join(dir, "minipod.sock"),
+		"--containerd-address", suite.containerd, "--containerd-namespace", e.ns+"-second",
+		"--network", e.network+"-2", "--bridge", e.bridge, "--subnet", freeSubnet(int(envSeq.Add(1))+100), "--netns-dir", netnsDir,
+		"--secret-dir", filepath.Join(secrets, "s"))
+	out, err := cmd.CombinedOutput()
+	t.Cleanup(func() {
+		_ = syscall.Unmount(secrets, syscall.MNT_DETACH)
+		_ = syscall.Unmount(netnsDir, syscall.MNT_DETACH)
+	})
+	if ctx.Err() != nil {
+		t.Fatalf("the second daemon with a taken bridge kept running:\n%s", out)
+	}
+	if err == nil || !strings.Contains(string(out), "--bridge") || !strings.Contains(string(out), e.bridge) {
+		t.Fatalf("second daemon: %v, want a refusal naming bridge %s and --bridge:\n%s", err, e.bridge, out)
+	}
+	if m, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(m), dir) {
+		t.Errorf("the refused daemon left a mount under %s", dir)
+	}
+	e.podWorks(t, "first", "client")
+	e.mustRun("delete", "pod", "first", "--now")
+	figure("two daemons, one bridge: the second refuses at start, naming --bridge")
+}
