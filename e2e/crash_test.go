@@ -141,18 +141,37 @@ func TestDaemonKilledMidCreate(t *testing.T) {
 			attack(t, func() { time.Sleep(off) }) // the attack's offset
 		})
 	}
-	for i := 0; i < 3; i++ {
-		t.Run(fmt.Sprint("SIGKILL at task create ", i), func(t *testing.T) {
-			attack(t, func() {
-				deadline := time.Now().Add(30 * time.Second)
-				for len(e.shims()) == 0 {
-					if time.Now().After(deadline) {
-						t.Fatal("no shim appeared within 30s")
-					}
-					time.Sleep(2 * time.Millisecond)
+	// The moment a task is being created: its shim, or its log driver
+	// (which the shim starts before runc create), has appeared.
+	strikeWhen := func(t *testing.T, what string, cond func() bool) func() {
+		return func() {
+			deadline := time.Now().Add(30 * time.Second)
+			for !cond() {
+				if time.Now().After(deadline) {
+					t.Fatalf("no %s appeared within 30s", what)
 				}
-			})
+				time.Sleep(2 * time.Millisecond)
+			}
+		}
+	}
+	for i := 0; i < 2; i++ {
+		t.Run(fmt.Sprint("SIGKILL at the first task create ", i), func(t *testing.T) {
+			attack(t, strikeWhen(t, "shim", func() bool { return len(e.shims()) > 0 }))
 		})
+	}
+	for _, c := range []string{"app", "side"} {
+		for i := 0; i < 2; i++ {
+			t.Run(fmt.Sprintf("SIGKILL at task create of %s %d", c, i), func(t *testing.T) {
+				attack(t, strikeWhen(t, "log driver of "+c, func() bool {
+					for _, d := range e.logDrivers() {
+						if strings.Contains(d, "/"+c+"/") {
+							return true
+						}
+					}
+					return false
+				}))
+			})
+		}
 	}
 	report(t, "daemon kills mid-create survived", survived, total, leaks)
 	figure(fmt.Sprintf("leases leaked: %d after %d daemon kills mid-create", leases, total))
