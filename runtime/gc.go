@@ -25,7 +25,9 @@ import (
 // (no record on disk, no pod in memory), the same things the end-to-end
 // leak checker counts: containerd containers with minipod's pod label,
 // active snapshots no container uses, network namespaces minipod-<uid>,
-// host-local IP reservations, mounts and directories under the state root.
+// host-local IP reservations, mounts and directories under the state root,
+// minipod's containerd leases that no operation holds, and shims that serve
+// no task.
 // With dryRun it only reports them.
 //
 // A network namespace is only taken for this daemon's when its UID shows up
@@ -60,6 +62,7 @@ const (
 	GCLogDir        = "log dir"
 	GCCgroup        = "pod cgroup"
 	GCLease         = "lease"
+	GCShim          = "shim"
 )
 
 // GC removes leftovers that belong to no pod (see above).
@@ -146,6 +149,15 @@ func (r *Runtime) GC(ctx context.Context, dryRun bool) (*GCReport, error) {
 		orphans[uid] = true
 		id := c.ID()
 		add(GCContainer, id, func() error { return r.removeContainer(ctx, id, "", 0) })
+	}
+
+	// Shims that serve no task, of pods gc does not know.
+	orphanShims, err := r.orphanShims(ctx, known)
+	if err != nil {
+		return nil, err
+	}
+	for _, sh := range orphanShims {
+		add(GCShim, fmt.Sprintf("%d (%s)", sh.pid, sh.id), func() error { return r.stopShim(sh) })
 	}
 
 	// Active snapshots of minipod's containers (labelled with their pod's

@@ -50,6 +50,15 @@ func (r *Runtime) reconcile(ctx context.Context) error {
 	if err := r.removeStaleLeases(ctx); err != nil {
 		r.log.Warn("failed to remove leases left by an interrupted operation; gc retries", "err", err)
 	}
+	// Shims of pods that have no task: a task create cut short left them.
+	// The pods kept are those adopted (their tasks may all have exited).
+	keep := map[string]bool{}
+	for _, ps := range r.pods {
+		keep[string(ps.rec.Pod.UID)] = true
+	}
+	if err := r.removeOrphanShims(ctx, keep); err != nil {
+		r.log.Warn("failed to stop shims left by an interrupted task create; gc retries", "err", err)
+	}
 	return nil
 }
 

@@ -93,7 +93,7 @@ type Runtime struct {
 	log     *slog.Logger
 	// embedded is the pid file of the containerd minipod started, if any.
 	embedded string
-	// address is the socket of the containerd in use.
+	// address is the socket of the containerd in use; its shims carry it.
 	address string
 	// hostIP and nodeName are the host's address and name, as a pod sees
 	// them (status.hostIP, spec.nodeName), read once at start.
