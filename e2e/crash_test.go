@@ -13,7 +13,13 @@ import (
 	"testing"
 	"time"
 
+	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/leases"
+	"github.com/containerd/containerd/v2/pkg/namespaces"
+	"github.com/opencontainers/image-spec/identity"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/minipod/minipod/runtime"
 )
 
 // startRun starts `minipod run manifest` against the env's daemon without
@@ -272,4 +278,147 @@ func TestSecondDaemonSameBridge(t *testing.T) {
 	e.podWorks(t, "first", "client")
 	e.mustRun("delete", "pod", "first", "--now")
 	figure("two daemons, one bridge: the second refuses at start, naming --bridge")
+}
+
+// orphanShim starts a shim of the env's containerd and namespace that
+// containerd does not know, as a task create cut short leaves one, for a
+// pod prefix no pod has; it returns the shim's socket, which the test
+// removes at its end.
+func (e *env) orphanShim(t *testing.T, id string) {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The shim writes its log to the fifo "log" in its bundle, which
+	// containerd reads; it gives up when nobody does.
+	if err := syscall.Mkfifo(filepath.Join(dir, "log"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logf, err := os.OpenFile(filepath.Join(dir, "log"), os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { logf.Close() })
+	cmd := exec.Command("containerd-shim-runc-v2", "-namespace", e.ns, "-id", id, "-address", suite.containerd, "start")
+	cmd.Dir = dir
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("failed to start a shim: %v", err)
+	}
+	sock := strings.TrimPrefix(strings.TrimSpace(string(out)), "unix://")
+	t.Cleanup(func() {
+		for _, sh := range shimsOf(suite.containerd) {
+			if sh.namespace == e.ns && sh.id == id {
+				if p, err := os.FindProcess(sh.pid); err == nil {
+					_ = p.Kill()
+				}
+			}
+		}
+		if strings.HasPrefix(sock, "/run/containerd/s/") {
+			_ = os.Remove(sock)
+		}
+	})
+	eventually(t, 10*time.Second, "the orphaned shim running", func() bool {
+		for _, sh := range shimsOf(suite.containerd) {
+			if sh.namespace == e.ns && sh.id == id {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// TestGCLeasesAndShims: a lease of minipod's that no operation holds (with
+// the snapshot it alone keeps) and a shim that serves no task are listed
+// by gc --dry-run and removed by gc; a lease that is not minipod's is left
+// alone; a daemon start removes them too.
+func TestGCLeasesAndShims(t *testing.T) {
+	e := newEnv(t)
+	e.apply(strings.Replace(podA, "pod-a", "keeper", 1))
+	c, err := containerd.New(suite.containerd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := namespaces.WithNamespace(context.Background(), e.ns)
+	ls := c.LeasesService()
+	stale, err := ls.Create(ctx, leases.WithRandomID(), leases.WithLabels(map[string]string{runtime.LabelLease: "create", runtime.LabelPodUID: "0badc0de-0000-0000-0000-000000000000"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ls.Delete(ctx, stale, leases.SynchronousDelete) })
+	foreign, err := ls.Create(ctx, leases.WithRandomID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ls.Delete(ctx, foreign)
+	// A snapshot only the stale lease holds, as a creation cut short
+	// between the snapshot and the container leaves it.
+	img, err := c.GetImage(ctx, "docker.io/library/busybox:1.36")
+	if err != nil {
+		t.Fatal(err)
+	}
+	diffs, err := img.RootFS(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parent := identity.ChainID(diffs).String()
+	if _, err := c.SnapshotService("overlayfs").Prepare(leases.WithLease(ctx, stale.ID), "0badc0de0000-app", parent); err != nil {
+		t.Fatal(err)
+	}
+	e.orphanShim(t, "0badc0de0001-app")
+
+	out := e.mustRun("gc", "--dry-run")
+	for _, want := range []string{"lease", stale.ID, "shim", "0badc0de0001-app"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("gc --dry-run does not list %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, foreign.ID) || strings.Contains(out, "keeper") {
+		t.Errorf("gc --dry-run lists what is not its own:\n%s", out)
+	}
+	out = e.mustRun("gc")
+	if strings.Count(out, "removed") < 2 {
+		t.Errorf("gc:\n%s", out)
+	}
+	left := map[string]bool{}
+	for _, k := range []string{"leases", "snapshots", "shims"} {
+		for _, x := range e.snapshot()[k] {
+			left[x] = true
+		}
+	}
+	if left[stale.ID] || left["0badc0de0000-app"] || !left[foreign.ID] {
+		t.Errorf("after gc: stale lease left %v, its snapshot left %v, foreign lease kept %v", left[stale.ID], left["0badc0de0000-app"], left[foreign.ID])
+	}
+	for _, sh := range e.shims() {
+		if strings.HasSuffix(sh, " 0badc0de0001-app") {
+			t.Errorf("gc left the orphaned shim %s", sh)
+		}
+	}
+
+	// At start-up, the daemon removes them itself.
+	e.stop()
+	stale2, err := ls.Create(ctx, leases.WithRandomID(), leases.WithLabels(map[string]string{runtime.LabelLease: "pull"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.orphanShim(t, "0badc0de0002-app")
+	e.start()
+	for _, x := range e.snapshot()["leases"] {
+		if x == stale2.ID {
+			t.Errorf("the daemon's start left lease %s", x)
+		}
+	}
+	for _, sh := range e.shims() {
+		if strings.HasSuffix(sh, " 0badc0de0002-app") {
+			t.Errorf("the daemon's start left the orphaned shim %s", sh)
+		}
+	}
+	e.podWorks(t, "keeper", "client")
+	e.mustRun("delete", "pod", "keeper", "--now")
+	if err := ls.Delete(ctx, foreign); err != nil {
+		t.Error(err)
+	}
+	figure("gc and daemon start: stale leases (with their snapshots) and orphaned shims removed, foreign leases kept")
 }
