@@ -422,3 +422,97 @@ func TestGCLeasesAndShims(t *testing.T) {
 	}
 	figure("gc and daemon start: stale leases (with their snapshots) and orphaned shims removed, foreign leases kept")
 }
+
+// TestContainerdKilledMidRun SIGKILLs containerd while `minipod run`
+// creates a pod: the CLI ends soon with an error naming containerd (not at
+// its 2-minute timeout), the pod does not stay ContainerCreating, and once
+// containerd is back, delete finishes and nothing is left.
+func TestContainerdKilledMidRun(t *testing.T) {
+	dir := privateContainerd(t)
+	e := newEnv(t)
+	manifest := e.writeFile("faulty.yaml", faultPod)
+	total, survived, leaks := 0, 0, 0
+	for _, off := range []time.Duration{100 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond} {
+		t.Run(fmt.Sprint("containerd SIGKILL at ", off), func(t *testing.T) {
+			total++
+			cmd, done := e.startRun(t, manifest)
+			time.Sleep(off) // the attack's offset
+			killContainerd(t, dir)
+			restarted := false
+			defer func() {
+				if !restarted {
+					startContainerd(t, dir)
+				}
+			}()
+			start := time.Now()
+			select {
+			case <-done:
+			case <-time.After(45 * time.Second):
+				_ = cmd.Process.Kill()
+				<-done
+				t.Errorf("minipod run still waiting 45s after containerd died")
+			}
+			t.Logf("run ended %s after containerd died", time.Since(start).Round(time.Millisecond))
+			// The daemon answers, and the pod is not left creating.
+			creating := ""
+			defer func() {
+				if t.Failed() {
+					t.Logf("last pod status: %s", creating)
+				}
+			}()
+			eventually(t, 30*time.Second, "the pod to leave ContainerCreating", func() bool {
+				out, _, code := e.run("get", "pod", "faulty", "-o", "json")
+				if code != 0 {
+					return true
+				}
+				var p corev1.Pod
+				if json.Unmarshal([]byte(out), &p) != nil {
+					return false
+				}
+				b, _ := json.Marshal(p.Status)
+				creating = string(b)
+				for _, cs := range append(p.Status.InitContainerStatuses, p.Status.ContainerStatuses...) {
+					if w := cs.State.Waiting; w != nil && (w.Reason == "ContainerCreating" || w.Reason == "PodInitializing") {
+						return false
+					}
+				}
+				return p.Status.Phase != corev1.PodPending || len(p.Status.ContainerStatuses) > 0
+			})
+			startContainerd(t, dir)
+			restarted = true
+			// Gone by itself (the daemon retries an incomplete rollback), or
+			// deleted: each delete ends, and one of them finishes.
+			var lastErr string
+			eventually(t, 60*time.Second, "the pod gone once containerd is back", func() bool {
+				if _, _, code := e.run("get", "pod", "faulty"); code != 0 {
+					return true
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+				defer cancel()
+				del := exec.CommandContext(ctx, suite.bin, "delete", "pod", "faulty", "--now")
+				del.Env = append(os.Environ(), "MINIPOD_SOCKET="+e.socket)
+				out, err := del.CombinedOutput()
+				if ctx.Err() != nil {
+					t.Fatalf("delete still blocked after 60s:\n%s", out)
+				}
+				if err != nil {
+					lastErr = string(out)
+				}
+				return err == nil
+			})
+			if lastErr != "" {
+				t.Logf("a delete failed on the way: %s", lastErr)
+			}
+			e.settle(t, "faulty")
+			bad := e.leaked()
+			leaks += len(bad)
+			if len(bad) > 0 {
+				t.Errorf("left behind: %s", strings.Join(bad, ", "))
+			}
+			if !t.Failed() {
+				survived++
+			}
+		})
+	}
+	report(t, "containerd kills mid-run survived", survived, total, leaks)
+}

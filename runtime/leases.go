@@ -75,7 +75,9 @@ func (r *Runtime) withLease(ctx context.Context, purpose string, labels map[stri
 			opts = append(opts, leases.SynchronousDelete)
 		}
 		if err := ls.Delete(dctx, l, opts...); err != nil && !errdefs.IsNotFound(err) {
-			return fmt.Errorf("failed to delete containerd lease %q: %w", l.ID, err)
+			// containerd is down, say: try again until it answers.
+			go r.retryLeaseDelete(l)
+			return fmt.Errorf("failed to delete containerd lease %q (retrying): %w", l.ID, err)
 		}
 		return nil
 	}
@@ -143,4 +145,44 @@ func (r *Runtime) leasedSnapshots(ctx context.Context) (map[string]bool, error) 
 		}
 	}
 	return held, nil
+}
+
+// retryLeaseDelete deletes a lease whose deletion failed, with back-off,
+// until it is gone or the daemon stops (a start-up removes it then).
+func (r *Runtime) retryLeaseDelete(l leases.Lease) {
+	wait := time.Second
+	for {
+		select {
+		case <-r.life.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 15*time.Second)
+		ctx, cancel := context.WithTimeout(r.nsctx(r.life), time.Minute)
+		err := r.client.LeasesService().Delete(ctx, l, leases.SynchronousDelete)
+		cancel()
+		if err == nil || errdefs.IsNotFound(err) {
+			return
+		}
+	}
+}
+
+// removePodLeases deletes the leases of a pod's creation that are left
+// (their deletion failed) and lets containerd collect what they held.
+func (r *Runtime) removePodLeases(ctx context.Context, uid string) error {
+	ls := r.client.LeasesService()
+	all, err := ls.List(r.nsctx(ctx), fmt.Sprintf("labels.%q==%q", LabelPodUID, uid))
+	if err != nil {
+		return fmt.Errorf("failed to list containerd leases: %w", err)
+	}
+	var errs []error
+	for _, l := range all {
+		if l.Labels[LabelLease] == "" {
+			continue
+		}
+		if err := ls.Delete(r.nsctx(ctx), l, leases.SynchronousDelete); err != nil && !errdefs.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("failed to delete containerd lease %q: %w", l.ID, err))
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -163,6 +163,10 @@ func (r *Runtime) create(ctx context.Context, ps *podState, cms []*corev1.Config
 			delete(r.pods, key)
 		}
 		r.mu.Unlock()
+		if failed {
+			// The rollback is incomplete: try it again until it is done.
+			go r.retryTeardown(ps)
+		}
 		log.Info("pod creation failed", "err", err)
 		return err
 	}

@@ -34,6 +34,7 @@ func (r *Runtime) reconcile(ctx context.Context) error {
 				ps := newPodState(rec)
 				close(ps.created)
 				r.pods[key] = ps
+				go r.retryTeardown(ps)
 			}
 			continue
 		}

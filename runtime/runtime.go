@@ -101,7 +101,9 @@ type Runtime struct {
 	// containerdDirs are where containerd keeps its data; no hostPath may
 	// reach them.
 	containerdDirs []string
-	// stopSupervisor ends superviseEmbedded.
+	// life ends when the runtime is closed; stopSupervisor ends it (and
+	// superviseEmbedded, and retried rollbacks).
+	life           context.Context
 	stopSupervisor context.CancelFunc
 
 	mu   sync.Mutex
@@ -179,12 +181,13 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		return fail(err)
 	}
 	r.containerdDirs = r.containerdRoots(ctx)
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	r.life, r.stopSupervisor = sctx, cancel
 	if err := r.reconcile(ctx); err != nil {
+		cancel()
 		r.client.Close()
 		return fail(err)
 	}
-	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	r.stopSupervisor = cancel
 	go r.watchOOM(r.nsctx(sctx))
 	if r.embedded != "" {
 		go r.superviseEmbedded(sctx)
