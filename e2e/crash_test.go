@@ -179,6 +179,45 @@ func TestDaemonKilledMidCreate(t *testing.T) {
 			})
 		}
 	}
+	t.Run("SIGKILL under parallel runs", func(t *testing.T) {
+		total++
+		const n = 6
+		var dones []<-chan error
+		var cmds []*exec.Cmd
+		for i := 0; i < n; i++ {
+			m := e.writeFile("pod.yaml", strings.Replace(faultPod, "name: faulty", fmt.Sprintf("name: par-%d", i), 1))
+			cmd, done := e.startRun(t, m)
+			cmds, dones = append(cmds, cmd), append(dones, done)
+		}
+		time.Sleep(400 * time.Millisecond) // the attack's offset
+		e.kill()
+		for i, done := range dones {
+			select {
+			case <-done:
+			case <-time.After(30 * time.Second):
+				_ = cmds[i].Process.Kill()
+				<-done
+				t.Errorf("minipod run %d did not end within 30s of the daemon's death", i)
+			}
+		}
+		e.start()
+		for i := 0; i < n; i++ {
+			e.settle(t, fmt.Sprintf("par-%d", i))
+		}
+		bad := e.leaked()
+		leaks += len(bad)
+		for _, b := range bad {
+			if strings.HasPrefix(b, "leases:") {
+				leases++
+			}
+		}
+		if len(bad) > 0 {
+			t.Errorf("left behind: %s", strings.Join(bad, ", "))
+		}
+		if !t.Failed() {
+			survived++
+		}
+	})
 	report(t, "daemon kills mid-create survived", survived, total, leaks)
 	figure(fmt.Sprintf("leases leaked: %d after %d daemon kills mid-create", leases, total))
 }

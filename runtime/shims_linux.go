@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/containerd/containerd/api/services/tasks/v1"
 	"golang.org/x/sys/unix"
@@ -180,6 +181,20 @@ func (r *Runtime) removeOrphanShims(ctx context.Context, keep map[string]bool) e
 	orphans, err := r.orphanShims(ctx, keep)
 	if err != nil {
 		return err
+	}
+	// A shim whose last task was deleted a moment ago (by the teardown of
+	// a half-deleted pod, say) exits on its own, and cleans up after
+	// itself: give it a moment.
+	deadline := time.Now().Add(2 * time.Second)
+	for len(orphans) > 0 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+		var alive []shimProc
+		for _, sh := range orphans {
+			if _, err := os.Stat(fmt.Sprintf("/proc/%d", sh.pid)); err == nil {
+				alive = append(alive, sh)
+			}
+		}
+		orphans = alive
 	}
 	var errs []error
 	for _, sh := range orphans {
