@@ -555,3 +555,45 @@ func TestContainerdKilledMidRun(t *testing.T) {
 	}
 	report(t, "containerd kills mid-run survived", survived, total, leaks)
 }
+
+// TestDaemonKilledMidDelete SIGKILLs the daemon at several offsets of a
+// delete: the restarted daemon finishes the teardown, and nothing is left
+// (no orphaned shim, no log driver).
+func TestDaemonKilledMidDelete(t *testing.T) {
+	e := newEnv(t)
+	manifest := e.writeFile("faulty.yaml", faultPod)
+	total, survived, leaks := 0, 0, 0
+	for _, off := range []time.Duration{0, 30 * time.Millisecond, 80 * time.Millisecond, 150 * time.Millisecond, 300 * time.Millisecond} {
+		t.Run(fmt.Sprint("SIGKILL at ", off), func(t *testing.T) {
+			total++
+			e.mustRun("run", manifest)
+			cmd := exec.Command(suite.bin, "delete", "pod", "faulty", "--now")
+			cmd.Env = append(os.Environ(), "MINIPOD_SOCKET="+e.socket)
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			time.Sleep(off) // the attack's offset
+			e.kill()
+			select {
+			case <-done:
+			case <-time.After(30 * time.Second):
+				_ = cmd.Process.Kill()
+				<-done
+				t.Errorf("minipod delete did not end within 30s of the daemon's death")
+			}
+			e.start()
+			e.settle(t, "faulty")
+			bad := e.leaked()
+			leaks += len(bad)
+			if len(bad) > 0 {
+				t.Errorf("left behind: %s", strings.Join(bad, ", "))
+			}
+			if !t.Failed() {
+				survived++
+			}
+		})
+	}
+	report(t, "daemon kills mid-delete survived", survived, total, leaks)
+}
