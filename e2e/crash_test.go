@@ -444,6 +444,7 @@ func TestGCLeasesAndShims(t *testing.T) {
 	}
 	e.orphanShim(t, "0badc0de0002-app")
 	e.start()
+	e.mustRun("get", "pods") // served once the start-up's reconcile is done
 	for _, x := range e.snapshot()["leases"] {
 		if x == stale2.ID {
 			t.Errorf("the daemon's start left lease %s", x)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -465,8 +466,16 @@ func (e *env) logDrivers() []string {
 			continue
 		}
 		args := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
-		if len(args) == 3 && args[1] == "log-driver" && strings.HasPrefix(args[2], e.root+"/") {
-			out = append(out, filepath.Base(filepath.Dir(p))+" "+args[2])
+		// minipod log-driver PATH [--max-size N] [--max-files N], in the
+		// order containerd's shim gives them.
+		if len(args) < 3 || !slices.Contains(args[1:], "log-driver") {
+			continue
+		}
+		for _, a := range args[1:] {
+			if strings.HasPrefix(a, e.root+"/") {
+				out = append(out, filepath.Base(filepath.Dir(p))+" "+a)
+				break
+			}
 		}
 	}
 	return out
