@@ -472,7 +472,7 @@ func TestContainerdKilledMidRun(t *testing.T) {
 	e := newEnv(t)
 	manifest := e.writeFile("faulty.yaml", faultPod)
 	total, survived, leaks := 0, 0, 0
-	for _, off := range []time.Duration{100 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond} {
+	for _, off := range []time.Duration{100 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond, 700 * time.Millisecond, 900 * time.Millisecond} {
 		t.Run(fmt.Sprint("containerd SIGKILL at ", off), func(t *testing.T) {
 			total++
 			cmd, done := e.startRun(t, manifest)
@@ -487,10 +487,10 @@ func TestContainerdKilledMidRun(t *testing.T) {
 			start := time.Now()
 			select {
 			case <-done:
-			case <-time.After(45 * time.Second):
+			case <-time.After(20 * time.Second):
 				_ = cmd.Process.Kill()
 				<-done
-				t.Errorf("minipod run still waiting 45s after containerd died")
+				t.Errorf("minipod run still waiting 20s after containerd died")
 			}
 			t.Logf("run ended %s after containerd died", time.Since(start).Round(time.Millisecond))
 			// The daemon answers, and the pod is not left creating.
