@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -21,6 +22,18 @@ import (
 func (r *Runtime) reconcile(ctx context.Context) error {
 	recs, bad := r.records.list()
 	for uid, err := range bad {
+		// A daemon killed while it saved a pod's first record leaves the
+		// pod directory without one (at most a temporary file): nothing
+		// else of the pod exists yet, since the record comes first. A
+		// directory with mounts under it is a pod whose record was lost:
+		// gc's business.
+		if uid != "" && errors.Is(err, fs.ErrNotExist) {
+			dir := filepath.Join(r.records.dir, uid)
+			if rerr := removeUnmounted(dir); rerr == nil {
+				r.log.Info("removed the directory of a pod whose record was never written", "uid", uid)
+				continue
+			}
+		}
 		r.log.Warn("unreadable pod record", "uid", uid, "err", err)
 	}
 	for _, rec := range recs {
