@@ -204,7 +204,15 @@ func (r *Runtime) ensureImage(ctx context.Context, ref string, policy corev1.Pul
 		}
 	}
 	if ok, err := img.IsUnpacked(ctx, ""); err == nil && !ok {
-		if err := img.Unpack(ctx, ""); err != nil {
+		uctx, done, err := r.withLease(ctx, leasePull, nil)
+		if err != nil {
+			return nil, false, err
+		}
+		err = img.Unpack(uctx, "")
+		if derr := done(err != nil); err == nil && derr != nil {
+			err = derr
+		}
+		if err != nil {
 			return nil, false, fmt.Errorf("failed to unpack image %q: %w", name, err)
 		}
 	}
