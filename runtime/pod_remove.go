@@ -91,6 +91,7 @@ func (r *Runtime) deletePod(ctx context.Context, ps *podState, opts DeleteOption
 		}
 		go r.stopPodShims(ps)
 	}
+	r.sweepShims()
 	r.refreshHosts(namespace)
 	r.log.Info("pod deleted", "pod", podKey(namespace, name))
 	return nil

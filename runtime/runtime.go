@@ -103,7 +103,9 @@ type Runtime struct {
 	containerdDirs []string
 	// life ends when the runtime is closed; stopSupervisor ends it (and
 	// superviseEmbedded, and retried rollbacks).
-	life           context.Context
+	life context.Context
+	// sweep asks shimSweeper for a sweep of orphaned shims.
+	sweep          chan struct{}
 	stopSupervisor context.CancelFunc
 
 	mu   sync.Mutex
@@ -157,6 +159,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		hostIP:     hostIP(),
 		nodeName:   nodeName(),
 		liveLeases: map[string]bool{},
+		sweep:      make(chan struct{}, 1),
 	}
 	r.network = cfg.Network
 	if r.network == nil {
@@ -189,6 +192,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		return fail(err)
 	}
 	go r.watchOOM(r.nsctx(sctx))
+	go r.shimSweeper()
 	if r.embedded != "" {
 		go r.superviseEmbedded(sctx)
 	}

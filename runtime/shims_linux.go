@@ -79,6 +79,13 @@ func podPrefix(id string) string {
 // orphanShims returns the shims of this daemon whose pod has no task in
 // containerd and is not one of keep (pod UIDs).
 func (r *Runtime) orphanShims(ctx context.Context, keep map[string]bool) ([]shimProc, error) {
+	return r.orphanShimsOf(ctx, func() map[string]bool { return keep })
+}
+
+// orphanShimsOf is orphanShims with the pods kept read after the shims and
+// tasks are listed: a pod whose shim is listed was claimed before it.
+func (r *Runtime) orphanShimsOf(ctx context.Context, keepFn func() map[string]bool) ([]shimProc, error) {
+	shims := r.shims()
 	resp, err := r.client.TaskService().List(r.nsctx(ctx), &tasks.ListTasksRequest{})
 	if err != nil {
 		return nil, fmt.Errorf("failed to list tasks: %w", err)
@@ -93,11 +100,11 @@ func (r *Runtime) orphanShims(ctx context.Context, keep map[string]bool) ([]shim
 		}
 	}
 	kept := map[string]bool{}
-	for uid := range keep {
+	for uid := range keepFn() {
 		kept[podPrefix(containerID(uid, ""))] = true
 	}
 	var out []shimProc
-	for _, sh := range r.shims() {
+	for _, sh := range shims {
 		if !served[sh.id] && !served[podPrefix(sh.id)] && !kept[podPrefix(sh.id)] {
 			out = append(out, sh)
 		}
@@ -178,7 +185,11 @@ func ppidOf(pid int) int {
 // removeOrphanShims stops the shims of pods that have no task and are not
 // in keep.
 func (r *Runtime) removeOrphanShims(ctx context.Context, keep map[string]bool) error {
-	orphans, err := r.orphanShims(ctx, keep)
+	return r.removeOrphanShimsOf(ctx, func() map[string]bool { return keep })
+}
+
+func (r *Runtime) removeOrphanShimsOf(ctx context.Context, keepFn func() map[string]bool) error {
+	orphans, err := r.orphanShimsOf(ctx, keepFn)
 	if err != nil {
 		return err
 	}
@@ -202,4 +213,48 @@ func (r *Runtime) removeOrphanShims(ctx context.Context, keep map[string]bool) e
 		errs = append(errs, r.stopShim(sh))
 	}
 	return errors.Join(errs...)
+}
+
+// sweepShims asks for a sweep of orphaned shims once deletes have been
+// quiet for a second: a task create cut short (containerd killed) leaves a
+// shim that a later delete of its pod does not end. One scan per burst of
+// deletes, not one per pod.
+func (r *Runtime) sweepShims() {
+	select {
+	case r.sweep <- struct{}{}:
+	default:
+	}
+}
+
+// shimSweeper runs the sweeps sweepShims asks for, until the daemon stops.
+func (r *Runtime) shimSweeper() {
+	for {
+		select {
+		case <-r.life.Done():
+			return
+		case <-r.sweep:
+		}
+		// Debounce: wait for a second without another request.
+		for quiet := false; !quiet; {
+			select {
+			case <-r.life.Done():
+				return
+			case <-r.sweep:
+			case <-time.After(time.Second):
+				quiet = true
+			}
+		}
+		keep := func() map[string]bool {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			m := map[string]bool{}
+			for _, ps := range r.pods {
+				m[string(ps.rec.Pod.UID)] = true
+			}
+			return m
+		}
+		if err := r.removeOrphanShimsOf(r.life, keep); err != nil {
+			r.log.Warn("failed to stop orphaned shims; gc retries", "err", err)
+		}
+	}
 }
