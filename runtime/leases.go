@@ -61,7 +61,11 @@ func (r *Runtime) withLease(ctx context.Context, purpose string, labels map[stri
 		r.leaseMu.Unlock()
 	}
 	ls := r.client.LeasesService()
-	l, err := ls.Create(r.nsctx(ctx), leases.WithID(id), leases.WithExpiration(leaseExpiry), leases.WithLabels(all))
+	// Made whatever the caller's context says: a creation cut short by a
+	// cancellation could exist in containerd without our knowing it.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(r.nsctx(ctx)), time.Minute)
+	l, err := ls.Create(cctx, leases.WithID(id), leases.WithExpiration(leaseExpiry), leases.WithLabels(all))
+	cancel()
 	if err != nil {
 		forget()
 		return ctx, func(bool) error { return nil }, fmt.Errorf("failed to create a containerd lease: %w", err)
