@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -361,8 +362,24 @@ func (e *env) snapshot() leaks {
 			}
 			return nil
 		})
+		// Leases, whoever made them (minipod's own, or containerd's
+		// client's 24-hour ones), and the snapshots they hold: a lease
+		// left by a kill keeps its snapshots from containerd's collector.
+		ls := c.LeasesService()
+		if all, err := ls.List(ctx); err == nil {
+			for _, x := range all {
+				l["leases"] = append(l["leases"], x.ID)
+				res, _ := ls.ListResources(ctx, x)
+				for _, r := range res {
+					if strings.HasPrefix(r.Type, "snapshots/") {
+						l["snapshots held by leases"] = append(l["snapshots held by leases"], r.ID)
+					}
+				}
+			}
+		}
 	}
 	l["shims"] = e.shims()
+	l["log drivers"] = e.logDrivers()
 	nss, _ := netns.ListIn(e.netnsDir, "minipod-")
 	l["netns"] = nss
 	if br, err := netlink.LinkByName(e.bridge); err == nil {
@@ -438,12 +455,38 @@ func (e *env) shims() []string {
 	return out
 }
 
-// awaitShims gives the env's shims a moment to exit after their last task
-// was deleted (they do so asynchronously), so that a leak check does not
-// count a shim on its way out.
+// logDrivers lists the log-driver processes writing under the env's state
+// root (a shim runs one per container task), as "pid path".
+func (e *env) logDrivers() []string {
+	var out []string
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		args := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
+		// minipod log-driver PATH [--max-size N] [--max-files N], in the
+		// order containerd's shim gives them.
+		if len(args) < 3 || !slices.Contains(args[1:], "log-driver") {
+			continue
+		}
+		for _, a := range args[1:] {
+			if strings.HasPrefix(a, e.root+"/") {
+				out = append(out, filepath.Base(filepath.Dir(p))+" "+a)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// awaitShims gives the env's shims and log drivers a moment to exit after
+// their last task was deleted (they do so asynchronously), so that a leak
+// check does not count one on its way out.
 func (e *env) awaitShims() {
 	deadline := time.Now().Add(5 * time.Second)
-	for len(e.shims()) > len(e.before["shims"]) && time.Now().Before(deadline) {
+	for (len(e.shims()) > len(e.before["shims"]) || len(e.logDrivers()) > 0) && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }

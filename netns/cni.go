@@ -97,6 +97,23 @@ type CNIConfig struct {
 	Firewall bool
 }
 
+// ErrBridgeTaken is the error of NewCNI when the bridge of the default
+// network exists already with another network's address.
+var ErrBridgeTaken = fmt.Errorf("bridge in use by another network: %w", errdefs.ErrFailedPrecondition)
+
+// gatewayOf is the bridge's address on subnet: its first host address, as
+// the bridge plugin (isGateway) gives it.
+func gatewayOf(subnet string) (*net.IPNet, error) {
+	_, ipnet, err := net.ParseCIDR(subnet)
+	if err != nil || ipnet.IP.To4() == nil {
+		return nil, fmt.Errorf("invalid CNI subnet %q: want an IPv4 CIDR such as %q: %w", subnet, DefaultSubnet, errdefs.ErrInvalidArgument)
+	}
+	gw := make(net.IP, 4)
+	copy(gw, ipnet.IP.To4())
+	gw[3]++
+	return &net.IPNet{IP: gw, Mask: ipnet.Mask}, nil
+}
+
 // ForwardPolicyDrops tells whether the host's iptables FORWARD chain drops
 // by default, so that pod traffic needs the firewall plugin to pass.
 func ForwardPolicyDrops() bool {
@@ -289,6 +306,9 @@ func NewCNI(cfg CNIConfig) (Network, error) {
 		if err := checkDefaults(cfg); err != nil {
 			return nil, err
 		}
+		if err := checkBridge(cfg.Bridge, cfg.Subnet); err != nil {
+			return nil, err
+		}
 		list, err := libcni.ConfListFromBytes(DefaultConfList(cfg))
 		if err != nil {
 			return nil, fmt.Errorf("failed to parse the default CNI config list of network %q: %w: %w", cfg.Name, errdefs.ErrInvalidArgument, err)
@@ -450,7 +470,9 @@ func (c *cniNetwork) Setup(ctx context.Context, a Attachment) (*Result, error) {
 // does not exist succeeds. Without a namespace it also removes the bridge
 // plugin's ipMasq rules, which that DEL leaves behind (see ipmasq.go).
 // Callers should still DEL before they remove the namespace: it is the
-// order in which the plugins clean up everything themselves.
+// order in which the plugins clean up everything themselves. A DEL that
+// fails inside the namespace is run again without it (see below): the
+// caller's removal of the namespace must follow.
 func (c *cniNetwork) Remove(ctx context.Context, a Attachment) error {
 	rt, err := runtimeConf(a)
 	if err != nil {
@@ -464,7 +486,20 @@ func (c *cniNetwork) Remove(ctx context.Context, a Attachment) error {
 	}
 	list := c.forRemove(a, rt)
 	if err := c.cni.DelNetworkList(ctx, list, rt); err != nil {
-		return fmt.Errorf("failed to remove network %q from %q: %w", c.name, a.ID, err)
+		if rt.NetNS == "" {
+			return fmt.Errorf("failed to remove network %q from %q: %w", c.name, a.ID, err)
+		}
+		// The CNI spec asks a DEL to succeed when what it would remove is
+		// already gone, but the bridge plugin (1.1.1) fails when the
+		// ipMasq chain of an ADD that was cut short (a Ctrl-C, a daemon
+		// killed) does not exist. DEL again without the namespace: the
+		// plugins then release what lives outside it (the IP, port
+		// mappings; the ipMasq rules below), and the removal of the
+		// namespace, which callers do next, takes the interface with it.
+		rt.NetNS = ""
+		if err2 := c.cni.DelNetworkList(ctx, list, rt); err2 != nil {
+			return fmt.Errorf("failed to remove network %q from %q: %w", c.name, a.ID, errors.Join(err, err2))
+		}
 	}
 	if rt.NetNS == "" && masqNeeded(list) {
 		if err := removeMasq(ctx, c.name, a.ID); err != nil {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 
 	"github.com/containerd/errdefs"
@@ -226,4 +227,41 @@ func isNetNS(path string) bool {
 		return false
 	}
 	return st.Type == unix.NSFS_MAGIC || st.Type == unix.PROC_SUPER_MAGIC
+}
+
+// checkBridge refuses a bridge that exists already with IPv4 addresses of
+// which none is the gateway of subnet: another network (another minipod
+// daemon's, a user's) owns it, and the bridge plugin would fail on the
+// first pod ("already has an IP address different from ...").
+func checkBridge(name, subnet string) error {
+	l, err := netlink.LinkByName(name)
+	if err != nil {
+		var nf netlink.LinkNotFoundError
+		if errors.As(err, &nf) {
+			return nil
+		}
+		return fmt.Errorf("failed to look up bridge %q: %w", name, err)
+	}
+	if l.Type() != "bridge" {
+		return fmt.Errorf("%w: %q is a %s, not a bridge", ErrBridgeTaken, name, l.Type())
+	}
+	gw, err := gatewayOf(subnet)
+	if err != nil {
+		return err
+	}
+	addrs, err := netlink.AddrList(l, netlink.FAMILY_V4)
+	if err != nil {
+		return fmt.Errorf("failed to list the addresses of bridge %q: %w", name, err)
+	}
+	var others []string
+	for _, a := range addrs {
+		if a.IPNet.String() == gw.String() {
+			return nil
+		}
+		others = append(others, a.IPNet.String())
+	}
+	if len(others) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: bridge %q has address %s, not %s (the gateway of subnet %s)", ErrBridgeTaken, name, strings.Join(others, ", "), gw, subnet)
 }

@@ -718,3 +718,97 @@ func TestCheckDir(t *testing.T) {
 		t.Errorf("a file: %v, want refused", err)
 	}
 }
+
+// TestCNIDelAfterCutAdd: an ADD killed half way (a Ctrl-C, a daemon
+// killed) can leave the pod's address on its interface without the bridge
+// plugin's ipMasq chain; the plugin's DEL then fails on the missing chain.
+// The CNI spec asks DEL to succeed when what it removes is already gone:
+// Remove counts it as done, frees the IP, and a second Remove succeeds too.
+func TestCNIDelAfterCutAdd(t *testing.T) {
+	testutil.RequiresRoot(t)
+	const (
+		pluginDir = "/usr/lib/cni"
+		bridge    = "mptest2"
+		subnet    = "10.233.9.0/24"
+		network   = "mptestdel"
+	)
+	for _, p := range []string{"bridge", "host-local", "portmap"} {
+		_, err := os.Stat(pluginDir + "/" + p)
+		testutil.Require(t, err == nil, "CNI plugin "+pluginDir+"/"+p+" (Debian package containernetworking-plugins)")
+	}
+	_, err := exec.LookPath("iptables-save")
+	testutil.Require(t, err == nil, "iptables-save (Debian package iptables)")
+	ownBridges(t, bridge)
+	dataDir := t.TempDir()
+	n, err := NewCNI(CNIConfig{PluginDirs: []string{pluginDir}, Name: network, Bridge: bridge, Subnet: subnet, DataDir: dataDir, CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ns := newTestNS(t)
+	a := Attachment{ID: strings.TrimPrefix(ns.Name(), "mptest-") + "-uid", NetNSPath: ns.Path()}
+	t.Cleanup(func() { _ = n.Remove(context.Background(), Attachment{ID: a.ID}) })
+	if _, err := n.Setup(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	// Take away what an ADD cut short never made: the ipMasq rule and chain.
+	cmds := masqCleanup(iptablesSave(t), network, a.ID)
+	if len(cmds) == 0 {
+		t.Fatal("no ipMasq rules of the attachment found after ADD")
+	}
+	for _, args := range cmds {
+		if out, err := exec.Command("iptables", append([]string{"-w", "-t", "nat"}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("iptables %v: %v: %s", args, err, out)
+		}
+	}
+	if err := n.Remove(ctx, a); err != nil {
+		t.Fatalf("DEL after a cut ADD: %v", err)
+	}
+	if ips, _ := Reservations(dataDir, network); len(ips) != 0 {
+		t.Errorf("IP reservations left: %v", ips)
+	}
+	if left := masqCleanup(iptablesSave(t), network, a.ID); len(left) != 0 {
+		t.Errorf("ipMasq rules left: %v", left)
+	}
+	if err := n.Remove(ctx, a); err != nil {
+		t.Errorf("second DEL: %v", err)
+	}
+}
+
+func iptablesSave(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command("iptables-save", "-t", "nat").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out)
+}
+
+// TestCNIBridgeTaken: a bridge that exists with another network's address
+// (a second daemon's default bridge) is refused when the network is
+// loaded, not at the first pod; one with the subnet's gateway is fine.
+func TestCNIBridgeTaken(t *testing.T) {
+	testutil.RequiresRoot(t)
+	const bridge = "mptest3"
+	_, err := os.Stat("/usr/lib/cni/bridge")
+	testutil.Require(t, err == nil, "CNI plugins in /usr/lib/cni (Debian package containernetworking-plugins)")
+	ownBridges(t, bridge)
+	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: bridge}}
+	if err := netlink.LinkAdd(br); err != nil {
+		t.Fatal(err)
+	}
+	addr, _ := netlink.ParseAddr("10.233.11.1/24")
+	if err := netlink.AddrAdd(br, addr); err != nil {
+		t.Fatal(err)
+	}
+	cfg := CNIConfig{PluginDirs: []string{"/usr/lib/cni"}, Name: "mptestbr", Bridge: bridge, Subnet: "10.233.12.0/24"}
+	_, err = NewCNI(cfg)
+	if !errors.Is(err, ErrBridgeTaken) || !strings.Contains(err.Error(), "10.233.11.1/24") {
+		t.Fatalf("NewCNI with a bridge of another subnet: %v, want ErrBridgeTaken naming its address", err)
+	}
+	cfg.Subnet = "10.233.11.0/24"
+	if _, err := NewCNI(cfg); err != nil {
+		t.Fatalf("NewCNI with the bridge's own subnet: %v", err)
+	}
+}

@@ -209,6 +209,10 @@ func oomKilledIn(root, path string) bool {
 // is fine. A cgroup that still holds processes cannot go (EBUSY).
 func removePodCgroup(uid string) error {
 	var errs []error
+	// One deadline for all: a cgroup still busy after it (its processes
+	// live on, containerd being down, say) is reported, not waited on once
+	// per hierarchy and container.
+	deadline := time.Now().Add(5 * time.Second)
 	for _, dir := range podCgroupDirs(uid) {
 		var subdirs []string
 		_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
@@ -218,7 +222,7 @@ func removePodCgroup(uid string) error {
 			return nil
 		})
 		for i := len(subdirs) - 1; i >= 0; i-- {
-			if err := rmdirCgroup(subdirs[i]); err != nil {
+			if err := rmdirCgroupBy(subdirs[i], deadline); err != nil {
 				errs = append(errs, fmt.Errorf("failed to remove cgroup %q: %w", subdirs[i], err))
 			}
 		}
@@ -256,7 +260,11 @@ func applyFSGroup(root string, gid int64) error {
 // killed the kernel may still count it for a moment (EBUSY): try again
 // until a deadline.
 func rmdirCgroup(dir string) error {
-	deadline := time.Now().Add(5 * time.Second)
+	return rmdirCgroupBy(dir, time.Now().Add(5*time.Second))
+}
+
+// rmdirCgroupBy is rmdirCgroup with a deadline of the caller's.
+func rmdirCgroupBy(dir string, deadline time.Time) error {
 	for {
 		err := syscall.Rmdir(dir)
 		if err == nil || errors.Is(err, fs.ErrNotExist) {

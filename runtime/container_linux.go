@@ -13,6 +13,7 @@ import (
 
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/snapshots"
+	"github.com/containerd/containerd/v2/defaults"
 	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/containerd/v2/pkg/oci"
 	"github.com/containerd/errdefs"
@@ -318,6 +319,11 @@ func (r *Runtime) removeContainer(ctx context.Context, id, stopSignal string, gr
 	ctx = r.nsctx(ctx)
 	c, err := r.client.LoadContainer(ctx, id)
 	if errdefs.IsNotFound(err) {
+		// A creation cut short may have prepared the snapshot (named as
+		// the container) and not made the container.
+		if err := r.client.SnapshotService(defaults.DefaultSnapshotter).Remove(ctx, id); err != nil && !errdefs.IsNotFound(err) {
+			return fmt.Errorf("failed to remove snapshot %q: %w", id, err)
+		}
 		return nil
 	}
 	if err != nil {

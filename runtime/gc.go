@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/containerd/containerd/v2/core/leases"
 	"github.com/containerd/containerd/v2/core/snapshots"
 	"github.com/containerd/containerd/v2/defaults"
 	"github.com/containerd/errdefs"
@@ -24,13 +25,17 @@ import (
 // (no record on disk, no pod in memory), the same things the end-to-end
 // leak checker counts: containerd containers with minipod's pod label,
 // active snapshots no container uses, network namespaces minipod-<uid>,
-// host-local IP reservations, mounts and directories under the state root.
+// host-local IP reservations, mounts and directories under the state root,
+// minipod's containerd leases that no operation holds, and shims that serve
+// no task.
 // With dryRun it only reports them.
 //
 // A network namespace is only taken for this daemon's when its UID shows up
 // in this daemon's own state (a container, a reservation, a pod or log
 // directory), so that gc never removes another minipod daemon's pods on the
-// same host. Pods are not created while gc runs.
+// same host. Nothing of a pod under creation is touched: its UID is known
+// from the moment it is claimed, its snapshots carry its UID, and what its
+// lease holds is skipped.
 
 // GCItem is one leftover.
 type GCItem struct {
@@ -56,6 +61,8 @@ const (
 	GCPodDir        = "pod dir"
 	GCLogDir        = "log dir"
 	GCCgroup        = "pod cgroup"
+	GCLease         = "lease"
+	GCShim          = "shim"
 )
 
 // GC removes leftovers that belong to no pod (see above).
@@ -94,6 +101,32 @@ func (r *Runtime) GC(ctx context.Context, dryRun bool) (*GCReport, error) {
 	}
 	nctx := r.nsctx(ctx)
 
+	// Leases of minipod's that no operation in progress holds: a daemon
+	// killed or a request cut short left them. Deleting one lets
+	// containerd collect what it alone held (its snapshots, content).
+	// Snapshots that a lease holds, stale or live, are not leftovers of
+	// their own: they go with the lease, or belong to a creation under way.
+	staleLeases, err := r.staleLeases(ctx)
+	if err != nil {
+		return nil, err
+	}
+	held, err := r.leasedSnapshots(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range staleLeases {
+		name := l.ID
+		if uid := l.Labels[LabelPodUID]; uid != "" {
+			name += " (pod " + uid + ")"
+		}
+		add(GCLease, name, func() error {
+			if err := r.client.LeasesService().Delete(nctx, l, leases.SynchronousDelete); err != nil && !errdefs.IsNotFound(err) {
+				return err
+			}
+			return nil
+		})
+	}
+
 	// Containers with minipod's pod label.
 	cs, err := r.client.Containers(nctx)
 	if err != nil {
@@ -118,6 +151,15 @@ func (r *Runtime) GC(ctx context.Context, dryRun bool) (*GCReport, error) {
 		add(GCContainer, id, func() error { return r.removeContainer(ctx, id, "", 0) })
 	}
 
+	// Shims that serve no task, of pods gc does not know.
+	orphanShims, err := r.orphanShims(ctx, known)
+	if err != nil {
+		return nil, err
+	}
+	for _, sh := range orphanShims {
+		add(GCShim, fmt.Sprintf("%d (%s)", sh.pid, sh.id), func() error { return r.stopShim(sh) })
+	}
+
 	// Active snapshots of minipod's containers (labelled with their pod's
 	// UID) that no container uses. Any other snapshot, an unpack in
 	// progress or another tool's in the same containerd namespace, is not
@@ -125,11 +167,14 @@ func (r *Runtime) GC(ctx context.Context, dryRun bool) (*GCReport, error) {
 	sn := r.client.SnapshotService(defaults.DefaultSnapshotter)
 	var stale []string
 	err = sn.Walk(nctx, func(_ context.Context, info snapshots.Info) error {
+		// Snapshots that a lease holds go with the lease, or belong to a
+		// creation under way.
 		uid := info.Labels[LabelPodUID]
-		if info.Kind == snapshots.KindActive && !inUse[info.Name] && uid != "" && !known[uid] {
-			orphans[uid] = true
-			stale = append(stale, info.Name)
+		if info.Kind != snapshots.KindActive || inUse[info.Name] || held[info.Name] || uid == "" || known[uid] {
+			return nil
 		}
+		orphans[uid] = true
+		stale = append(stale, info.Name)
 		return nil
 	})
 	if err != nil {

@@ -56,6 +56,10 @@ func (r *Runtime) PullImage(ctx context.Context, ref string, fn func(PullProgres
 		return Image{}, err
 	}
 	ctx = r.nsctx(ctx)
+	ctx, done, err := r.withLease(ctx, leasePull, nil)
+	if err != nil {
+		return Image{}, err
+	}
 	report := func(p PullProgress) {
 		if fn != nil {
 			p.Ref = name
@@ -63,7 +67,7 @@ func (r *Runtime) PullImage(ctx context.Context, ref string, fn func(PullProgres
 		}
 	}
 	report(PullProgress{Status: "resolving"})
-	done := make(chan struct{})
+	stop := make(chan struct{})
 	go func() {
 		// Progress comes from the content store's ingest statuses, as ctr
 		// shows it: there is no event for bytes received.
@@ -71,7 +75,7 @@ func (r *Runtime) PullImage(ctx context.Context, ref string, fn func(PullProgres
 		defer t.Stop()
 		for {
 			select {
-			case <-done:
+			case <-stop:
 				return
 			case <-t.C:
 				sts, err := r.client.ContentStore().ListStatuses(ctx)
@@ -88,7 +92,10 @@ func (r *Runtime) PullImage(ctx context.Context, ref string, fn func(PullProgres
 		}
 	}()
 	img, err := r.client.Pull(ctx, name, containerd.WithPullUnpack, containerd.WithResolver(r.resolver()))
-	close(done)
+	close(stop)
+	if derr := done(err != nil); err == nil && derr != nil {
+		return Image{}, fmt.Errorf("failed to pull image %q: %w", name, derr)
+	}
 	if err != nil {
 		return Image{}, fmt.Errorf("failed to pull image %q: %w", name, err)
 	}
@@ -103,8 +110,17 @@ func imageOf(ctx context.Context, img containerd.Image) Image {
 }
 
 // LoadImage imports an OCI or Docker archive and unpacks its images.
-func (r *Runtime) LoadImage(ctx context.Context, rd io.Reader) ([]Image, error) {
+func (r *Runtime) LoadImage(ctx context.Context, rd io.Reader) (_ []Image, retErr error) {
 	ctx = r.nsctx(ctx)
+	ctx, done, err := r.withLease(ctx, leaseLoad, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err := done(retErr != nil); err != nil && retErr == nil {
+			retErr = err
+		}
+	}()
 	imgs, err := r.client.Import(ctx, rd,
 		containerd.WithImportPlatform(platforms.Default()),
 		containerd.WithImageRefTranslator(archive.AddRefPrefix("docker.io/library")),
@@ -188,7 +204,15 @@ func (r *Runtime) ensureImage(ctx context.Context, ref string, policy corev1.Pul
 		}
 	}
 	if ok, err := img.IsUnpacked(ctx, ""); err == nil && !ok {
-		if err := img.Unpack(ctx, ""); err != nil {
+		uctx, done, err := r.withLease(ctx, leasePull, nil)
+		if err != nil {
+			return nil, false, err
+		}
+		err = img.Unpack(uctx, "")
+		if derr := done(err != nil); err == nil && derr != nil {
+			err = derr
+		}
+		if err != nil {
 			return nil, false, fmt.Errorf("failed to unpack image %q: %w", name, err)
 		}
 	}

@@ -50,11 +50,12 @@ func restartPolicyOf(pod *corev1.Pod, name string) corev1.RestartPolicy {
 }
 
 // runInit creates an init container and runs it to completion (or, for a
-// sidecar, until it has started).
+// sidecar, until it has started). The end of ctx stops the waiting, never a
+// containerd call half way.
 func (r *Runtime) runInit(ctx context.Context, ps *podState, undo *undoStack, plan *PodPlan, cp *ContainerPlan, img containerd.Image, podIP, hostIP, nodeName string) error {
 	id := containerID(plan.UID, cp.Name)
 	undo.push("init container "+cp.Name, func(ctx context.Context) error { return r.removeContainer(ctx, id, "", 0) })
-	c, err := r.createContainer(ctx, plan, cp, img, podIP, hostIP, nodeName)
+	c, err := r.createContainer(context.WithoutCancel(ctx), plan, cp, img, podIP, hostIP, nodeName)
 	if err != nil {
 		return err
 	}
@@ -105,7 +106,7 @@ func (r *Runtime) runInit(ctx context.Context, ps *podState, undo *undoStack, pl
 // runInitOnce runs one attempt of an init container and returns its exit
 // code.
 func (r *Runtime) runInitOnce(ctx context.Context, ps *podState, plan *PodPlan, c containerd.Container, cp *ContainerPlan, run int32) (int32, error) {
-	nctx := r.nsctx(ctx)
+	nctx := r.nsctx(context.WithoutCancel(ctx))
 	if t, err := c.Task(nctx, nil); err == nil {
 		if err := deleteTask(nctx, c, t); err != nil {
 			return 0, err
@@ -132,7 +133,7 @@ func (r *Runtime) runInitOnce(ctx context.Context, ps *podState, plan *PodPlan, 
 		r.changes.notify()
 		return exitCodeStartError, nil
 	}
-	t, err := r.newTask(ctx, plan, cp, c, logPath)
+	t, err := r.newTask(nctx, plan, cp, c, logPath)
 	if err != nil {
 		return startFailed(nil, err)
 	}
@@ -174,7 +175,7 @@ func (r *Runtime) runInitOnce(ctx context.Context, ps *podState, plan *PodPlan, 
 // startSidecar starts a native sidecar and waits until it has started:
 // running, and past its startupProbe if it has one.
 func (r *Runtime) startSidecar(ctx context.Context, ps *podState, plan *PodPlan, c containerd.Container, cp *ContainerPlan) error {
-	if err := r.startContainer(ctx, ps, plan, c, cp); err != nil {
+	if err := r.startContainer(context.WithoutCancel(ctx), ps, plan, c, cp); err != nil {
 		// A sidecar that cannot start is retried with back-off, as an
 		// app container is; the pod waits for it below.
 		if ctx.Err() != nil || refusedStart(err) {

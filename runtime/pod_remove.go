@@ -31,6 +31,12 @@ func (r *Runtime) DeletePod(ctx context.Context, namespace, name string, opts De
 	if pulling {
 		ps.stopWatchers()
 	}
+	return r.deletePod(ctx, ps, opts)
+}
+
+// deletePod deletes the pod of ps (see DeletePod).
+func (r *Runtime) deletePod(ctx context.Context, ps *podState, opts DeleteOptions) error {
+	namespace, name := ps.rec.Pod.Namespace, ps.rec.Pod.Name
 	select {
 	case <-ps.created:
 	case <-ctx.Done():
@@ -70,11 +76,22 @@ func (r *Runtime) DeletePod(ctx context.Context, namespace, name string, opts De
 	}
 	r.keepEvents(ps)
 	r.mu.Lock()
-	delete(r.pods, podKey(namespace, name))
+	if r.pods[podKey(namespace, name)] == ps {
+		delete(r.pods, podKey(namespace, name))
+	}
 	r.mu.Unlock()
 	if err := r.updateQoSCgroups(); err != nil {
 		r.log.Warn("failed to update the QoS cgroups", "err", err)
 	}
+	if prev == StateFailed {
+		// A creation that failed may have left its lease (containerd was
+		// down when it ended) and a shim (a task create cut short).
+		if err := r.removePodLeases(ctx, string(rec.Pod.UID)); err != nil {
+			r.log.Warn("failed to remove the leases of a failed creation; gc retries", "pod", podKey(namespace, name), "err", err)
+		}
+		go r.stopPodShims(ps)
+	}
+	r.sweepShims()
 	r.refreshHosts(namespace)
 	r.log.Info("pod deleted", "pod", podKey(namespace, name))
 	return nil

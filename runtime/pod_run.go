@@ -143,7 +143,18 @@ func (r *Runtime) create(ctx context.Context, ps *podState, cms []*corev1.Config
 	key := podKey(pod.Namespace, pod.Name)
 	log := r.log.With("pod", key)
 	start := time.Now()
-	if err := r.apply(ctx, ps, cms, secrets, justPulled); err != nil {
+	// Everything the creation makes in containerd is held by a lease of
+	// its own, labelled with the pod's UID, until the pod's records in
+	// containerd hold it; the lease goes at the end, whatever the outcome
+	// (see leases.go).
+	lctx, dropLease, err := r.withLease(ctx, leaseCreate, map[string]string{LabelPodUID: string(pod.UID)})
+	if err == nil {
+		err = r.apply(lctx, ps, cms, secrets, justPulled)
+		if lerr := dropLease(err != nil); lerr != nil {
+			log.Warn("failed to delete the creation's lease; the daemon deletes it at its next start, or gc does", "err", lerr)
+		}
+	}
+	if err != nil {
 		r.mu.Lock()
 		ps.mu.Lock()
 		failed := ps.rec.State == StateFailed
@@ -152,6 +163,10 @@ func (r *Runtime) create(ctx context.Context, ps *podState, cms []*corev1.Config
 			delete(r.pods, key)
 		}
 		r.mu.Unlock()
+		if failed {
+			// The rollback is incomplete: try it again until it is done.
+			go r.retryTeardown(ps)
+		}
 		log.Info("pod creation failed", "err", err)
 		return err
 	}
@@ -186,8 +201,22 @@ func (r *Runtime) refs(ctx context.Context, ns string) (manifest.Refs, []*corev1
 // apply runs the pod's plan step by step; each step registers its undo
 // before the next runs, and a failure undoes everything in reverse. justPulled
 // holds the normalized names of the images the caller has just pulled.
+//
+// ctx is the caller's; its end (a client gone, its Ctrl-C) stops the
+// creation where a step ends and rolls it back, but never cuts a step
+// short: a CNI plugin or a containerd call killed half way leaves what no
+// undo knows of. The steps run on a context without its cancellation
+// (init containers excepted: they wait on ctx, which may be long).
 func (r *Runtime) apply(ctx context.Context, ps *podState, cms []*corev1.ConfigMap, secrets []*corev1.Secret, justPulled map[string]bool) (retErr error) {
 	pod := ps.rec.Pod
+	caller := ctx
+	ctx = context.WithoutCancel(ctx)
+	stepDone := func(step string) error {
+		if caller.Err() != nil {
+			return fmt.Errorf("creation interrupted: %w", context.Cause(caller))
+		}
+		return failAt(step)
+	}
 	var undo undoStack
 	step := ""
 	// Each step's duration goes to the debug log: where a pod's start time
@@ -228,7 +257,9 @@ func (r *Runtime) apply(ctx context.Context, ps *podState, cms []*corev1.ConfigM
 		if _, ok := images[c.Image]; ok {
 			continue
 		}
-		img, pulled, err := r.ensureImage(ctx, c.Image, c.ImagePullPolicy, justPulled)
+		// A pull may take long and is safe to cut short: what it fetched
+		// so far is the lease's alone.
+		img, pulled, err := r.ensureImage(caller, c.Image, c.ImagePullPolicy, justPulled)
 		if err != nil {
 			r.event(ps, corev1.EventTypeWarning, "Failed", fmt.Sprintf("Failed to pull image %q: %v", c.Image, err), c.Name)
 			return err
@@ -244,7 +275,7 @@ func (r *Runtime) apply(ctx context.Context, ps *podState, cms []*corev1.ConfigM
 		}
 		images[c.Image], configs[c.Image] = img, cfg
 	}
-	if err := failAt(step); err != nil {
+	if err := stepDone(step); err != nil {
 		return err
 	}
 	plan, err := Plan(pod, PlanOptions{StateRoot: r.cfg.Root, Network: r.network.Name(), NetNSDir: r.cfg.NetNSDir, Images: configs, ConfigMaps: cms, Secrets: secrets, PodPidsLimit: r.cfg.PodPidsLimit})
@@ -268,7 +299,7 @@ func (r *Runtime) apply(ctx context.Context, ps *podState, cms []*corev1.ConfigM
 	if err := r.records.save(ps.rec); err != nil {
 		return err
 	}
-	if err := failAt(step); err != nil {
+	if err := stepDone(step); err != nil {
 		return err
 	}
 
@@ -285,7 +316,7 @@ func (r *Runtime) apply(ctx context.Context, ps *podState, cms []*corev1.ConfigM
 			return err
 		}
 		undo.push(step, func(context.Context) error { return ns.Remove() })
-		if err := failAt(step); err != nil {
+		if err := stepDone(step); err != nil {
 			return err
 		}
 		nsPath = ns.Path()
@@ -301,7 +332,7 @@ func (r *Runtime) apply(ctx context.Context, ps *podState, cms []*corev1.ConfigM
 			return err
 		}
 	}
-	if err := failAt(step); err != nil {
+	if err := stepDone(step); err != nil {
 		return err
 	}
 
@@ -344,7 +375,7 @@ func (r *Runtime) apply(ctx context.Context, ps *podState, cms []*corev1.ConfigM
 			if err := r.records.save(ps.rec); err != nil {
 				return err
 			}
-			return failAt(StepCNI)
+			return stepDone(StepCNI)
 		}
 		podIP = ""
 	} else {
@@ -371,7 +402,7 @@ func (r *Runtime) apply(ctx context.Context, ps *podState, cms []*corev1.ConfigM
 			}
 		}
 	}
-	if err := failAt(step); err != nil {
+	if err := stepDone(step); err != nil {
 		return err
 	}
 
@@ -381,7 +412,7 @@ func (r *Runtime) apply(ctx context.Context, ps *podState, cms []*corev1.ConfigM
 	if err := writePodFiles(plan, podIP, r.peerLines(pod.Namespace, plan.UID)); err != nil {
 		return err
 	}
-	if err := failAt(step); err != nil {
+	if err := stepDone(step); err != nil {
 		return err
 	}
 
@@ -402,11 +433,11 @@ func (r *Runtime) apply(ctx context.Context, ps *podState, cms []*corev1.ConfigM
 	mark(step)
 	for i := range plan.Init {
 		cp := &plan.Init[i]
-		if err := r.runInit(ctx, ps, &undo, plan, cp, images[cp.Image], podIP, hostIP, nodeName); err != nil {
+		if err := r.runInit(caller, ps, &undo, plan, cp, images[cp.Image], podIP, hostIP, nodeName); err != nil {
 			return err
 		}
 	}
-	if err := failAt(step); err != nil {
+	if err := stepDone(step); err != nil {
 		return err
 	}
 
@@ -442,7 +473,7 @@ func (r *Runtime) apply(ctx context.Context, ps *podState, cms []*corev1.ConfigM
 	if err := r.records.save(ps.rec); err != nil {
 		return err
 	}
-	if err := failAt(step); err != nil {
+	if err := stepDone(step); err != nil {
 		return err
 	}
 
@@ -520,7 +551,7 @@ func (r *Runtime) apply(ctx context.Context, ps *podState, cms []*corev1.ConfigM
 			r.retryStart(ps, cp.Name, wait)
 		}
 	}
-	if err := failAt(step); err != nil {
+	if err := stepDone(step); err != nil {
 		return err
 	}
 
@@ -532,6 +563,7 @@ func (r *Runtime) apply(ctx context.Context, ps *podState, cms []*corev1.ConfigM
 	if err := r.records.save(ps.rec); err != nil {
 		return err
 	}
+	// Running: an interruption now has nothing left to stop.
 	return failAt(step)
 }
 

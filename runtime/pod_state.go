@@ -214,6 +214,11 @@ func (p *podState) status(hostIP string) *corev1.Pod {
 			if init {
 				reason = "PodInitializing"
 			}
+			if p.rec.State == StateFailed {
+				// Never to be created: the creation failed, and what it
+				// left is being removed (see TeardownFailed).
+				reason = "CreateContainerError"
+			}
 			cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: reason}
 			if w, ok := p.imageWait[c.Name]; ok {
 				cs.State.Waiting = &w
@@ -246,6 +251,8 @@ func (p *podState) status(hostIP string) *corev1.Pod {
 			cs.Ready = s.Started && s.Ready
 		case s.Exited:
 			cs.State.Terminated = s.terminated()
+		case p.rec.State == StateFailed:
+			cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: "CreateContainerError"}
 		default:
 			cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: "ContainerCreating"}
 		}

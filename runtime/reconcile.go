@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -21,6 +22,18 @@ import (
 func (r *Runtime) reconcile(ctx context.Context) error {
 	recs, bad := r.records.list()
 	for uid, err := range bad {
+		// A daemon killed while it saved a pod's first record leaves the
+		// pod directory without one (at most a temporary file): nothing
+		// else of the pod exists yet, since the record comes first. A
+		// directory with mounts under it is a pod whose record was lost:
+		// gc's business.
+		if uid != "" && errors.Is(err, fs.ErrNotExist) {
+			dir := filepath.Join(r.records.dir, uid)
+			if rerr := removeUnmounted(dir); rerr == nil {
+				r.log.Info("removed the directory of a pod whose record was never written", "uid", uid)
+				continue
+			}
+		}
 		r.log.Warn("unreadable pod record", "uid", uid, "err", err)
 	}
 	for _, rec := range recs {
@@ -34,6 +47,7 @@ func (r *Runtime) reconcile(ctx context.Context) error {
 				ps := newPodState(rec)
 				close(ps.created)
 				r.pods[key] = ps
+				go r.retryTeardown(ps)
 			}
 			continue
 		}
@@ -44,6 +58,20 @@ func (r *Runtime) reconcile(ctx context.Context) error {
 		}
 		r.pods[key] = ps
 		r.log.Info("adopted pod", "pod", key)
+	}
+	// No operation is in progress yet: every lease of minipod's is one a
+	// killed daemon left, holding what its creation or pull had made.
+	if err := r.removeStaleLeases(ctx); err != nil {
+		r.log.Warn("failed to remove leases left by an interrupted operation; gc retries", "err", err)
+	}
+	// Shims of pods that have no task: a task create cut short left them.
+	// The pods kept are those adopted (their tasks may all have exited).
+	keep := map[string]bool{}
+	for _, ps := range r.pods {
+		keep[string(ps.rec.Pod.UID)] = true
+	}
+	if err := r.removeOrphanShims(ctx, keep); err != nil {
+		r.log.Warn("failed to stop shims left by an interrupted task create; gc retries", "err", err)
 	}
 	return nil
 }

@@ -93,7 +93,7 @@ type Runtime struct {
 	log     *slog.Logger
 	// embedded is the pid file of the containerd minipod started, if any.
 	embedded string
-	// address is the socket of the containerd in use.
+	// address is the socket of the containerd in use; its shims carry it.
 	address string
 	// hostIP and nodeName are the host's address and name, as a pod sees
 	// them (status.hostIP, spec.nodeName), read once at start.
@@ -101,11 +101,20 @@ type Runtime struct {
 	// containerdDirs are where containerd keeps its data; no hostPath may
 	// reach them.
 	containerdDirs []string
-	// stopSupervisor ends superviseEmbedded.
+	// life ends when the runtime is closed; stopSupervisor ends it (and
+	// superviseEmbedded, and retried rollbacks).
+	life context.Context
+	// sweep asks shimSweeper for a sweep of orphaned shims.
+	sweep          chan struct{}
 	stopSupervisor context.CancelFunc
 
 	mu   sync.Mutex
 	pods map[string]*podState // by namespace/name
+
+	// liveLeases are the IDs of the containerd leases that operations in
+	// progress hold (see withLease).
+	leaseMu    sync.Mutex
+	liveLeases map[string]bool
 
 	changes changes
 	// pastEvents are the events of deleted pods, kept for eventTTL.
@@ -142,13 +151,15 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		return nil, err
 	}
 	r := &Runtime{
-		cfg:      cfg,
-		records:  &recordStore{dir: filepath.Join(cfg.Root, "pods")},
-		objects:  &objectStore{dir: filepath.Join(cfg.Root, "objects"), secretDir: cfg.SecretDir},
-		log:      cfg.Logger,
-		pods:     map[string]*podState{},
-		hostIP:   hostIP(),
-		nodeName: nodeName(),
+		cfg:        cfg,
+		records:    &recordStore{dir: filepath.Join(cfg.Root, "pods")},
+		objects:    &objectStore{dir: filepath.Join(cfg.Root, "objects"), secretDir: cfg.SecretDir},
+		log:        cfg.Logger,
+		pods:       map[string]*podState{},
+		hostIP:     hostIP(),
+		nodeName:   nodeName(),
+		liveLeases: map[string]bool{},
+		sweep:      make(chan struct{}, 1),
 	}
 	r.network = cfg.Network
 	if r.network == nil {
@@ -162,6 +173,9 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 			CacheDir:   filepath.Join(cfg.Root, "cni", "cache"),
 			Firewall:   netns.ForwardPolicyDrops(),
 		})
+		if errors.Is(err, netns.ErrBridgeTaken) {
+			return fail(fmt.Errorf("failed to load the CNI network: %w; another minipod daemon, or another network, uses this bridge: start this daemon with a bridge of its own (--bridge NAME, with its own --subnet)", err))
+		}
 		if err != nil {
 			return fail(fmt.Errorf("failed to load the CNI network: %w", err))
 		}
@@ -170,13 +184,15 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		return fail(err)
 	}
 	r.containerdDirs = r.containerdRoots(ctx)
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	r.life, r.stopSupervisor = sctx, cancel
 	if err := r.reconcile(ctx); err != nil {
+		cancel()
 		r.client.Close()
 		return fail(err)
 	}
-	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	r.stopSupervisor = cancel
 	go r.watchOOM(r.nsctx(sctx))
+	go r.shimSweeper()
 	if r.embedded != "" {
 		go r.superviseEmbedded(sctx)
 	}

@@ -95,6 +95,9 @@ func runFile(ctx context.Context, g *globalOptions, o *runOptions, s ioStreams) 
 		if errors.Is(err, context.DeadlineExceeded) {
 			return fmt.Errorf("gave up after --timeout %s: %w", o.timeout, err)
 		}
+		if errors.Is(err, context.Canceled) {
+			return fmt.Errorf("interrupted: the daemon finishes the step under way, then rolls the pod back (a pod already Running stays); see \"minipod get pods\": %w", err)
+		}
 		return err
 	}
 	if err := printRunResults(s.out, results); err != nil {
