@@ -7,8 +7,9 @@
 #
 #   --test       also install the test dependencies (docker-registry, skopeo,
 #                ShellCheck, gcc for -race, chromium, node and npm for the live
-#                view's browser test, vagrant if the archive has it);
-#                same as MINIPOD_INSTALL_TEST=1
+#                view's browser test; and vagrant, vagrant-libvirt, libvirt,
+#                QEMU and debootstrap for the VM boot tier, if the archive has
+#                them); same as MINIPOD_INSTALL_TEST=1
 #   --no-build   do not build /usr/local/bin/minipod (nor install its
 #                README as /usr/local/share/doc/minipod/README.md)
 #
@@ -33,7 +34,13 @@ runtime_pkgs=(containerd runc containernetworking-plugins iptables iproute2 busy
 # test drives Debian's chromium with playwright-core, which the test itself
 # installs from the npm registry into the user's cache.
 test_pkgs=(docker-registry skopeo shellcheck gcc libc6-dev podman netavark aardvark-dns catatonit conmon util-linux openssl chromium nodejs)
-optional_test_pkgs=(vagrant)
+# The VM boot tier (scripts/test-vagrant-boot.sh): vagrant with its libvirt
+# plugin, libvirt's daemon and QEMU driver (not libvirt-daemon-system, whose
+# default NAT network and systemd units the tier does not use), QEMU with
+# KVM, libvirt's DHCP server, and what scripts/build-vagrant-box.sh builds
+# the box with.
+optional_test_pkgs=(vagrant vagrant-libvirt libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
+	qemu-system-x86 qemu-utils dnsmasq-base debootstrap e2fsprogs rsync)
 
 with_test=0
 [[ ${MINIPOD_INSTALL_TEST:-0} == 1 ]] && with_test=1
@@ -249,14 +256,16 @@ if ((with_test)); then
 	# elsewhere (NodeSource's, on some hosts) carries npm and conflicts
 	# with Debian's npm package.
 	command -v npm >/dev/null || apt_install npm
+	available=()
 	for p in "${optional_test_pkgs[@]}"; do
 		pkg_installed "$p" && continue
 		if pkg_available "$p"; then
-			apt_install "$p"
+			available+=("$p")
 		else
 			did+=("skipped $p: not in the apt archive")
 		fi
 	done
+	((${#available[@]} == 0)) || apt_install "${available[@]}"
 fi
 
 # ---- Go ------------------------------------------------------------------

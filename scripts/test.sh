@@ -9,7 +9,9 @@
 # Environment: MINIPOD_FUZZTIME (default 150000x), MINIPOD_API_FUZZTIME (the
 # API request fuzzer, default 30000x), MINIPOD_RACE_PKGS (default
 # ./daemon/... ./runtime/...), MINIPOD_TEST_TIMEOUT (go test -timeout,
-# default 20m). The tests find the demo image archive through
+# default 20m), MINIPOD_VAGRANT_BOOT=0 skips the VM boot tier
+# (scripts/test-vagrant-boot.sh, run as root on a host with /dev/kvm; in CI
+# a skip is a failure). The tests find the demo image archive through
 # MINIPOD_BUSYBOX_IMAGE (built first, into _output/images/busybox.tar).
 set -euo pipefail
 
@@ -58,7 +60,8 @@ export PATH GOTOOLCHAIN=local
 # instead of letting its tests skip.
 if in_ci; then
 	missing=()
-	for cmd in containerd ctr runc iptables ip curl busybox docker-registry skopeo shellcheck gcc vagrant podman netavark script; do
+	for cmd in containerd ctr runc iptables ip curl busybox docker-registry skopeo shellcheck gcc vagrant podman netavark script \
+		libvirtd virsh qemu-system-x86_64 qemu-img dnsmasq debootstrap mkfs.ext4 rsync; do
 		command -v "$cmd" >/dev/null || [[ -x /usr/lib/podman/$cmd ]] || missing+=("$cmd")
 	done
 	if [[ ! -x /usr/lib/cni/bridge && ! -x /opt/cni/bin/bridge ]]; then
@@ -209,6 +212,18 @@ elif ! command -v gcc >/dev/null; then
 	skip "go test -race" "gcc not installed (the race detector needs cgo)"
 else
 	step "go test -race" env CGO_ENABLED=1 go test -race -count=1 -timeout "$test_timeout" "${race_existing[@]}"
+fi
+
+# The VM boot tier: the Vagrantfile's VM under KVM, offline (about 10
+# minutes on 2 cores when the box must be built, which is cached).
+if [[ $(id -u) -ne 0 ]]; then
+	skip "vagrant boot" "needs root"
+elif [[ ! -c /dev/kvm ]]; then
+	skip "vagrant boot" "no /dev/kvm on this host"
+elif [[ ${MINIPOD_VAGRANT_BOOT:-1} == 0 ]]; then
+	skip "vagrant boot" "MINIPOD_VAGRANT_BOOT=0"
+else
+	step "vagrant boot" bash scripts/test-vagrant-boot.sh
 fi
 
 echo
