@@ -12,7 +12,8 @@
 #     it skips apt;
 #   - this host's Go toolchain in /usr/local/go (new enough for go.mod) and,
 #     in root's module cache, every module go.mod needs, with GOPROXY=off
-#     and GOTOOLCHAIN=local in root's go env.
+#     and GOTOOLCHAIN=local in root's go env, and root's Go build cache
+#     filled by the builds the provisioning runs.
 #
 #   scripts/build-vagrant-box.sh [-o FILE]     prints the path of the box
 #
@@ -41,7 +42,7 @@ suite=bookworm
 disk_size=8G
 
 usage() {
-	sed -n '2,34s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+	sed -n '2,35s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
 }
 
 while [[ $# -gt 0 ]]; do
@@ -215,7 +216,27 @@ fi
 (cd "$repo_root" && quietly env GOMODCACHE="$modcache" GOPROXY="$proxy" GOFLAGS=-modcacherw \
 	GOTOOLCHAIN=local "$go_bin" mod download)
 mkdir -p "$root/root/.config/go"
-printf 'GOPROXY=off\nGOTOOLCHAIN=local\nGOFLAGS=-modcacherw\n' >"$root/root/.config/go/env"
+printf 'GOPROXY=off\nGOTOOLCHAIN=local\n' >"$root/root/.config/go/env"
+
+# The provisioning builds minipod and the demo programs in the VM, where the
+# processor may be emulated: compile what those builds compile now, with the
+# same Go, module cache, source path and flags, so that in the VM only what
+# changed since (minipod's own packages) compiles again.
+step "warming root's Go build cache with the provisioning's builds"
+mkdir -p "$root/home/vagrant/minipod" "$root/dev" "$root/proc"
+(cd "$repo_root" && tar -c --exclude=./.git --exclude=./_output --exclude=./bin .) |
+	tar -x -C "$root/home/vagrant/minipod"
+mount --bind /dev "$root/dev"
+mount -t proc proc "$root/proc"
+quietly chroot "$root" env -i HOME=/root PATH=/usr/local/go/bin:/usr/sbin:/usr/bin:/sbin:/bin GOTOOLCHAIN=local \
+	bash -c 'set -e
+		cd /home/vagrant/minipod
+		go build -buildvcs=false -o /tmp/warm/minipod ./cmd/minipod
+		CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /tmp/warm/bin/ ./examples/apps/...
+		go build -o /tmp/warm/mkimage ./scripts/mkimage'
+umount "$root/proc"
+umount "$root/dev"
+rm -rf "$root/home/vagrant/minipod"
 
 step "cleaning up"
 chroot "$root" apt-get clean
