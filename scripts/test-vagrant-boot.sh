@@ -106,7 +106,8 @@ in_netns() {
 run() {
 	local out=$1 rc=0
 	shift
-	in_netns "$@" >"$out" 2>&1 &
+	# nsenter itself, not a subshell, so that $! is the command's pid.
+	nsenter --net="/proc/$libvirtd_pid/ns/net" -- "$@" >"$out" 2>&1 &
 	child=$!
 	wait "$child" || rc=$?
 	child=""
