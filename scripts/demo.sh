@@ -91,7 +91,7 @@ collector_ip=$(pod_ip log-collector)
 
 echo "==> three requests from this host to the web app at $web_ip:8080"
 for path in /hello /about /cart; do
-	printf '    GET %-7s -> %s' "$path" "$(curl -fsS --retry 20 --retry-connrefused --retry-delay 1 "http://$web_ip:8080$path")"
+	printf '    GET %-7s -> %s' "$path" "$(curl -fsS --retry 30 --retry-all-errors --retry-delay 1 "http://$web_ip:8080$path")"
 	echo
 done
 

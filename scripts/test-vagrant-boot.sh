@@ -301,6 +301,8 @@ routes=$(vm 'ip -4 route show default' 2>&1) || die "ip route failed in the VM: 
 log "check: the sidecar demo (scripts/demo.sh) inside the VM"
 if ! demo=$(vm 'cd /home/vagrant/minipod && bash scripts/demo.sh' 2>&1); then
 	echo "$demo" >&2
+	echo "--- in the VM:" >&2
+	vm 'minipod get pods -o wide; ip -br addr; minipod logs web -c app; minipod logs web -c log-shipper; minipod logs log-collector' >&2 || true
 	die "scripts/demo.sh failed in the VM"
 fi
 # What the collector received, asked directly: one line per request.
