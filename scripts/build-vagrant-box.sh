@@ -4,7 +4,7 @@
 # that a VM made from it provisions with no network at all:
 #
 #   - systemd, openssh-server, sudo, rsync; systemd-networkd runs DHCP on
-#     every Ethernet interface (the libvirt management network);
+#     eth0 (the libvirt management network);
 #   - the user vagrant (password-less sudo) with Vagrant's well-known
 #     insecure public key, which `vagrant up` replaces on first boot;
 #   - the Debian packages scripts/install.sh installs (containerd, runc,
@@ -178,9 +178,12 @@ EOF
 : >"$root/etc/machine-id"
 rm -f "$root/var/lib/dbus/machine-id"
 
-cat >"$root/etc/systemd/network/10-ethernet.network" <<'EOF'
+# The VM's own NIC only (eth0: net.ifnames=0): a match on every Ethernet
+# link would also take the pods' veths, which are Ethernet too, and detach
+# them from the CNI bridge.
+cat >"$root/etc/systemd/network/10-eth.network" <<'EOF'
 [Match]
-Type=ether
+Name=eth*
 
 [Network]
 DHCP=ipv4
