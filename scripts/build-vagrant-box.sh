@@ -27,8 +27,8 @@
 # /var/cache/minipod-vagrant-box) under a key made of this script's commands,
 # go.mod, go.sum, the Go release and the archive's address; a rerun with the same key
 # only prints the cached box (or copies it to FILE). Older boxes there are
-# removed. A build took 22 minutes on a loaded 2-core host (debootstrap 10,
-# compiling for the build cache 10); the box is about 1.9 GB.
+# removed. A build took 9-22 minutes on a loaded 2-core host (debootstrap 4-10,
+# compiling for the build cache 4-10); the box is about 2 GB.
 #
 # Environment: MINIPOD_DEBIAN_MIRROR (default: the first Debian archive of
 # this host's apt sources), GO (default: what scripts/install.sh --print-go
