@@ -685,6 +685,10 @@ spec:
 			t.Errorf("the pod's PID 1 status lacks %q:\n%s", want, status)
 		}
 	}
+	uid := strings.ReplaceAll(string(e.pod("shared").UID), "-", "_")
+	if cg, _ := e.exec("shared", "a", "cat", "/proc/1/cgroup"); !strings.Contains(cg, "pod"+uid+"/pause") {
+		t.Errorf("the pod's PID 1 is not in a pause cgroup of the pod's:\n%s", cg)
+	}
 	if out, code := e.exec("shared", "a", "ls", "/proc/1/root/"); code == 0 && strings.TrimSpace(out) != "" {
 		t.Errorf("the pod's PID 1 root lists files:\n%s", out)
 	}

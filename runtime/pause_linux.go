@@ -28,9 +28,9 @@ import (
 
 const pausePIDFile = "pause.pid"
 
-// startPause starts the pod's PID-namespace init and pins the namespace
-// at dir/pid.
-func startPause(dir, exe string) error {
+// startPause starts the pod's PID-namespace init in a "pause" child of
+// each of the pod's cgroup directories, and pins the namespace at dir/pid.
+func startPause(dir, exe string, podCgroups []string) error {
 	pidPath := filepath.Join(dir, "pid")
 	f, err := os.OpenFile(pidPath, os.O_CREATE|os.O_EXCL|os.O_RDONLY, 0o444)
 	if err != nil {
@@ -47,6 +47,15 @@ func startPause(dir, exe string) error {
 	pid := cmd.Process.Pid
 	// Reaped here while this daemon lives; by init after.
 	go func() { _ = cmd.Wait() }()
+	for _, cg := range podCgroups {
+		child := filepath.Join(cg, "pause")
+		if err := os.Mkdir(child, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("failed to create the pause's cgroup: %w", err)
+		}
+		if err := os.WriteFile(filepath.Join(child, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644); err != nil {
+			return fmt.Errorf("failed to move the pause into cgroup %q: %w", child, err)
+		}
+	}
 	if err := atomicfile.Write(filepath.Join(dir, pausePIDFile), []byte(strconv.Itoa(pid)), 0o600); err != nil {
 		return err
 	}

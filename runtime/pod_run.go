@@ -328,7 +328,13 @@ func (r *Runtime) apply(ctx context.Context, ps *podState, cms []*corev1.ConfigM
 		return err
 	}
 	if plan.Sandbox.SharePID {
-		if err := startPause(plan.Sandbox.NamespaceDir, r.cfg.LogBinary); err != nil {
+		// The pause lives in the pod's cgroup, in a child of its own as the
+		// kubelet's pause container does (cgroup v2 keeps processes out of
+		// a cgroup whose children have controllers).
+		if err := r.ensurePodCgroup(plan); err != nil {
+			return err
+		}
+		if err := startPause(plan.Sandbox.NamespaceDir, r.cfg.LogBinary, podCgroupDirs(plan.UID)); err != nil {
 			return err
 		}
 	}
