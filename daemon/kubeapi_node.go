@@ -3,7 +3,6 @@ package daemon
 import (
 	"bufio"
 	"bytes"
-	"net"
 	"os"
 	goruntime "runtime"
 	"runtime/debug"
@@ -17,6 +16,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/version"
+
+	"github.com/minipod/minipod/runtime"
 )
 
 // kubeVersion is the Kubernetes version minipod serves: that of the API
@@ -63,7 +64,7 @@ func hostNode() *corev1.Node {
 		corev1.ResourcePods:   *resource.NewQuantity(110, resource.DecimalSI),
 	}
 	addrs := []corev1.NodeAddress{}
-	if ip := firstHostIP(); ip != "" {
+	if ip := runtime.HostIP(); ip != "" {
 		addrs = append(addrs, corev1.NodeAddress{Type: corev1.NodeInternalIP, Address: ip})
 	}
 	addrs = append(addrs, corev1.NodeAddress{Type: corev1.NodeHostName, Address: name})
@@ -141,19 +142,4 @@ func osImage() string {
 		}
 	}
 	return goruntime.GOOS
-}
-
-// firstHostIP is the host's first non-loopback IPv4 address, the pods'
-// status.hostIP.
-func firstHostIP() string {
-	addrs, err := net.InterfaceAddrs()
-	if err != nil {
-		return ""
-	}
-	for _, a := range addrs {
-		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil {
-			return n.IP.String()
-		}
-	}
-	return ""
 }

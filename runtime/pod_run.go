@@ -641,9 +641,10 @@ func (r *Runtime) startTask(ctx context.Context, ps *podState, t containerd.Task
 	return nil
 }
 
-// hostIP is the host's address the pod would see as status.hostIP: the
-// first non-loopback IPv4 address of the host. Runtime reads it once.
-func hostIP() string {
+// HostIP is the host's address the pod would see as status.hostIP (and
+// the Node's InternalIP): the first non-loopback IPv4 address of the host.
+// Runtime reads it once.
+func HostIP() string {
 	addrs, err := net.InterfaceAddrs()
 	if err != nil {
 		return ""

@@ -156,7 +156,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		objects:    &objectStore{dir: filepath.Join(cfg.Root, "objects"), secretDir: cfg.SecretDir},
 		log:        cfg.Logger,
 		pods:       map[string]*podState{},
-		hostIP:     hostIP(),
+		hostIP:     HostIP(),
 		nodeName:   nodeName(),
 		liveLeases: map[string]bool{},
 		sweep:      make(chan struct{}, 1),
