@@ -473,8 +473,9 @@ func TestContainerdKilledMidRun(t *testing.T) {
 	manifest := e.writeFile("faulty.yaml", faultPod)
 	total, survived, leaks := 0, 0, 0
 	// Later offsets (the init container's task create, the app containers')
-	// still hold the run: a task create that fails with containerd down is
-	// retried as a StartError with back-off. Not yet covered here.
+	// are not covered yet. A task create that finds containerd unreachable
+	// now undoes the creation (refusedStart) instead of retrying it as a
+	// StartError, so they should hold too.
 	for _, off := range []time.Duration{100 * time.Millisecond} {
 		t.Run(fmt.Sprint("containerd SIGKILL at ", off), func(t *testing.T) {
 			total++

@@ -85,12 +85,15 @@ func (r *Runtime) deletePod(ctx context.Context, ps *podState, opts DeleteOption
 	}
 	if prev == StateFailed {
 		// A creation that failed may have left its lease (containerd was
-		// down when it ended) and a shim (a task create cut short).
+		// down when it ended).
 		if err := r.removePodLeases(ctx, string(rec.Pod.UID)); err != nil {
 			r.log.Warn("failed to remove the leases of a failed creation; gc retries", "pod", podKey(namespace, name), "err", err)
 		}
-		go r.stopPodShims(ps)
 	}
+	// A task create cut short (containerd killed) leaves a shim that no
+	// task deletion ends, whatever state an earlier delete left the pod
+	// in; the pod's shims get a moment to exit by themselves first.
+	go r.stopPodShims(ps)
 	r.sweepShims()
 	r.refreshHosts(namespace)
 	r.log.Info("pod deleted", "pod", podKey(namespace, name))

@@ -12,6 +12,8 @@ import (
 
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/errdefs"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -266,11 +268,14 @@ func (r *Runtime) startFailed(ps *podState, name string, n int32, logPath string
 
 // refusedStart tells whether a container's start failed because minipod
 // refused its configuration (a volume mount that leaves its volume or
-// reaches the daemon's state, a user it may not run as), not because the
-// runtime failed it: at a pod's creation that undoes the pod, with the
-// refusal named, as every check of the manifest does.
+// reaches the daemon's state, a user it may not run as), or because
+// containerd itself could not be reached, not because the runtime failed
+// the container: at a pod's creation that undoes the pod, with the reason
+// named, as every check of the manifest and every set-up step does. (A
+// container restarted later keeps being retried with back-off.)
 func refusedStart(err error) bool {
-	return errdefs.IsInvalidArgument(err) || errdefs.IsPermissionDenied(err) || errors.Is(err, ErrCreateContainerConfig)
+	return errdefs.IsInvalidArgument(err) || errdefs.IsPermissionDenied(err) || errors.Is(err, ErrCreateContainerConfig) ||
+		errdefs.IsUnavailable(err) || status.Code(err) == codes.Unavailable
 }
 
 // firstLogPath is the log file of a container's first run.
