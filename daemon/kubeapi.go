@@ -529,19 +529,29 @@ func (k *kubeServer) sync(r *http.Request) *metav1.Status {
 	return nil
 }
 
+// current syncs the store and returns the object the request names, or
+// writes the error (the backend's, or NotFound) and returns false.
+func (k *kubeServer) current(w http.ResponseWriter, r *http.Request, kr kubeRequest) (k8sruntime.Object, bool) {
+	if st := k.sync(r); st != nil {
+		k.writeStatus(w, r, st)
+		return nil, false
+	}
+	obj := k.store.get(kr.res.name, kr.namespace, kr.name)
+	if obj == nil {
+		k.objectNotFound(w, r, kr)
+		return nil, false
+	}
+	return obj, true
+}
+
 func (k *kubeServer) get(w http.ResponseWriter, r *http.Request, kr kubeRequest) {
 	out, ok := negotiate(r, true)
 	if !ok {
 		k.notAcceptable(w, r)
 		return
 	}
-	if st := k.sync(r); st != nil {
-		k.writeStatus(w, r, st)
-		return
-	}
-	obj := k.store.get(kr.res.name, kr.namespace, kr.name)
-	if obj == nil {
-		k.objectNotFound(w, r, kr)
+	obj, ok := k.current(w, r, kr)
+	if !ok {
 		return
 	}
 	if out.table {
@@ -1091,13 +1101,8 @@ func (k *kubeServer) delete(w http.ResponseWriter, r *http.Request, kr kubeReque
 			fmt.Sprintf("DeleteOptions.gracePeriodSeconds: Invalid value: %d: must be greater than or equal to 0", *grace)))
 		return
 	}
-	if st := k.sync(r); st != nil {
-		k.writeStatus(w, r, st)
-		return
-	}
-	obj := k.store.get(kr.res.name, kr.namespace, kr.name)
-	if obj == nil {
-		k.objectNotFound(w, r, kr)
+	obj, ok := k.current(w, r, kr)
+	if !ok {
 		return
 	}
 	if dry {

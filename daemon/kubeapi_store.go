@@ -99,6 +99,38 @@ func (st *kubeStore) run(ctx context.Context, n Notifier) {
 
 func objKey(ns, name string) string { return ns + "/" + name }
 
+// storedObject is a pointer to one of the listed v1 types.
+type storedObject[T any] interface {
+	*T
+	k8sruntime.Object
+	metav1.Object
+}
+
+// indexObjects normalizes each listed object with fix, keys it by
+// namespace/name and notes its namespace as seen.
+func indexObjects[T any, P storedObject[T]](items []T, nsSeen map[string]bool, fix func(P)) map[string]k8sruntime.Object {
+	cur := make(map[string]k8sruntime.Object, len(items))
+	for i := range items {
+		o := P(&items[i])
+		fix(o)
+		nsSeen[o.GetNamespace()] = true
+		cur[objKey(o.GetNamespace(), o.GetName())] = o
+	}
+	return cur
+}
+
+// typed sets an object's v1 kind and clears the backend's resourceVersion
+// (the store assigns its own).
+func typed[P interface {
+	k8sruntime.Object
+	metav1.Object
+}](kind string) func(P) {
+	return func(o P) {
+		o.GetObjectKind().SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind(kind))
+		o.SetResourceVersion("")
+	}
+}
+
 // sync lists the backend and records what changed.
 func (st *kubeStore) sync(ctx context.Context) error {
 	st.syncMu.Lock()
@@ -125,45 +157,17 @@ func (st *kubeStore) sync(ctx context.Context) error {
 	before := st.rv
 	nsSeen := map[string]bool{metav1.NamespaceDefault: true}
 
-	cur := make(map[string]k8sruntime.Object, len(pods))
-	for i := range pods {
-		p := &pods[i]
-		st.normalizePod(p)
-		nsSeen[p.Namespace] = true
-		cur[objKey(p.Namespace, p.Name)] = p
-	}
+	cur := indexObjects(pods, nsSeen, st.normalizePod)
 	for key := range st.deleting {
 		if _, ok := cur[key]; !ok {
 			delete(st.deleting, key)
 		}
 	}
 	st.apply("pods", cur)
-
-	cur = make(map[string]k8sruntime.Object, len(cms))
-	for i := range cms {
-		c := &cms[i]
-		c.TypeMeta = metav1.TypeMeta{Kind: "ConfigMap", APIVersion: "v1"}
-		c.ResourceVersion = ""
-		nsSeen[c.Namespace] = true
-		cur[objKey(c.Namespace, c.Name)] = c
-	}
-	st.apply("configmaps", cur)
-
-	cur = make(map[string]k8sruntime.Object, len(secrets))
-	for i := range secrets {
-		s := &secrets[i]
-		s.TypeMeta = metav1.TypeMeta{Kind: "Secret", APIVersion: "v1"}
-		s.ResourceVersion = ""
-		nsSeen[s.Namespace] = true
-		cur[objKey(s.Namespace, s.Name)] = s
-	}
-	st.apply("secrets", cur)
-
-	cur = make(map[string]k8sruntime.Object, len(events))
-	for i := range events {
-		e := &events[i]
-		e.TypeMeta = metav1.TypeMeta{Kind: "Event", APIVersion: "v1"}
-		e.ResourceVersion = ""
+	st.apply("configmaps", indexObjects(cms, nsSeen, typed[*corev1.ConfigMap]("ConfigMap")))
+	st.apply("secrets", indexObjects(secrets, nsSeen, typed[*corev1.Secret]("Secret")))
+	st.apply("events", indexObjects(events, nsSeen, func(e *corev1.Event) {
+		typed[*corev1.Event]("Event")(e)
 		if e.CreationTimestamp.IsZero() {
 			switch {
 			case !e.FirstTimestamp.IsZero():
@@ -174,10 +178,7 @@ func (st *kubeStore) sync(ctx context.Context) error {
 				e.CreationTimestamp = e.LastTimestamp
 			}
 		}
-		nsSeen[e.Namespace] = true
-		cur[objKey(e.Namespace, e.Name)] = e
-	}
-	st.apply("events", cur)
+	}))
 
 	// Namespaces exist while something is in them (default always), as
 	// minipod creates them implicitly.
