@@ -4,7 +4,8 @@
 # modules under scripts/kube/, and run on loopback under a directory of the
 # caller's choosing. Nothing of the host's is touched.
 #
-#   scripts/kube.sh build [CACHE]            build the three binaries (cached)
+#   scripts/kube.sh build [CACHE [NAME...]]  build the three binaries, or the
+#                                            named ones (etcd kubectl apiserver), cached
 #   scripts/kube.sh bin NAME [CACHE]         print the path of a built binary
 #   scripts/kube.sh start DIR PORT [CACHE]   etcd + kube-apiserver on 127.0.0.1:PORT;
 #                                            DIR/kubeconfig reaches it
@@ -38,10 +39,16 @@ kube_dir() {
 }
 
 kube_build() {
-	local dir name start
+	local dir name start names=(etcd kubectl apiserver)
 	dir=$(kube_dir "${1:-}")
+	shift || true
+	(($# == 0)) || names=("$@")
 	mkdir -p "$dir"
-	for name in etcd kubectl apiserver; do
+	for name in "${names[@]}"; do
+		[[ -d $repo_root/scripts/kube/$name ]] || {
+			kube_log "no such binary $name (want etcd, kubectl or apiserver)"
+			return 2
+		}
 		if [[ -x $dir/$name ]]; then
 			continue
 		fi
@@ -152,7 +159,7 @@ kube_main() {
 	start) kube_start "$@" ;;
 	stop) kube_stop "$@" ;;
 	*)
-		sed -n '2,17s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
+		sed -n '2,18s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
 		return 2
 		;;
 	esac
