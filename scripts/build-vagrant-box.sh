@@ -13,9 +13,14 @@
 #   - this host's Go toolchain in /usr/local/go (new enough for go.mod) and,
 #     in root's module cache, every module go.mod needs, with GOPROXY=off
 #     and GOTOOLCHAIN=local in root's go env, and root's Go build cache
-#     filled by the builds the provisioning runs.
+#     filled by the builds the provisioning runs;
+#   - kubectl (the newest, built by scripts/kube.sh) in /usr/local/bin.
 #
 #   scripts/build-vagrant-box.sh [-o FILE]     prints the path of the box
+#   scripts/build-vagrant-box.sh --go-cache    compiles this checkout's builds
+#       in the box's file system on the host and prints the path of its Go
+#       build cache: synced into the VM's, it leaves the provisioning only
+#       cache hits and links (the VM boot test does this)
 #
 # The disk is one ext4 file system (no partition table), made with
 # `mkfs.ext4 -d` from the debootstrap tree, so no loop device or mount is
@@ -26,8 +31,8 @@
 # The box is cached in $MINIPOD_VAGRANT_BOX_CACHE (default
 # /var/cache/minipod-vagrant-box) under a key made of this script's commands,
 # go.mod, go.sum, the Go release and the archive's address; a rerun with the same key
-# only prints the cached box (or copies it to FILE). Older boxes there are
-# removed. A build took 9-22 minutes on a loaded 2-core host (debootstrap 4-10,
+# only prints the cached box (or copies it to FILE). The box's file system
+# is kept beside it for --go-cache. Older boxes there are removed. A build took 9-22 minutes on a loaded 2-core host (debootstrap 4-10,
 # compiling for the build cache 4-10); the box is about 2 GB.
 #
 # Environment: MINIPOD_DEBIAN_MIRROR (default: the first Debian archive of
@@ -38,11 +43,12 @@ set -euo pipefail
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cache_dir=${MINIPOD_VAGRANT_BOX_CACHE:-/var/cache/minipod-vagrant-box}
 output=""
+go_cache=0
 suite=bookworm
 disk_size=8G
 
 usage() {
-	sed -n '2,35s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+	sed -n '2,42s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
 }
 
 while [[ $# -gt 0 ]]; do
@@ -50,6 +56,10 @@ while [[ $# -gt 0 ]]; do
 	-o | --output)
 		output=$2
 		shift 2
+		;;
+	--go-cache)
+		go_cache=1
+		shift
 		;;
 	-h | --help)
 		usage
@@ -105,15 +115,58 @@ for k in /usr/share/rubygems-integration/all/gems/vagrant-*/keys/vagrant.pub \
 done
 [[ -n $pub_key ]] || die "Vagrant's insecure public key (keys/vagrant.pub) not found; install vagrant"
 
+kubectl=$(PATH=$(dirname "$go_bin"):$PATH bash "$repo_root/scripts/kube.sh" build "" kubectl >&2 &&
+	PATH=$(dirname "$go_bin"):$PATH bash "$repo_root/scripts/kube.sh" bin kubectl) ||
+	die "could not build kubectl (scripts/kube.sh build '' kubectl)"
+
 # The key: this script's commands (not its comments), the modules, the Go
-# release and the archive.
-key=$(cat <(grep -v '^[[:space:]]*#' "${BASH_SOURCE[0]}") "$repo_root/go.mod" "$repo_root/go.sum" <(echo "$go_release $mirror $suite") |
+# release, the archive and kubectl.
+key=$(cat <(grep -v '^[[:space:]]*#' "${BASH_SOURCE[0]}") "$repo_root/go.mod" "$repo_root/go.sum" \
+	<(echo "$go_release $mirror $suite") <(sha256sum <"$kubectl") |
 	sha256sum | cut -c1-16)
 box=$cache_dir/minipod-debian12-$key.box
+rootfs=$cache_dir/minipod-debian12-$key.rootfs
 
-# report: print the box's path (after copying it to FILE with -o).
+# One build or warming at a time.
+mkdir -p "$cache_dir"
+exec 9>"$cache_dir/.lock"
+flock 9
+
+# unmount_under DIR: unmount whatever is mounted under DIR, deepest first.
+unmount_under() {
+	local m
+	while read -r m; do
+		umount -l "$m" 2>/dev/null || true
+	done < <(awk -v r="$1/" 'index($2 "/", r) == 1 { print $2 }' /proc/self/mounts | sort -r)
+}
+
+# warm ROOT: compile what the provisioning compiles (minipod, the demo
+# programs, mkimage) in the tree ROOT, with its Go, module cache, source path
+# and flags, so that root's Go build cache there holds every result.
+warm() {
+	local root=$1
+	mkdir -p "$root/home/vagrant/minipod" "$root/dev" "$root/proc"
+	(cd "$repo_root" && tar -c --exclude=./.git --exclude=./_output --exclude=./bin --exclude=./.vagrant .) |
+		tar -x -C "$root/home/vagrant/minipod"
+	mount --bind /dev "$root/dev"
+	mount -t proc proc "$root/proc"
+	quietly chroot "$root" env -i HOME=/root PATH=/usr/local/go/bin:/usr/sbin:/usr/bin:/sbin:/bin GOTOOLCHAIN=local \
+		bash -c 'set -e
+			cd /home/vagrant/minipod
+			go build -buildvcs=false -o /tmp/warm/minipod ./cmd/minipod
+			CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /tmp/warm/bin/ ./examples/apps/...
+			go build -o /tmp/warm/mkimage ./scripts/mkimage'
+	umount "$root/proc"
+	umount "$root/dev"
+	rm -rf "$root/home/vagrant/minipod" "$root/tmp/warm"
+}
+
+# report: print the box's path (after copying it to FILE with -o), or with
+# --go-cache the path of the Go build cache.
 report() {
-	if [[ -n $output ]]; then
+	if ((go_cache)); then
+		echo "$rootfs/root/.cache/go-build"
+	elif [[ -n $output ]]; then
 		mkdir -p "$(dirname "$output")"
 		cp "$box" "$output"
 		echo "$output"
@@ -121,29 +174,9 @@ report() {
 		echo "$box"
 	fi
 }
-if [[ -f $box ]]; then
-	report
-	exit 0
-fi
 
 start=$SECONDS
-mkdir -p "$cache_dir"
-work=$(mktemp -d "$cache_dir/build.XXXXXX")
-root=$work/rootfs
-# Whatever happens, nothing stays mounted in the tree and no build is left.
-cleanup() {
-	local m
-	if [[ -d $root ]]; then
-		# Deepest first.
-		while read -r m; do
-			umount -l "$m" 2>/dev/null || true
-		done < <(awk -v r="$root" 'index($2, r) == 1 { print $2 }' /proc/self/mounts | sort -r)
-	fi
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
-log=$work/log
+log=$(mktemp "$cache_dir/log.XXXXXX")
 step() {
 	echo "build-vagrant-box: $* ($((SECONDS - start))s)" >&2
 }
@@ -153,6 +186,28 @@ quietly() {
 		die "failed: $*"
 	fi
 }
+
+if [[ -f $box && -d $rootfs ]]; then
+	if ((go_cache)); then
+		trap 'unmount_under "$rootfs"; rm -rf "$rootfs/home/vagrant/minipod" "$log"' EXIT
+		step "compiling this checkout's builds in $rootfs"
+		warm "$rootfs"
+		step "compiled"
+	else
+		rm -f "$log"
+	fi
+	report
+	exit 0
+fi
+
+work=$(mktemp -d "$cache_dir/build.XXXXXX")
+root=$work/rootfs
+# Whatever happens, nothing stays mounted in the tree and no build is left.
+cleanup() {
+	[[ -d $root ]] && unmount_under "$root"
+	rm -rf "$work" "$log"
+}
+trap cleanup EXIT
 
 packages=(
 	systemd-sysv udev dbus kmod linux-image-amd64 initramfs-tools
@@ -192,6 +247,9 @@ ln -sf /lib/systemd/system/systemd-networkd.service \
 	"$root/etc/systemd/system/multi-user.target.wants/systemd-networkd.service"
 # The VM has no DNS server to ask; name lookups of the host name stay local.
 : >"$root/etc/resolv.conf"
+# No archive to reach: apt's daily timers would only spend the VM's time.
+ln -sf /dev/null "$root/etc/systemd/system/apt-daily.timer"
+ln -sf /dev/null "$root/etc/systemd/system/apt-daily-upgrade.timer"
 
 chroot "$root" useradd --create-home --shell /bin/bash --user-group vagrant
 echo 'vagrant ALL=(ALL) NOPASSWD: ALL' >"$root/etc/sudoers.d/vagrant"
@@ -207,6 +265,7 @@ mkdir -p "$root/usr/local/go"
 cp -a "$goroot/." "$root/usr/local/go/"
 ln -sf /usr/local/go/bin/go "$root/usr/local/bin/go"
 ln -sf /usr/local/go/bin/gofmt "$root/usr/local/bin/gofmt"
+install -m 0755 "$kubectl" "$root/usr/local/bin/kubectl"
 
 step "downloading the modules of go.mod into root's module cache"
 modcache=$root/root/go/pkg/mod
@@ -228,20 +287,7 @@ printf 'GOPROXY=off\nGOTOOLCHAIN=local\n' >"$root/root/.config/go/env"
 # same Go, module cache, source path and flags, so that in the VM only what
 # changed since (minipod's own packages) compiles again.
 step "warming root's Go build cache with the provisioning's builds"
-mkdir -p "$root/home/vagrant/minipod" "$root/dev" "$root/proc"
-(cd "$repo_root" && tar -c --exclude=./.git --exclude=./_output --exclude=./bin .) |
-	tar -x -C "$root/home/vagrant/minipod"
-mount --bind /dev "$root/dev"
-mount -t proc proc "$root/proc"
-quietly chroot "$root" env -i HOME=/root PATH=/usr/local/go/bin:/usr/sbin:/usr/bin:/sbin:/bin GOTOOLCHAIN=local \
-	bash -c 'set -e
-		cd /home/vagrant/minipod
-		go build -buildvcs=false -o /tmp/warm/minipod ./cmd/minipod
-		CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /tmp/warm/bin/ ./examples/apps/...
-		go build -o /tmp/warm/mkimage ./scripts/mkimage'
-umount "$root/proc"
-umount "$root/dev"
-rm -rf "$root/home/vagrant/minipod"
+warm "$root"
 
 step "cleaning up"
 chroot "$root" apt-get clean
@@ -269,7 +315,7 @@ Vagrant.configure("2") do |config|
   config.vm.provider :libvirt do |lv|
     lv.kernel = File.join(box_dir, "vmlinuz")
     lv.initrd = File.join(box_dir, "initrd.img")
-    lv.cmd_line = "root=/dev/vda rw console=ttyS0 net.ifnames=0"
+    lv.cmd_line = "root=/dev/vda rw console=ttyS0 net.ifnames=0 quiet"
     lv.disk_bus = "virtio"
   end
 end
@@ -277,6 +323,9 @@ EOF
 (cd "$boxdir" && quietly tar -cf "$work/box.tar" metadata.json Vagrantfile vmlinuz initrd.img box.img)
 # Boxes of other keys are outdated.
 find "$cache_dir" -maxdepth 1 -name 'minipod-debian12-*.box' ! -name "${box##*/}" -delete
+find "$cache_dir" -maxdepth 1 -name 'minipod-debian12-*.rootfs' ! -name "${rootfs##*/}" -exec rm -rf {} +
+rm -rf "$rootfs"
+mv "$root" "$rootfs"
 mv "$work/box.tar" "$box"
 step "built $box ($(du -h "$box" | cut -f1))"
 report

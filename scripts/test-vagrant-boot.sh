@@ -6,16 +6,25 @@
 #   - the minipod daemon runs as the systemd unit minipod.service;
 #   - the sidecar demo (scripts/demo.sh) works end to end: the collector
 #     receives the access-log lines of the web app's requests;
-#   - `minipod get pods` lists the demo's pods;
+#   - `minipod get pods` and `kubectl get pods` (after `sudo minipod
+#     kubeconfig --merge`, as the README says) list the demo's pods;
 #   - the VM has no route beyond its isolated network.
 #
 # Then it destroys the VM and removes the box, the disks, the libvirt
-# network and every process it started.
+# network and every process it started, and prints what each phase cost
+# ("vagrant-boot: cost: ...", with the CPU time QEMU used).
 #
 #   scripts/test-vagrant-boot.sh          (as root; the host needs /dev/kvm)
 #
-# The box comes from scripts/build-vagrant-box.sh (cached; building it takes
-# 5-10 minutes). The test runs its own libvirtd in private mount and network
+# The box comes from scripts/build-vagrant-box.sh (cached in
+# /var/cache/minipod-vagrant-box; building it takes 10-25 minutes). Before
+# the VM boots, that script also compiles this checkout's builds on the host,
+# in the box's file system (its Go, module cache and paths), and the test
+# syncs the resulting Go build cache into the VM's: Go's cache is keyed by
+# the content of everything that goes into a build, so the provisioning's
+# builds in the VM (install.sh, build-demo-images.sh, and demo.sh's again)
+# find every package compiled and only link, instead of compiling minipod's
+# own packages on an emulated processor. The test runs its own libvirtd in private mount and network
 # namespaces: libvirt's configuration, state, sockets, logs and storage pool
 # live in one temporary directory (/etc/libvirt, /run/libvirt,
 # /var/lib/libvirt, /var/log/libvirt and /var/cache/libvirt are bind mounts of
@@ -75,14 +84,20 @@ kvm | qemu) ;;
 *) die "MINIPOD_VAGRANT_DRIVER=$driver: want kvm or qemu" ;;
 esac
 
+phase_start=$SECONDS
 log "building (or finding) the box"
 box=$(bash "$repo_root/scripts/build-vagrant-box.sh")
+log "compiling this checkout in the box's file system (Go build cache for the VM)"
+go_cache=$(bash "$repo_root/scripts/build-vagrant-box.sh" --go-cache)
+box_cost=$((SECONDS - phase_start))
 
 state=$(mktemp -d /var/tmp/minipod-vagrant-boot.XXXXXX)
 uri="qemu:///system?socket=$state/run/libvirt-sock"
 libvirtd_pid=""
 # The vagrant command running now, stopped first when the test is stopped.
 child=""
+# What each phase cost, in seconds, and QEMU's CPU time.
+up_cost="" checks_cost="" down_cost="" qemu_cpu=""
 # Directories of the libvirt packages' layout that this test creates as
 # mount points (and removes again).
 made_dirs=()
@@ -129,8 +144,22 @@ netns_pids() {
 	done
 }
 
+# qemu_cpu_seconds: the CPU time (user and system) of the VM's QEMU so far.
+qemu_cpu_seconds() {
+	local p stat f
+	for p in $(netns_pids); do
+		[[ $(cat "/proc/$p/comm" 2>/dev/null) == qemu-system-* ]] || continue
+		stat=$(cat "/proc/$p/stat") || continue
+		stat=${stat##*) }
+		# Fields 14 and 15 of stat (utime, stime), 12 and 13 after pid and comm.
+		read -r -a f <<<"$stat"
+		echo $(((f[11] + f[12]) / $(getconf CLK_TCK)))
+		return 0
+	done
+}
+
 cleanup() {
-	local rc=$? pids p d deadline
+	local rc=$? pids p d deadline teardown_start cost
 	trap - EXIT INT TERM
 	if [[ ${MINIPOD_VAGRANT_KEEP:-0} == 1 && -n $libvirtd_pid ]]; then
 		echo "vagrant-boot: kept the VM; reach it with:" >&2
@@ -139,11 +168,13 @@ cleanup() {
 		exit "$rc"
 	fi
 	log "cleaning up"
+	teardown_start=$SECONDS
 	if [[ -n $child ]]; then
 		kill "$child" 2>/dev/null || true
 		wait "$child" 2>/dev/null || true
 	fi
 	if [[ -n $libvirtd_pid ]] && kill -0 "$libvirtd_pid" 2>/dev/null; then
+		[[ -n $qemu_cpu ]] || qemu_cpu=$(qemu_cpu_seconds)
 		if [[ -d $VAGRANT_DOTFILE_PATH/machines ]]; then
 			in_netns vagrant destroy -f >"$state/destroy.log" 2>&1 || cat "$state/destroy.log" >&2
 		fi
@@ -166,10 +197,15 @@ cleanup() {
 			kill -KILL "$p" 2>/dev/null || true
 		done
 	fi
+	teardown_cost=$((SECONDS - teardown_start + ${down_cost:-0}))
 	rm -rf "$state"
 	for d in "${made_dirs[@]}"; do
 		rmdir "$d" 2>/dev/null || echo "vagrant-boot: could not remove $d" >&2
 	done
+	cost="vagrant boot: $([[ $driver == kvm ]] && echo KVM || echo "QEMU emulation (TCG)"), box and Go cache ${box_cost:-?}s, vagrant up with provisioning ${up_cost:-?}s, checks ${checks_cost:-?}s, teardown ${teardown_cost}s, total $((SECONDS - start))s; QEMU used ${qemu_cpu:-?}s of CPU; host load $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "vagrant-boot: cost: ${cost#vagrant boot: }" >&2
+	# scripts/test.sh prints these figures in its summary.
+	[[ -z ${MINIPOD_FIGURES:-} ]] || echo "$cost" >>"$MINIPOD_FIGURES"
 	if ((rc == 0)); then
 		log "PASSED"
 	else
@@ -242,7 +278,10 @@ done
 virsh pool-create-as "$pool" dir --target "$state/pool" >/dev/null
 
 # Vagrant reads this file before the project's Vagrantfile, which sets none
-# of these: the test's own storage pool and isolated management network.
+# of these: the test's own storage pool and isolated management network, the
+# Go build cache compiled on the host synced into root's in the VM before
+# the provisioning runs (adding entries, replacing and deleting none), and
+# the box's key kept (replacing it costs a reconnection).
 # (A serial console in a file cannot be set here: vagrant-libvirt 0.11
 # fails to merge it with a Vagrantfile that sets none.)
 cat >"$VAGRANT_HOME/Vagrantfile" <<EOF
@@ -250,6 +289,9 @@ Vagrant.configure("2") do |config|
   config.vm.box_check_update = false
   # A loaded 2-core host boots the VM slowly.
   config.vm.boot_timeout = 900
+  config.ssh.insert_key = false
+  config.vm.synced_folder "$go_cache", "/root/.cache/go-build", type: "rsync",
+    owner: "root", group: "root", rsync__args: ["--archive", "--ignore-existing"]
   config.vm.provider :libvirt do |lv|
     lv.uri = "$uri"
     lv.driver = "$driver"
@@ -278,17 +320,31 @@ if ! run "$state/up.log" vagrant up --provider libvirt; then
 	tail -n 30 "$state"/log/qemu/*.log >&2 2>/dev/null || true
 	die "vagrant up failed"
 fi
-log "vagrant up took $((SECONDS - up_start))s"
+up_cost=$((SECONDS - up_start))
+log "vagrant up took ${up_cost}s"
+checks_start=$SECONDS
+
+# vm_user CMD: run a shell command in the VM as the user vagrant, with the
+# ssh command and options `vagrant ssh` uses (`vagrant ssh-config`), without
+# starting Vagrant for each (half a minute on a loaded host).
+vm_user() {
+	in_netns ssh -F "$state/ssh-config" -o LogLevel=ERROR default "$1"
+}
 
 # vm CMD: run a shell command in the VM as root.
 vm() {
-	in_netns vagrant ssh -c "sudo bash -c $(printf '%q' "$1")" -- -o LogLevel=ERROR
+	vm_user "sudo bash -c $(printf '%q' "$1")"
 }
 
 # ---- checks ---------------------------------------------------------------
 
-log "check: the daemon runs as the systemd unit minipod.service"
-active=$(vm 'systemctl is-active minipod.service' 2>&1) || true
+in_netns vagrant ssh-config >"$state/ssh-config" 2>"$state/ssh-config.log" || {
+	cat "$state/ssh-config.log" >&2
+	die "vagrant ssh-config failed"
+}
+
+log "check: the daemon runs as the systemd unit minipod.service (over vagrant ssh)"
+active=$(in_netns vagrant ssh -c 'systemctl is-active minipod.service' -- -o LogLevel=ERROR 2>&1) || true
 [[ $active == active* ]] || die "minipod.service is not active: $active"
 # shellcheck disable=SC2016 # expanded in the VM
 exe=$(vm 'readlink /proc/$(systemctl show -p MainPID --value minipod.service)/exe' 2>&1) || true
@@ -324,12 +380,25 @@ for pod in web log-collector; do
 	grep -Eq "^${pod}[[:space:]].*Running" <<<"$pods" || die "minipod get pods does not list $pod as Running"
 done
 
+log "check: kubectl get pods lists the pods (after sudo minipod kubeconfig --merge)"
+out=$(vm 'minipod kubeconfig --merge' 2>&1) || die "minipod kubeconfig --merge failed: $out"
+pods=$(vm_user 'kubectl get pods' 2>&1) || die "kubectl get pods failed: $pods"
+printf '    %s\n' "${pods//$'\n'/$'\n    '}" >&2
+grep -Eq '^NAME[[:space:]]+READY[[:space:]]+STATUS' <<<"$pods" || die "kubectl get pods printed no table"
+for pod in web log-collector; do
+	grep -Eq "^${pod}[[:space:]].*Running" <<<"$pods" || die "kubectl get pods does not list $pod as Running"
+done
+checks_cost=$((SECONDS - checks_start))
+qemu_cpu=$(qemu_cpu_seconds)
+
 # ---- down -----------------------------------------------------------------
 
 log "vagrant destroy -f"
+down_start=$SECONDS
 if ! run "$state/destroy.log" vagrant destroy -f; then
 	show "$state/destroy.log"
 	die "vagrant destroy failed"
 fi
+down_cost=$((SECONDS - down_start))
 left=$(virsh list --all --name | grep -v '^$' || true)
 [[ -z $left ]] || die "domains left after vagrant destroy: $left"
