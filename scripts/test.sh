@@ -10,7 +10,8 @@
 # API request fuzzer, default 30000x), MINIPOD_RACE_PKGS (default
 # ./daemon/... ./runtime/...), MINIPOD_TEST_TIMEOUT (go test -timeout,
 # default 20m), MINIPOD_VAGRANT_BOOT=1 adds the VM boot tier
-# (scripts/test-vagrant-boot.sh, as root on a host with /dev/kvm). The tests find the demo image archive through
+# (scripts/test-vagrant-boot.sh, as root on a host with /dev/kvm; bounded by
+# MINIPOD_VAGRANT_TIMEOUT, default 90m). The tests find the demo image archive through
 # MINIPOD_BUSYBOX_IMAGE (built first, into _output/images/busybox.tar).
 set -euo pipefail
 
@@ -213,8 +214,13 @@ else
 fi
 
 # The VM boot tier: the Vagrantfile's VM under libvirt, offline. Opt-in
-# for now (MINIPOD_VAGRANT_BOOT=1): it has not yet passed end to end, and
-# it costs 15-40 minutes on 2 cores (the box build is cached).
+# (MINIPOD_VAGRANT_BOOT=1), in CI too: where /dev/kvm cannot run Debian's
+# kernel (a nested host's PVM) QEMU emulates the processor, and on a shared
+# 2-core host that took 52 minutes with the box cached and 26 more to build
+# the box (README, "Tests"), more than CI's time. Asked for, a missing
+# tool, a failed check or the time bound fails the run, and so, in CI, do no
+# root or no /dev/kvm. Its cost line (KVM or emulation, each phase, QEMU's CPU time) is
+# printed with the figures below.
 if [[ ${MINIPOD_VAGRANT_BOOT:-0} != 1 ]]; then
 	skip_ok "vagrant boot" "opt-in: MINIPOD_VAGRANT_BOOT=1 scripts/test.sh"
 elif [[ $(id -u) -ne 0 ]]; then
@@ -222,7 +228,10 @@ elif [[ $(id -u) -ne 0 ]]; then
 elif [[ ! -c /dev/kvm ]]; then
 	skip "vagrant boot" "no /dev/kvm on this host"
 else
-	step "vagrant boot" bash scripts/test-vagrant-boot.sh
+	# --foreground: the signal goes to the test alone, which stops its
+	# vagrant and tears the VM and libvirtd down itself.
+	step "vagrant boot" timeout --foreground --kill-after=120 "${MINIPOD_VAGRANT_TIMEOUT:-90m}" \
+		bash scripts/test-vagrant-boot.sh
 fi
 
 echo
@@ -232,7 +241,7 @@ for i in "${!names[@]}"; do
 done
 if [[ -s $MINIPOD_FIGURES ]]; then
 	echo
-	echo "=== reliability figures"
+	echo "=== figures"
 	sed 's/^/  /' "$MINIPOD_FIGURES"
 fi
 if ((failed)); then
