@@ -181,9 +181,13 @@ type VolumeUse struct {
 	SubPath   string `json:"subPath,omitempty"`
 }
 
-// ContainerPlan is one container's process and mounts.
+// Container is one container's process and mounts.
 type Container struct {
-	Name       string `json:"name"`
+	Name string `json:"name"`
+	// ID is the container's (and its snapshot's) name in containerd;
+	// CgroupPath its cgroup, in the pod's.
+	ID         string `json:"id"`
+	CgroupPath string `json:"cgroupPath"`
 	Init       bool   `json:"init,omitempty"`
 	Image      string `json:"image"`
 	PullPolicy string `json:"pullPolicy"`
@@ -246,13 +250,38 @@ func (e EnvVar) MarshalJSON() ([]byte, error) {
 	return json.Marshal(out)
 }
 
-// MountPlan is one OCI bind mount of a container.
+// Mount is one OCI bind mount of a container. Options are the OCI
+// mount's: a configMap, secret, downwardAPI or projected volume and the
+// pod's /etc files are read-only whatever the pod says, as on a kubelet.
 type Mount struct {
-	Volume        string `json:"volume,omitempty"`
-	HostPath      string `json:"hostPath"`
-	ContainerPath string `json:"containerPath"`
-	ReadOnly      bool   `json:"readOnly"`
-	SubPath       string `json:"subPath,omitempty"`
+	Volume        string   `json:"volume,omitempty"`
+	HostPath      string   `json:"hostPath"`
+	ContainerPath string   `json:"containerPath"`
+	ReadOnly      bool     `json:"readOnly"`
+	SubPath       string   `json:"subPath,omitempty"`
+	Options       []string `json:"options"`
+}
+
+// bindOptions are the options of a bind mount, read-only or not.
+func bindOptions(readOnly bool) []string {
+	if readOnly {
+		return []string{"rbind", "rprivate", "ro"}
+	}
+	return []string{"rbind", "rprivate", "rw"}
+}
+
+// ContainerID names a pod's container in containerd: a UID prefix and the
+// container name, within containerd's 76-character limit.
+func ContainerID(uid, name string) string {
+	id := strings.ReplaceAll(uid, "-", "")
+	if len(id) > 12 {
+		id = id[:12]
+	}
+	id += "-" + name
+	if len(id) > 76 {
+		id = id[:76]
+	}
+	return id
 }
 
 // NamespacePlan names a Linux namespace a container joins.
@@ -578,6 +607,7 @@ func planContainer(pod *corev1.Pod, c *corev1.Container, init bool, p *Plan, ref
 	img := opts.Images[c.Image]
 	cp := Container{
 		Name:                   c.Name,
+		ID:                     ContainerID(p.UID, c.Name),
 		Init:                   init,
 		Image:                  c.Image,
 		PullPolicy:             string(c.ImagePullPolicy),
@@ -639,16 +669,16 @@ func planContainer(pod *corev1.Pod, c *corev1.Container, init bool, p *Plan, ref
 		cp.Namespaces = append(cp.Namespaces, Namespace{Type: "pid", Path: filepath.Join(p.Sandbox.NamespaceDir, "pid")})
 	}
 	for _, f := range p.Sandbox.Files {
-		cp.Mounts = append(cp.Mounts, Mount{HostPath: f.HostPath, ContainerPath: f.ContainerPath})
+		cp.Mounts = append(cp.Mounts, Mount{HostPath: f.HostPath, ContainerPath: f.ContainerPath, Options: bindOptions(true)})
 	}
 	if cp.TerminationMessagePath != "" {
 		cp.TerminationMessageHostPath = filepath.Join(p.PodDir, "termination", c.Name)
 	}
 	for _, m := range c.VolumeMounts {
-		var host string
+		var host, kind string
 		for _, v := range p.Volumes {
 			if v.Name == m.Name {
-				host = v.HostPath
+				host, kind = v.HostPath, v.Kind
 			}
 		}
 		if host == "" {
@@ -657,12 +687,14 @@ func planContainer(pod *corev1.Pod, c *corev1.Container, init bool, p *Plan, ref
 		if m.SubPath != "" {
 			host = filepath.Join(host, m.SubPath)
 		}
-		cp.Mounts = append(cp.Mounts, Mount{Volume: m.Name, HostPath: host, ContainerPath: m.MountPath, ReadOnly: m.ReadOnly, SubPath: m.SubPath})
+		ro := m.ReadOnly || kind == "configMap" || kind == "secret" || kind == "downwardAPI" || kind == "projected"
+		cp.Mounts = append(cp.Mounts, Mount{Volume: m.Name, HostPath: host, ContainerPath: m.MountPath, ReadOnly: m.ReadOnly, SubPath: m.SubPath, Options: bindOptions(ro)})
 	}
 	for _, port := range c.Ports {
 		cp.Ports = append(cp.Ports, PortMapping{Container: c.Name, HostPort: port.HostPort, ContainerPort: port.ContainerPort,
 			Protocol: strings.ToLower(string(port.Protocol)), HostIP: port.HostIP})
 	}
+	cp.CgroupPath = p.CgroupParent + "/" + cp.ID
 	cp.expandPlanned()
 	return cp, nil
 }

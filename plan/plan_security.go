@@ -36,6 +36,43 @@ type Security struct {
 	// are empty while they depend on an image config Pod did not have.
 	User     string `json:"user,omitempty"`
 	GroupsOf string `json:"groupsOf,omitempty"`
+	// Capabilities are the process's bounding, effective and permitted
+	// sets: the runtime's default set, less CapDrop, plus CapAdd. With
+	// AllCapabilities (privileged, or capAdd ALL) it is every capability
+	// the host's kernel knows, which only the host can list.
+	Capabilities    []string `json:"capabilities"`
+	AllCapabilities bool     `json:"allCapabilities,omitempty"`
+}
+
+// defaultCapabilities are the capabilities a container gets by default,
+// containerd's (and Docker's) default set, in its order.
+var defaultCapabilities = []string{
+	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
+	"CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
+	"CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+}
+
+// capabilities are the sets the process gets: the default set, less the
+// dropped ones (all with ALL), plus the added ones, in that order, as
+// containerd's spec options apply them.
+func capabilities(s Security) (caps []string, all bool) {
+	if s.Privileged || slices.Contains(s.CapAdd, "ALL") {
+		return nil, true
+	}
+	caps = []string{}
+	if !slices.Contains(s.CapDrop, "ALL") {
+		for _, c := range defaultCapabilities {
+			if !slices.Contains(s.CapDrop, c) {
+				caps = append(caps, c)
+			}
+		}
+	}
+	for _, c := range s.CapAdd {
+		if !slices.Contains(caps, c) {
+			caps = append(caps, c)
+		}
+	}
+	return caps, false
 }
 
 // ResourcesPlan is what the container's cgroup enforces.
@@ -94,6 +131,7 @@ func planSecurity(pod *corev1.Pod, c *corev1.Container) Security {
 		}
 	}
 	s.Seccomp, s.SeccompProfile = planSeccomp(pod, c, s.Privileged)
+	s.Capabilities, s.AllCapabilities = capabilities(s)
 	return s
 }
 

@@ -36,19 +36,8 @@ const (
 	shimGroupAnnotation = "io.containerd.runc.v2.group"
 )
 
-// containerID names a pod's container in containerd: a UID prefix and the
-// container name, within containerd's 76-character limit.
-func containerID(uid, name string) string {
-	id := strings.ReplaceAll(uid, "-", "")
-	if len(id) > 12 {
-		id = id[:12]
-	}
-	id += "-" + name
-	if len(id) > 76 {
-		id = id[:76]
-	}
-	return id
-}
+// containerID names a pod's container in containerd (see plan.ContainerID).
+func containerID(uid, name string) string { return plan.ContainerID(uid, name) }
 
 // createContainer creates a containerd container for cp, from its image,
 // joining the pod's namespaces, with the pod's mounts and a CRI log file.
@@ -69,7 +58,7 @@ func (r *Runtime) createContainer(ctx context.Context, p *PodPlan, cp *Container
 	}
 	for i, m := range cp.Mounts {
 		if m.Volume == "" {
-			mounts = append(mounts, specs.Mount{Destination: m.ContainerPath, Type: "bind", Source: m.HostPath, Options: []string{"rbind", "rprivate", "ro"}})
+			mounts = append(mounts, specs.Mount{Destination: m.ContainerPath, Type: "bind", Source: m.HostPath, Options: m.Options})
 			continue
 		}
 		// The source is the container's own mount point, which pinMounts
@@ -89,7 +78,7 @@ func (r *Runtime) createContainer(ctx context.Context, p *PodPlan, cp *Container
 		oci.WithProcessArgs(argv...),
 		oci.WithEnv(env),
 		oci.WithMounts(mounts),
-		oci.WithCgroup(p.CgroupParent + "/" + id),
+		oci.WithCgroup(cp.CgroupPath),
 	}
 	if !r.cfg.ShimPerContainer {
 		specOpts = append(specOpts, oci.WithAnnotations(map[string]string{shimGroupAnnotation: p.UID}))
