@@ -102,8 +102,10 @@ func planSecurity(pod *corev1.Pod, c *corev1.Container) Security {
 			}
 		}
 	}
-	// allowPrivilegeEscalation defaults to true, as in Kubernetes, unless
-	// set false; no_new_privs follows it.
+	// no_new_privs is set for every container: containerd's default spec
+	// sets it and apply keeps it, whatever allowPrivilegeEscalation says
+	// (a kubelet sets it only when allowPrivilegeEscalation is false).
+	s.NoNewPrivileges = true
 	if sc := c.SecurityContext; sc != nil {
 		if sc.RunAsUser != nil {
 			s.RunAsUser = sc.RunAsUser
@@ -116,9 +118,6 @@ func planSecurity(pod *corev1.Pod, c *corev1.Container) Security {
 		}
 		s.ReadOnlyRootFS = isTrue(sc.ReadOnlyRootFilesystem)
 		s.Privileged = isTrue(sc.Privileged)
-		if sc.AllowPrivilegeEscalation != nil && !*sc.AllowPrivilegeEscalation {
-			s.NoNewPrivileges = true
-		}
 		if caps := sc.Capabilities; caps != nil {
 			for _, c := range caps.Add {
 				s.CapAdd = append(s.CapAdd, capName(string(c)))
