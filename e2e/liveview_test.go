@@ -19,6 +19,7 @@ import (
 	"github.com/minipod/minipod/internal/testutil"
 	"github.com/minipod/minipod/manifest"
 	"github.com/minipod/minipod/runtime"
+	corev1 "k8s.io/api/core/v1"
 )
 
 // playwrightVersion is the playwright-core the browser test installs from
@@ -129,6 +130,8 @@ type livePod struct {
 type liveContainer struct {
 	Name    string   `json:"name"`
 	Listens []string `json:"listens"` // ":PORT" or "ADDRESS:PORT"
+	Ports   []string `json:"ports"`   // "8080/TCP"
+	Probes  []string `json:"probes"`  // "readiness", "liveness", "startup"
 }
 
 type liveVolume struct {
@@ -171,6 +174,12 @@ func (e *env) livePods() []livePod {
 				lc := liveContainer{Name: c.Name, Listens: extra.listens[c.Name]}
 				for _, port := range c.Ports {
 					lc.Listens = append(lc.Listens, fmt.Sprintf(":%d", port.ContainerPort))
+					lc.Ports = append(lc.Ports, fmt.Sprintf("%d/%s", port.ContainerPort, port.Protocol))
+				}
+				for kind, pr := range map[string]*corev1.Probe{"readiness": c.ReadinessProbe, "liveness": c.LivenessProbe, "startup": c.StartupProbe} {
+					if pr != nil {
+						lc.Probes = append(lc.Probes, kind)
+					}
 				}
 				lp.Containers = append(lp.Containers, lc)
 				for _, m := range c.VolumeMounts {

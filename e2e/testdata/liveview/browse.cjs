@@ -37,6 +37,14 @@ async function checkPod(page, p) {
       .catch(() => { throw new Error(`container ${c.name}: no ${what}`); });
     await wait(g.locator('[data-field="state"]').filter({ hasText: "running" }), "running state");
     await wait(g.locator('[data-field="ready"]').filter({ hasText: "✓ ready" }), "ready mark", 90000);
+    for (const port of c.ports || []) {
+      await wait(g.locator('[data-field="port"]').filter({ hasText: port }), "port " + port);
+    }
+    for (const kind of c.probes || []) {
+      await wait(g.locator(`[data-field="${kind}"]`), kind + " probe");
+    }
+    await page.locator("#events li").filter({ hasText: `Started container ${c.name}` }).first().waitFor({ timeout: 20000 })
+      .catch(() => { throw new Error(`events: no "Started container ${c.name}"`); });
     for (const l of c.listens || []) {
       // "0.0.0.0:8080  webapp (pid 123)": the address and port, then the process
       await wait(g.locator('[data-field="listens"]').filter({ hasText: new RegExp(l.replace(/[.*+?^${}()|[\]\\]/g, "\\$&") + "\\s+\\S+ \\(pid \\d+\\)") }), "process listening on " + l);
