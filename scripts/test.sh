@@ -156,6 +156,15 @@ existing_pkgs() {
 	done
 }
 
+# The pure packages build for every OS: they are what a dry run, a client
+# or a test on a developer's Mac or Windows machine links.
+cross_build() {
+	local goos
+	for goos in darwin windows; do
+		GOOS=$goos go build ./plan ./manifest || return
+	done
+}
+
 export MINIPOD_BUSYBOX_IMAGE=${MINIPOD_BUSYBOX_IMAGE:-$repo_root/_output/images/busybox.tar}
 
 step "go build" go build ./...
@@ -164,6 +173,7 @@ step "go build" go build ./...
 # shellcheck disable=SC2046
 step "GOOS=darwin go build (api, client, manifest, plan)" env GOOS=darwin GOARCH=arm64 CGO_ENABLED=0 go build -o /dev/null $(existing_pkgs ./api/... ./client ./manifest ./plan/...)
 step "go vet" go vet ./...
+step "go build off Linux" cross_build
 step "gofmt" gofmt_check
 if command -v shellcheck >/dev/null; then
 	step "shellcheck" shellcheck scripts/*.sh .ci/run
