@@ -74,7 +74,7 @@ func deleteTargets(file string, stdin io.Reader, args []string, namespace string
 		if len(args) > 0 {
 			return nil, fmt.Errorf("give either -f FILE or a resource and names, not both")
 		}
-		f, err := manifest.ReadFile(file, stdin)
+		f, err := manifest.ReadFileWith(file, stdin, &manifest.Existing{Unresolved: true})
 		if err != nil {
 			return nil, err
 		}
