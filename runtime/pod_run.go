@@ -145,7 +145,7 @@ func (r *Runtime) create(ctx context.Context, ps *podState, cms []*corev1.Config
 	if err != nil {
 		r.mu.Lock()
 		ps.mu.Lock()
-		failed := ps.rec.State == StateFailed
+		failed := ps.rec.State == StateRollbackIncomplete
 		ps.mu.Unlock()
 		if !failed {
 			delete(r.pods, key)
@@ -227,7 +227,7 @@ func (r *Runtime) apply(ctx context.Context, ps *podState, cms []*corev1.ConfigM
 		if rbErr := undo.rollback(ctx); rbErr != nil {
 			serr.Rollback = rbErr
 			ps.mu.Lock()
-			ps.rec.State = StateFailed
+			ps.rec.State = StateRollbackIncomplete
 			ps.rec.TeardownError = rbErr.Error()
 			ps.mu.Unlock()
 			_ = r.records.save(ps.rec)
