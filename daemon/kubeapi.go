@@ -988,28 +988,15 @@ func (k *kubeServer) createObject(w http.ResponseWriter, r *http.Request, kr kub
 	k.writeObject(w, r, http.StatusCreated, nil, obj)
 }
 
-// createPod validates the pod, starts its creation and answers as soon as
-// the pod exists (Pending), as the API server does; the runtime then pulls
-// images and starts containers, which the pod's status and events show.
+// createPod admits the pod (admitPod), starts its creation and answers as
+// soon as the pod exists (Pending), as the API server does; the runtime then
+// pulls images and starts containers, which the pod's status and events
+// show.
 func (k *kubeServer) createPod(w http.ResponseWriter, r *http.Request, kr kubeRequest, data []byte, dry bool) {
 	ctx := r.Context()
-	pod, warnings, err := manifest.DecodePod(requestSource, data)
-	if err != nil {
-		k.writeStatus(w, r, badRequest(err.Error()))
-		return
-	}
-	if st := setNamespace(&pod.ObjectMeta, kr.namespace); st != nil {
+	pod, warnings, st := k.admitPod(ctx, kr.namespace, data)
+	if st != nil {
 		k.writeStatus(w, r, st)
-		return
-	}
-	manifest.DefaultPod(pod)
-	refs, err := k.refs(ctx, pod.Namespace)
-	if err != nil {
-		k.writeErr(w, r, err)
-		return
-	}
-	if err := manifest.ValidatePod(requestSource, pod, refs); err != nil {
-		k.writeStatus(w, r, newStatus(http.StatusUnprocessableEntity, metav1.StatusReasonInvalid, err.Error()))
 		return
 	}
 	if k.store.get("pods", pod.Namespace, pod.Name) != nil {
