@@ -326,6 +326,21 @@ func (f *fakeBackend) ListImages(ctx context.Context) ([]runtime.Image, error) {
 	return append([]runtime.Image(nil), f.images...), nil
 }
 
+// ImageConfigs gives each present image the entrypoint /NAME.
+func (f *fakeBackend) ImageConfigs(ctx context.Context, refs []string) (map[string]*runtime.ImageConfig, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[string]*runtime.ImageConfig{}
+	for _, ref := range refs {
+		for _, img := range f.images {
+			if img.Name == ref {
+				out[ref] = &runtime.ImageConfig{Entrypoint: []string{"/" + ref}}
+			}
+		}
+	}
+	return out, nil
+}
+
 func (f *fakeBackend) RemoveImage(ctx context.Context, ref string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()

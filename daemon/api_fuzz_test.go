@@ -87,7 +87,10 @@ func (fuzzBackend) LoadImage(_ context.Context, r io.Reader) ([]runtime.Image, e
 	return nil, errdefs.ErrInvalidArgument
 }
 func (fuzzBackend) ListImages(context.Context) ([]runtime.Image, error) { return nil, nil }
-func (fuzzBackend) RemoveImage(context.Context, string) error           { return errdefs.ErrNotFound }
+func (fuzzBackend) ImageConfigs(context.Context, []string) (map[string]*runtime.ImageConfig, error) {
+	return nil, nil
+}
+func (fuzzBackend) RemoveImage(context.Context, string) error { return errdefs.ErrNotFound }
 func (fuzzBackend) Containerd(context.Context) (runtime.ContainerdInfo, error) {
 	return runtime.ContainerdInfo{}, nil
 }

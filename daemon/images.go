@@ -48,6 +48,30 @@ func (s *server) listImages(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, newImageList(images))
 }
 
+// ImageConfigList is the answer of GET /minipod/v1/images/config: the
+// configs of the images asked for (ref, repeated) that are present.
+type ImageConfigList struct {
+	metav1.TypeMeta `json:",inline"`
+	Items           map[string]*runtime.ImageConfig `json:"items"`
+}
+
+func (s *server) imageConfigs(w http.ResponseWriter, r *http.Request) {
+	refs := r.URL.Query()["ref"]
+	if len(refs) == 0 {
+		writeStatus(w, badRequest("query parameter ref is required: the images whose configs to read"))
+		return
+	}
+	configs, err := s.b.ImageConfigs(r.Context(), refs)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if configs == nil {
+		configs = map[string]*runtime.ImageConfig{}
+	}
+	writeJSON(w, http.StatusOK, &ImageConfigList{TypeMeta: metav1.TypeMeta{Kind: "ImageConfigList", APIVersion: APIVersion}, Items: configs})
+}
+
 func (s *server) pullImage(w http.ResponseWriter, r *http.Request) {
 	ref := r.URL.Query().Get("ref")
 	if ref == "" {
