@@ -34,8 +34,8 @@ type kubeStore struct {
 	nodeName string
 	// health tells whether containerd answers: the Node is NotReady while
 	// it does not.
-	health runtimeHealth
-	started  metav1.Time
+	health  runtimeHealth
+	started metav1.Time
 
 	syncMu sync.Mutex // one sync at a time
 
