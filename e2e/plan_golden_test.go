@@ -144,6 +144,14 @@ spec:
       capabilities:
         drop: [NET_RAW, MKNOD]
         add: [SYS_TIME]
+  - name: privileged-but-one
+    image: docker.io/library/busybox:1.36
+    command: ["sleep", "3600"]
+    securityContext:
+      privileged: true
+      capabilities:
+        drop: [ALL]
+        add: [CHOWN]
 `},
 	}
 	c, err := containerd.New(suite.containerd)
