@@ -202,7 +202,7 @@ type Container struct {
 	CgroupPath string `json:"cgroupPath"`
 	// Hostname is the name the container's spec sets in its UTS
 	// namespace; none with hostNetwork, where it keeps the host's.
-	Hostname string `json:"hostname,omitempty"`
+	Hostname   string `json:"hostname,omitempty"`
 	Init       bool   `json:"init,omitempty"`
 	Image      string `json:"image"`
 	PullPolicy string `json:"pullPolicy"`
