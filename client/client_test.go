@@ -437,6 +437,10 @@ func TestImages(t *testing.T) {
 	if err != nil || len(images) != 2 {
 		t.Fatalf("ListImages: %v %+v", err, images)
 	}
+	configs, err := c.ImageConfigs(ctx, []string{"busybox", "absent"})
+	if err != nil || len(configs) != 1 || configs["busybox"] == nil || configs["busybox"].Entrypoint[0] != "/busybox" {
+		t.Fatalf("ImageConfigs: %v %+v", err, configs)
+	}
 	if err := c.RemoveImage(ctx, "busybox"); err != nil {
 		t.Fatal(err)
 	}

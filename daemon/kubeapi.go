@@ -168,8 +168,9 @@ func findResource(name string) *kubeResource {
 // kubeServer serves the Kubernetes core/v1 API of a backend.
 type kubeServer struct {
 	*server
-	store *kubeStore
-	creds *kubeCreds
+	store    *kubeStore
+	creds    *kubeCreds
+	internal *internalStreams // where translated WebSocket streams go
 }
 
 // serveKube serves the Kubernetes API on l (TLS, every request
@@ -179,6 +180,7 @@ func serveKube(ctx context.Context, l net.Listener, b Backend, st *kubeStore, cr
 	defer stop()
 	s := &server{b: b, log: log, stopping: stopping}
 	k := &kubeServer{server: s, store: st, creds: creds}
+	k.internal = newInternalStreams(http.HandlerFunc(k.route), log)
 	hs := &http.Server{
 		Handler:           k.logRequests(k.authenticate(http.HandlerFunc(k.route))),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -203,6 +205,7 @@ func serveKube(ctx context.Context, l net.Listener, b Backend, st *kubeStore, cr
 	if err := hs.Shutdown(sctx); err != nil {
 		hs.Close()
 	}
+	k.internal.shutdown(sctx)
 	s.background.Wait()
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("failed to serve the Kubernetes API on %q: %w", l.Addr(), err)
@@ -307,8 +310,12 @@ func (k *kubeServer) route(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case kr.sub == "log" && r.Method == http.MethodGet:
 		k.podLog(w, r, kr)
+	case kr.sub == "exec" && (r.Method == http.MethodGet || r.Method == http.MethodPost) && wantsWebSocketExec(r):
+		k.translateExec(w, r, kr)
 	case kr.sub == "exec" && (r.Method == http.MethodGet || r.Method == http.MethodPost):
 		k.podExec(w, r, kr)
+	case kr.sub == "portforward" && (r.Method == http.MethodGet || r.Method == http.MethodPost) && wantsWebSocketTunnel(r):
+		k.tunnelPortForward(w, r, kr)
 	case kr.sub == "portforward" && (r.Method == http.MethodGet || r.Method == http.MethodPost):
 		k.podPortForward(w, r, kr)
 	case kr.sub != "":
@@ -562,6 +569,9 @@ func (k *kubeServer) get(w http.ResponseWriter, r *http.Request, kr kubeRequest)
 	if !ok {
 		return
 	}
+	if kr.res.name == "pods" {
+		k.store.health.warnIfRuntimeDown(r.Context(), w, k.b)
+	}
 	if out.table {
 		tbl, st := k.table(r, kr.res, []k8sruntime.Object{obj}, "")
 		if st != nil {
@@ -602,6 +612,9 @@ func (k *kubeServer) list(w http.ResponseWriter, r *http.Request, kr kubeRequest
 		}
 	}
 	rvText := strconv.FormatUint(rv, 10)
+	if kr.res.name == "pods" {
+		k.store.health.warnIfRuntimeDown(r.Context(), w, k.b)
+	}
 	if out.table {
 		tbl, st := k.table(r, kr.res, items, rvText)
 		if st != nil {

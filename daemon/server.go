@@ -108,6 +108,8 @@ type server struct {
 	// whose login link and kubeconfig the API hands out.
 	ui   *uiServer
 	kube *kubeAPI
+	// health tells whether containerd answers.
+	health runtimeHealth
 }
 
 // routes are the minipod API, one handler per resource and verb; the
@@ -146,6 +148,7 @@ func (s *server) routes() *http.ServeMux {
 	mux.HandleFunc("GET /api/v1/events", s.listEvents)
 
 	mux.HandleFunc("GET /minipod/v1/images", s.listImages)
+	mux.HandleFunc("GET /minipod/v1/images/config", s.imageConfigs)
 	mux.HandleFunc("POST /minipod/v1/images/pull", s.pullImage)
 	mux.HandleFunc("POST /minipod/v1/images/load", s.loadImage)
 	mux.HandleFunc("DELETE /minipod/v1/images", s.removeImage)

@@ -425,6 +425,21 @@ func (f *Backend) ListImages(ctx context.Context) ([]api.Image, error) {
 	return append([]api.Image(nil), f.images...), nil
 }
 
+// ImageConfigs gives each present image the entrypoint /NAME.
+func (f *Backend) ImageConfigs(ctx context.Context, refs []string) (map[string]*api.ImageConfig, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[string]*api.ImageConfig{}
+	for _, ref := range refs {
+		for _, img := range f.images {
+			if img.Name == ref {
+				out[ref] = &api.ImageConfig{Entrypoint: []string{"/" + ref}}
+			}
+		}
+	}
+	return out, nil
+}
+
 func (f *Backend) RemoveImage(ctx context.Context, ref string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
