@@ -168,11 +168,10 @@ func (r *Runtime) waitBackOff(ps *podState, name string, wait time.Duration) boo
 			return false
 		}
 		wait -= d
-		ps.mu.Lock()
-		cs.Waiting, cs.WaitingMessage = "", ""
-		cs.BackOffUntil = time.Now().Add(wait)
-		ps.mu.Unlock()
-		r.changes.notify()
+		r.updateContainer(ps, name, func(cs *containerState) {
+			cs.Waiting, cs.WaitingMessage = "", ""
+			cs.BackOffUntil = time.Now().Add(wait)
+		})
 		r.event(ps, corev1.EventTypeWarning, "BackOff", "Back-off restarting failed container "+name, name)
 	}
 	return sleep(wait)
@@ -181,40 +180,29 @@ func (r *Runtime) waitBackOff(ps *podState, name string, wait time.Duration) boo
 // recordExit notes an exit and says whether, and after how long, the
 // container restarts.
 func (r *Runtime) recordExit(ps *podState, name string, st containerd.ExitStatus) (time.Duration, bool) {
-	defer r.changes.notify()
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
-	cs := ps.containers[name]
-	if cs == nil {
+	var next time.Duration
+	ok := false
+	var code int32
+	found := r.setContainer(ps, name, func(cs *containerState) {
+		cs.exited(int32(st.ExitCode()), st.ExitTime(), st.Error())
+		cs.classifyOOM(ps.rec.Plan)
+		if msg := terminationMessage(ps.rec.Plan, name, cs); msg != "" {
+			cs.Message = msg
+		}
+		code = cs.ExitCode
+		next, ok = r.nextRun(ps, name, cs, cs.FinishedAt.Sub(cs.StartedAt))
+		if ok && next > 0 {
+			cs.BackOffUntil = time.Now().Add(next)
+		}
+	})
+	if !found {
 		return 0, false
 	}
-	cs.Running, cs.Exited = false, true
-	if cs.stopProbes != nil {
-		cs.stopProbes()
-		cs.stopProbes = nil
-	}
-	cs.Ready = false
-	cs.ExitCode = int32(st.ExitCode())
-	cs.FinishedAt = st.ExitTime()
-	if cs.FinishedAt.IsZero() || cs.FinishedAt.Year() < 2000 {
-		cs.FinishedAt = time.Now()
-	}
-	cs.Reason, cs.Message = "Completed", ""
-	if cs.ExitCode != 0 {
-		cs.Reason = "Error"
-	}
-	if err := st.Error(); err != nil {
-		cs.Reason, cs.Message = "Error", err.Error()
-	}
-	cs.classifyOOM(ps.rec.Plan)
-	if msg := terminationMessage(ps.rec.Plan, name, cs); msg != "" {
-		cs.Message = msg
-	}
 	log := r.log.With("pod", podKey(ps.rec.Pod.Namespace, ps.rec.Pod.Name), "container", name)
-	log.Info("container exited", "exitCode", cs.ExitCode)
-	next, ok := r.nextRun(ps, name, cs, cs.FinishedAt.Sub(cs.StartedAt))
+	log.Info("container exited", "exitCode", code)
 	if ok && next > 0 {
-		cs.BackOffUntil = time.Now().Add(next)
 		log.Info("back-off restarting failed container", "backoff", next)
 		go r.event(ps, corev1.EventTypeWarning, "BackOff", "Back-off restarting failed container "+name, name)
 	}
@@ -242,27 +230,26 @@ func (r *Runtime) nextRun(ps *podState, name string, cs *containerState, ran tim
 // RunContainerError to run again as its restartPolicy says. It returns the
 // back-off before the next attempt, and false when there is none.
 func (r *Runtime) startFailed(ps *podState, name string, n int32, logPath string, err error) (time.Duration, bool) {
-	defer r.changes.notify()
 	log := r.log.With("pod", podKey(ps.rec.Pod.Namespace, ps.rec.Pod.Name), "container", name)
 	log.Warn("failed to start container", "err", err)
 	r.event(ps, corev1.EventTypeWarning, "Failed", "Error: "+err.Error(), name)
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
-	cs := ps.containers[name]
-	if cs == nil {
-		return 0, false
-	}
-	if n < 0 {
-		n = cs.Restarts + 1
-	}
-	if logPath == "" {
-		logPath = logPathFor(firstLogPath(ps.rec.Plan, name), n)
-	}
-	cs.failStart(n, logPath, err)
-	next, ok := r.nextRun(ps, name, cs, 0)
-	if ok {
-		cs.Waiting, cs.WaitingMessage = "RunContainerError", err.Error()
-	}
+	var next time.Duration
+	ok := false
+	r.setContainer(ps, name, func(cs *containerState) {
+		if n < 0 {
+			n = cs.Restarts + 1
+		}
+		if logPath == "" {
+			logPath = logPathFor(firstLogPath(ps.rec.Plan, name), n)
+		}
+		cs.failStart(n, logPath, err)
+		next, ok = r.nextRun(ps, name, cs, 0)
+		if ok {
+			cs.Waiting, cs.WaitingMessage = "RunContainerError", err.Error()
+		}
+	})
 	return next, ok
 }
 
@@ -351,9 +338,7 @@ func (r *Runtime) restart(ps *podState, name string) (<-chan containerd.ExitStat
 		}
 		return nil, true, err
 	}
-	ps.mu.Lock()
-	cs.beginRun(n, logPath)
-	ps.mu.Unlock()
+	r.updateContainer(ps, name, func(cs *containerState) { cs.beginRun(n, logPath) })
 	r.event(ps, corev1.EventTypeNormal, "Started", "Started container "+name, name)
 	go r.postStart(ps, name)
 	r.startProbes(ps, name)

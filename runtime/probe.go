@@ -39,7 +39,14 @@ type probeResult struct {
 
 // startProbes starts the prober of a container's current run. It stops
 // when ctx (the run's) ends.
-func (r *Runtime) startProbes(ps *podState, name string) {
+func (r *Runtime) startProbes(ps *podState, name string) { r.beginProbes(ps, name, false) }
+
+// resumeProbes starts the prober of a run that an earlier daemon probed:
+// started and ready stay as they were, and a startup probe that has
+// passed is not run again.
+func (r *Runtime) resumeProbes(ps *podState, name string) { r.beginProbes(ps, name, true) }
+
+func (r *Runtime) beginProbes(ps *podState, name string, resume bool) {
 	ps.mu.Lock()
 	c, init := specOf(ps.rec.Pod, name)
 	if init && c != nil && !isSidecar(c) {
@@ -51,23 +58,24 @@ func (r *Runtime) startProbes(ps *podState, name string) {
 		return
 	}
 	ctx, cancel := context.WithCancel(ps.ctx)
-	cs.stopProbes = cancel
-	cs.Started = c.StartupProbe == nil
-	cs.Ready = c.ReadinessProbe == nil
+	started := resume && cs.Started
+	r.setContainer(ps, name, func(cs *containerState) {
+		cs.stopProbes = cancel
+		cs.Started = (resume && cs.Started) || c.StartupProbe == nil
+		cs.Ready = (resume && cs.Ready) || c.ReadinessProbe == nil
+	})
 	ps.mu.Unlock()
-	go r.probeLoop(ctx, ps, name, c)
+	go r.probeLoop(ctx, ps, name, c, started)
 }
 
-func (r *Runtime) probeLoop(ctx context.Context, ps *podState, name string, c *corev1.Container) {
-	if c.StartupProbe != nil {
+// probeLoop runs a run's probes; started says that its startup probe has
+// passed already.
+func (r *Runtime) probeLoop(ctx context.Context, ps *podState, name string, c *corev1.Container, started bool) {
+	if c.StartupProbe != nil && !started {
 		if !r.runProbe(ctx, ps, name, c, probeStartup, c.StartupProbe) {
 			return
 		}
-		ps.mu.Lock()
-		if cs := ps.containers[name]; cs != nil {
-			cs.Started = true
-		}
-		ps.mu.Unlock()
+		r.updateContainer(ps, name, func(cs *containerState) { cs.Started = true })
 	}
 	if c.LivenessProbe != nil {
 		go r.runProbe(ctx, ps, name, c, probeLiveness, c.LivenessProbe)
@@ -127,20 +135,18 @@ func (r *Runtime) runProbe(ctx context.Context, ps *podState, name string, c *co
 			}
 		case probeReadiness:
 			ps.mu.Lock()
-			changed := false
 			if cs := ps.containers[name]; cs != nil {
-				was := cs.Ready
+				ready := cs.Ready
 				if oks >= success {
-					cs.Ready = true
+					ready = true
 				} else if fails >= failure {
-					cs.Ready = false
+					ready = false
 				}
-				changed = cs.Ready != was
+				if ready != cs.Ready {
+					r.setContainer(ps, name, func(cs *containerState) { cs.Ready = ready })
+				}
 			}
 			ps.mu.Unlock()
-			if changed {
-				r.changes.notify()
-			}
 		}
 		select {
 		case <-ctx.Done():
