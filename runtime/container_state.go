@@ -2,18 +2,10 @@ package runtime
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"github.com/minipod/minipod/internal/atomicfile"
 )
 
 // A container's state has one owner. Every change of it is a transition: a
@@ -58,9 +50,11 @@ type containerState struct {
 	// (FallbackToLogsOnError), read when the status is asked for.
 	messageFromLog string
 	// Started is false until a startup probe passes; Ready follows the
-	// readiness probe (true without one). stopProbes ends the run's probes.
+	// readiness probe (true without one). probeCtx is the run's probes',
+	// and stopProbes ends them.
 	Started    bool `json:"started,omitempty"`
 	Ready      bool `json:"ready,omitempty"`
+	probeCtx   context.Context
 	stopProbes context.CancelFunc
 }
 
@@ -170,41 +164,10 @@ func (cs *containerState) terminated() *corev1.ContainerStateTerminated {
 	}
 }
 
-// stateDir is where the states of a pod's containers are kept.
-func (s *recordStore) stateDir(uid string) string { return filepath.Join(s.dir, uid, "containers") }
-
-// saveState writes a container's state atomically.
-func (s *recordStore) saveState(uid, name string, cs *containerState) error {
-	dir := s.stateDir(uid)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("failed to save the state of container %q: %w", name, err)
-	}
-	b, err := json.Marshal(persistedState{containerState: cs, MessageFromLog: cs.messageFromLog})
-	if err != nil {
-		return fmt.Errorf("failed to encode the state of container %q: %w", name, err)
-	}
-	if err := atomicfile.Write(filepath.Join(dir, name+".json"), b, 0o600); err != nil {
-		return fmt.Errorf("failed to save the state of container %q: %w", name, err)
-	}
-	return nil
-}
-
-// loadState reads a container's saved state; nil, and no error, when none
-// was saved (a pod created by a daemon that did not save them).
-func (s *recordStore) loadState(uid, name string) (*containerState, error) {
-	b, err := os.ReadFile(filepath.Join(s.stateDir(uid), name+".json"))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("failed to read the state of container %q: %w", name, err)
-	}
-	p := persistedState{containerState: &containerState{}}
-	if err := json.Unmarshal(b, &p); err != nil {
-		return nil, fmt.Errorf("corrupt state of container %q: %w", name, err)
-	}
-	p.messageFromLog = p.MessageFromLog
-	return p.containerState, nil
+// kept tells whether a pod's record is there to keep its containers'
+// states and events: not once its deletion has begun.
+func kept(rec *Record) bool {
+	return rec.Pod != nil && rec.Pod.UID != "" && (rec.State == StateCreating || rec.State == StateRunning)
 }
 
 // setContainer is the one way a container's state changes: change is
@@ -220,7 +183,7 @@ func (r *Runtime) setContainer(ps *podState, name string, change func(cs *contai
 	}
 	next := *cs
 	change(&next)
-	if r.records != nil && ps.rec.Pod != nil && ps.rec.Pod.UID != "" {
+	if r.records != nil && kept(ps.rec) {
 		if err := r.records.saveState(string(ps.rec.Pod.UID), name, &next); err != nil {
 			r.log.Warn("failed to save a container's state; a daemon restart would miss this change", "pod", podKey(ps.rec.Pod.Namespace, ps.rec.Pod.Name), "container", name, "err", err)
 		}

@@ -137,6 +137,9 @@ func TestContainerStateSurvives(t *testing.T) {
 	r := &Runtime{records: &recordStore{dir: t.TempDir()}, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	ps := stateTestPod()
 	ps.rec.Pod.UID = "uid-1"
+	if err := os.Mkdir(filepath.Join(r.records.dir, "uid-1"), 0o700); err != nil {
+		t.Fatal(err)
+	}
 	ps.mu.Lock()
 	r.addContainer(ps, "app", &containerState{ID: "uid-1-app", Image: "busybox"})
 	ps.mu.Unlock()
@@ -168,6 +171,37 @@ func TestContainerStateSurvives(t *testing.T) {
 	}
 	if none, err := r.records.loadState("uid-1", "other"); none != nil || err != nil {
 		t.Fatalf("a container never saved: %+v, %v", none, err)
+	}
+
+	// A pod whose directory is gone (deleted) gets none back.
+	if err := os.RemoveAll(filepath.Join(r.records.dir, "uid-1")); err != nil {
+		t.Fatal(err)
+	}
+	r.updateContainer(ps, "app", func(cs *containerState) { cs.exited(0, time.Now(), nil) })
+	r.event(ps, corev1.EventTypeNormal, "Killing", "Stopping container app", "app")
+	if _, err := os.Stat(filepath.Join(r.records.dir, "uid-1")); !os.IsNotExist(err) {
+		t.Fatalf("the pod's directory came back: %v", err)
+	}
+}
+
+// TestEventsSurvive: a pod's events are saved as they are recorded, and
+// loaded as they were.
+func TestEventsSurvive(t *testing.T) {
+	r := &Runtime{records: &recordStore{dir: t.TempDir()}, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	ps := stateTestPod()
+	ps.rec.Pod.UID = "uid-2"
+	if err := os.Mkdir(filepath.Join(r.records.dir, "uid-2"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	r.event(ps, corev1.EventTypeNormal, "Started", "Started container app", "app")
+	r.event(ps, corev1.EventTypeWarning, "BackOff", "Back-off restarting failed container app", "app")
+	r.event(ps, corev1.EventTypeWarning, "BackOff", "Back-off restarting failed container app", "app")
+	got, err := r.records.loadEvents("uid-2")
+	if err != nil || len(got) != 2 {
+		t.Fatalf("loaded %d events, %v", len(got), err)
+	}
+	if got[0].Reason != "Started" || got[1].Reason != "BackOff" || got[1].Count != 2 || got[1].InvolvedObject.FieldPath != "spec.containers{app}" {
+		t.Fatalf("loaded %+v", got)
 	}
 }
 

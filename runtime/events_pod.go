@@ -71,6 +71,7 @@ func (r *Runtime) event(ps *podState, typ, reason, message, container string) {
 	defer r.changes.notify()
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
+	defer r.saveEvents(ps)
 	pod := ps.rec.Pod
 	ref := corev1.ObjectReference{Kind: "Pod", APIVersion: "v1", Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID}
 	if container != "" {

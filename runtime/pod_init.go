@@ -8,6 +8,8 @@ import (
 
 	containerd "github.com/containerd/containerd/v2/client"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/minipod/minipod/supervisor"
 )
 
 // Init containers run one at a time, in order, each to exit 0 before the
@@ -90,7 +92,7 @@ func (r *Runtime) runInit(ctx context.Context, ps *podState, undo *undoStack, pl
 		}
 		var wait time.Duration
 		r.updateContainer(ps, cp.Name, func(cs *containerState) {
-			cs.BackOff = nextBackOff(cs.BackOff, 0, r.backOffBase(), r.backOffMax(), run+1)
+			cs.BackOff = r.policy().Decide(supervisor.Container{Name: cp.Name, RestartPolicy: policy, ExitCode: code, Restarts: run + 1, BackOff: cs.BackOff}).BackOff
 			cs.BackOffUntil = time.Now().Add(cs.BackOff)
 			wait = cs.BackOff
 		})
@@ -177,9 +179,10 @@ func (r *Runtime) startSidecar(ctx context.Context, ps *podState, plan *PodPlan,
 		}
 		r.retryStart(ps, cp.Name, wait)
 	}
-	t := time.NewTicker(50 * time.Millisecond)
-	defer t.Stop()
+	// Every change of the sidecar's state is notified (setContainer):
+	// wait for the one that says it has started, or has ended for good.
 	for {
+		changed := r.changes.next()
 		ps.mu.Lock()
 		cs := ps.containers[cp.Name]
 		started, exited, code := cs.Running && cs.Started, cs.Exited, cs.ExitCode
@@ -193,7 +196,7 @@ func (r *Runtime) startSidecar(ctx context.Context, ps *podState, plan *PodPlan,
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("sidecar %q did not start: %w", cp.Name, ctx.Err())
-		case <-t.C:
+		case <-changed:
 		}
 	}
 }

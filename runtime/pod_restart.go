@@ -15,60 +15,39 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/minipod/minipod/supervisor"
 )
 
 // Restarts follow the kubelet: a container that exits is restarted when the
 // pod's restartPolicy says so (Always; OnFailure on a non-zero exit), the
 // first time at once, then after a back-off that starts at 10 s and doubles
 // up to 5 min, and is forgotten once the container has run for 10 min.
-// Exits come from task.Wait, never from polling.
-
-const (
-	defaultBackOffBase = 10 * time.Second
-	defaultBackOffMax  = 5 * time.Minute
-	// backOffResetAfter is how long a run must last for the back-off to
-	// start again from nothing.
-	backOffResetAfter = 10 * time.Minute
-)
+// Whether and when is supervisor's Decide's. Exits come from task.Wait,
+// never from polling.
 
 func (r *Runtime) backOffBase() time.Duration {
 	if r.cfg.RestartBackOff > 0 {
 		return r.cfg.RestartBackOff
 	}
-	return defaultBackOffBase
+	return supervisor.DefaultBackOffBase
 }
 
 func (r *Runtime) backOffMax() time.Duration {
 	if r.cfg.RestartBackOff > 0 {
 		return 30 * r.cfg.RestartBackOff
 	}
-	return defaultBackOffMax
+	return supervisor.DefaultBackOffMax
 }
 
-// nextBackOff is the wait before the next restart, given the last one and
-// how long the container ran. Zero means restart at once.
+// nextBackOff is supervisor.NextBackOff.
 func nextBackOff(last, ran, base, max time.Duration, restarts int32) time.Duration {
-	if restarts == 0 || ran >= backOffResetAfter {
-		return 0
-	}
-	if last == 0 {
-		return base
-	}
-	if next := 2 * last; next < max {
-		return next
-	}
-	return max
+	return supervisor.NextBackOff(last, ran, base, max, restarts)
 }
 
-// shouldRestart applies a restartPolicy to an exit code.
+// shouldRestart is supervisor.ShouldRestart.
 func shouldRestart(policy corev1.RestartPolicy, exitCode int32) bool {
-	switch policy {
-	case corev1.RestartPolicyAlways, "":
-		return true
-	case corev1.RestartPolicyOnFailure:
-		return exitCode != 0
-	}
-	return false
+	return supervisor.ShouldRestart(policy, exitCode)
 }
 
 // logPathFor is the log file of a container's run n: 0.log, 1.log, ...
@@ -214,13 +193,14 @@ func (r *Runtime) recordExit(ps *podState, name string, st containerd.ExitStatus
 // how long. The caller holds the pod's lock.
 func (r *Runtime) nextRun(ps *podState, name string, cs *containerState, ran time.Duration) (time.Duration, bool) {
 	alive := ps.rec.State == StateRunning || ps.rec.State == StateCreating
-	if ps.ctx.Err() != nil || !alive || !shouldRestart(restartPolicyOf(ps.rec.Pod, name), cs.ExitCode) {
+	a := r.policy().Decide(supervisor.Container{
+		Name: name, RestartPolicy: restartPolicyOf(ps.rec.Pod, name), Stopping: ps.ctx.Err() != nil || !alive,
+		ExitCode: cs.ExitCode, Ran: ran, Restarts: cs.Restarts, BackOff: cs.BackOff,
+	})
+	if !a.Restart {
 		return 0, false
 	}
-	cs.BackOff = nextBackOff(cs.BackOff, ran, r.backOffBase(), r.backOffMax(), cs.Restarts)
-	if ran >= backOffResetAfter {
-		cs.BackOff = 0
-	}
+	cs.BackOff = a.BackOff
 	return cs.BackOff, true
 }
 

@@ -8,6 +8,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/minipod/minipod/supervisor"
 )
 
 // podState is a pod the daemon knows: its record and its containers' live
@@ -35,6 +37,8 @@ type podState struct {
 	// image shows (ErrImagePull, ImagePullBackOff).
 	pulling   bool
 	imageWait map[string]corev1.ContainerStateWaiting
+	// results are the probes' results of the containers' current runs.
+	results *supervisor.Results
 }
 
 func newPodState(rec *Record) *podState {

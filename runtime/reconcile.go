@@ -46,17 +46,28 @@ func (r *Runtime) reconcile(ctx context.Context) error {
 				_ = r.records.save(rec)
 				ps := newPodState(rec)
 				close(ps.created)
+				r.mu.Lock()
 				r.pods[key] = ps
+				r.mu.Unlock()
 				go r.retryTeardown(ps)
 			}
 			continue
 		}
 		ps := newPodState(rec)
 		close(ps.created)
+		events, err := r.records.loadEvents(string(rec.Pod.UID))
+		if err != nil {
+			r.log.Warn("failed to read a pod's events", "pod", key, "err", err)
+		}
+		ps.events = events
+		// Known before it is adopted: its probes, which adopt resumes,
+		// find it.
+		r.mu.Lock()
+		r.pods[key] = ps
+		r.mu.Unlock()
 		if err := r.adopt(ctx, ps); err != nil {
 			r.log.Warn("failed to adopt pod", "pod", key, "err", err)
 		}
-		r.pods[key] = ps
 		r.log.Info("adopted pod", "pod", key)
 	}
 	// No operation is in progress yet: every lease of minipod's is one a
