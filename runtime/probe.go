@@ -65,7 +65,8 @@ func (r *Runtime) beginProbes(ps *podState, name string, resume bool) {
 		c = nil
 	}
 	cs := ps.containers[name]
-	if c == nil || cs == nil {
+	if c == nil || cs == nil || (resume && !cs.Running) {
+		// A resumed run may have ended already: nothing to probe.
 		ps.mu.Unlock()
 		return
 	}
