@@ -538,6 +538,13 @@ func TestDaemonRestartKeepsState(t *testing.T) {
 	}
 	e.mustRun("delete", "pod", "keeper")
 	e.assertNoLeaks()
+
+	// A deleted pod's events outlive a daemon restart too.
+	e.stop()
+	e.start()
+	if out, errs, code := e.run("events", "keeper"); code != 0 || !strings.Contains(out, "Started") || !strings.Contains(out, "BackOff") {
+		t.Errorf("events of the deleted pod after a daemon restart: exit %d\n%s%s", code, out, errs)
+	}
 }
 
 // TestDaemonRestartKeepsBackOff: a container in CrashLoopBackOff when the

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // TestExitReason: the one reading of a run's end.
@@ -221,5 +222,34 @@ func TestAdoptedBackOff(t *testing.T) {
 	}
 	if d := adoptedBackOff(&containerState{Exited: true}, now); d != 0 {
 		t.Errorf("unseen exit: %v", d)
+	}
+}
+
+// TestPastEventsSurvive: the events of deleted pods are kept in a file
+// that the next daemon loads, expired ones left out.
+func TestPastEventsSurvive(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "events.json")
+	now := time.Now()
+	var p pastEvents
+	if err := p.load(path, now); err != nil {
+		t.Fatal(err)
+	}
+	ev := func(name string, at time.Time) corev1.Event {
+		e := corev1.Event{Reason: "Started", LastTimestamp: metav1.NewTime(at)}
+		e.InvolvedObject.Namespace, e.InvolvedObject.Name = "default", name
+		return e
+	}
+	if err := p.keep([]corev1.Event{ev("gone", now.Add(-time.Minute)), ev("old", now.Add(-2*time.Hour))}, now); err != nil {
+		t.Fatal(err)
+	}
+	var next pastEvents
+	if err := next.load(path, now); err != nil {
+		t.Fatal(err)
+	}
+	if got := next.of("default", "gone", now); len(got) != 1 || got[0].Reason != "Started" {
+		t.Fatalf("loaded %+v", got)
+	}
+	if got := next.of("", "", now); len(got) != 1 {
+		t.Fatalf("an expired event came back: %+v", got)
 	}
 }

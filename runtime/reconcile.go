@@ -20,6 +20,9 @@ import (
 // pods that were running are adopted (their containers survive a daemon
 // restart), pods caught half created or half deleted are torn down.
 func (r *Runtime) reconcile(ctx context.Context) error {
+	if err := r.pastEvents.load(filepath.Join(filepath.Dir(r.records.dir), "events.json"), time.Now()); err != nil {
+		r.log.Warn("failed to read the events of deleted pods", "err", err)
+	}
 	recs, bad := r.records.list()
 	for uid, err := range bad {
 		// A daemon killed while it saved a pod's first record leaves the

@@ -15,7 +15,8 @@ import (
 
 // What a daemon restart keeps of a pod besides its record: each
 // container's state (containers/<name>.json) and the pod's events
-// (events.json), in the pod's directory.
+// (events.json), in the pod's directory; and the events of deleted pods,
+// until they expire (<root>/events.json).
 
 // stateDir is where the states of a pod's containers are kept.
 func (s *recordStore) stateDir(uid string) string { return filepath.Join(s.dir, uid, "containers") }
@@ -63,31 +64,41 @@ func (s *recordStore) eventsPath(uid string) string { return filepath.Join(s.dir
 // saveEvents writes a pod's events atomically; nothing when the pod's
 // directory is gone.
 func (s *recordStore) saveEvents(uid string, events []corev1.Event) error {
-	b, err := json.Marshal(events)
-	if err != nil {
-		return fmt.Errorf("failed to encode the events of pod %q: %w", uid, err)
-	}
 	if _, err := os.Stat(filepath.Join(s.dir, uid)); errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
-	if err := atomicfile.Write(s.eventsPath(uid), b, 0o600); err != nil {
-		return fmt.Errorf("failed to save the events of pod %q: %w", uid, err)
-	}
-	return nil
+	return saveEventsFile(s.eventsPath(uid), events)
 }
 
 // loadEvents reads a pod's saved events; none when none were saved.
 func (s *recordStore) loadEvents(uid string) ([]corev1.Event, error) {
-	b, err := os.ReadFile(s.eventsPath(uid))
+	return loadEventsFile(s.eventsPath(uid))
+}
+
+// saveEventsFile writes events to path atomically.
+func saveEventsFile(path string, events []corev1.Event) error {
+	b, err := json.Marshal(events)
+	if err != nil {
+		return fmt.Errorf("failed to encode events: %w", err)
+	}
+	if err := atomicfile.Write(path, b, 0o600); err != nil {
+		return fmt.Errorf("failed to save events: %w", err)
+	}
+	return nil
+}
+
+// loadEventsFile reads the events saved at path; none when there are none.
+func loadEventsFile(path string) ([]corev1.Event, error) {
+	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("failed to read the events of pod %q: %w", uid, err)
+		return nil, fmt.Errorf("failed to read events %q: %w", path, err)
 	}
 	var events []corev1.Event
 	if err := json.Unmarshal(b, &events); err != nil {
-		return nil, fmt.Errorf("corrupt events of pod %q: %w", uid, err)
+		return nil, fmt.Errorf("corrupt events %q: %w", path, err)
 	}
 	return events, nil
 }
