@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/minipod/minipod/plan"
 	"github.com/minipod/minipod/supervisor"
 )
 
@@ -249,7 +250,7 @@ func podStatus(v podView, hostIP string, now time.Time) (*corev1.Pod, map[corev1
 	}
 	start := metav1.NewTime(v.rec.Created)
 	st.StartTime = &start
-	st.QOSClass = qosClass(pod)
+	st.QOSClass = plan.QOSClass(pod)
 
 	initDone := true
 	for _, c := range pod.Spec.InitContainers {

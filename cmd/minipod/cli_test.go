@@ -74,6 +74,48 @@ func TestRunDryRun(t *testing.T) {
 	}
 }
 
+// downwardAPI and projected volumes show their own kind in the JSON plan,
+// and /etc/hosts its content with its placeholders.
+func TestRunDryRunVolumeKinds(t *testing.T) {
+	code, out, errOut := minipod(t, webYAML+`    volumeMounts:
+    - {name: info, mountPath: /info}
+    - {name: all, mountPath: /all}
+  volumes:
+  - name: info
+    downwardAPI:
+      items: [{path: name, fieldRef: {fieldPath: metadata.name}}]
+  - name: all
+    projected:
+      sources:
+      - downwardAPI:
+          items: [{path: ns, fieldRef: {fieldPath: metadata.namespace}}]
+`, "run", "--dry-run", "-o", "json", "-")
+	if code != 0 {
+		t.Fatalf("exit %d, stderr:\n%s", code, errOut)
+	}
+	var plans []struct {
+		Volumes []struct{ Name, Kind string }
+		Sandbox struct {
+			Files []struct{ ContainerPath, Content string }
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &plans); err != nil || len(plans) != 1 {
+		t.Fatalf("JSON plans: %v\n%s", err, out)
+	}
+	kinds := map[string]string{}
+	for _, v := range plans[0].Volumes {
+		kinds[v.Name] = v.Kind
+	}
+	if kinds["info"] != "downwardAPI" || kinds["all"] != "projected" {
+		t.Errorf("volume kinds %v, want info downwardAPI and all projected", kinds)
+	}
+	for _, f := range plans[0].Sandbox.Files {
+		if f.ContainerPath == "/etc/hosts" && (!strings.Contains(f.Content, "127.0.0.1\tlocalhost\n") || !strings.Contains(f.Content, "<pod IP>\tweb\n")) {
+			t.Errorf("/etc/hosts in the plan:\n%s", f.Content)
+		}
+	}
+}
+
 func TestRunRefusesBadFile(t *testing.T) {
 	file := writeFile(t, "pod.yaml", strings.Replace(webYAML, "    command:", "    bogusField: 1\n    command:", 1))
 	code, out, errOut := minipod(t, "", "run", "--dry-run", file)
