@@ -387,6 +387,7 @@ spec:
     readinessProbe:
       exec: {command: ["test", "-e", "/ctl/ready"]}
       periodSeconds: 1
+      timeoutSeconds: 10
       failureThreshold: 1
   containers:
   - name: crash
@@ -552,7 +553,7 @@ func TestDaemonRestartKeepsState(t *testing.T) {
 // state and back-off, and is restarted once what was left of its back-off
 // has passed, not at once; its next back-off doubles the one before.
 func TestDaemonRestartKeepsBackOff(t *testing.T) {
-	e := newEnv(t, withDaemonArgs("--restart-backoff", "15s"))
+	e := newEnv(t, withDaemonArgs("--restart-backoff", "20s"))
 	e.apply(`apiVersion: v1
 kind: Pod
 metadata: {name: backoff}
@@ -563,13 +564,13 @@ spec:
     image: docker.io/library/busybox:1.36
     command: ["sh", "-c", "sleep 1; exit 3"]
 `)
-	// The first exit restarts at once, the second waits 15s.
+	// The first exit restarts at once, the second waits 20s.
 	var before corev1.ContainerStatus
 	eventually(t, 30*time.Second, "CrashLoopBackOff after the second exit", func() bool {
 		before = containerStatus(e.pod("backoff"), "crash")
 		return before.RestartCount == 1 && before.State.Waiting != nil && before.State.Waiting.Reason == "CrashLoopBackOff"
 	})
-	if !strings.Contains(before.State.Waiting.Message, "back-off 15s") || before.LastTerminationState.Terminated == nil {
+	if !strings.Contains(before.State.Waiting.Message, "back-off 20s") || before.LastTerminationState.Terminated == nil {
 		t.Fatalf("before the daemon restart: %+v", before)
 	}
 	e.stop()
@@ -582,18 +583,18 @@ spec:
 	if last == nil || last.ExitCode != 3 || !last.FinishedAt.Equal(&was.FinishedAt) || !last.StartedAt.Equal(&was.StartedAt) {
 		t.Fatalf("last state after the daemon restart: %+v, before: %+v", last, was)
 	}
-	eventually(t, 40*time.Second, "the restart once the back-off has passed", func() bool {
+	eventually(t, 45*time.Second, "the restart once the back-off has passed", func() bool {
 		return containerStatus(e.pod("backoff"), "crash").RestartCount == 2
 	})
-	if since := time.Since(was.FinishedAt.Time); since < 14*time.Second {
-		t.Errorf("restarted %v after the exit, within its 15s back-off", since)
+	if since := time.Since(was.FinishedAt.Time); since < 19*time.Second {
+		t.Errorf("restarted %v after the exit, within its 20s back-off", since)
 	}
 	eventually(t, 30*time.Second, "the next back-off", func() bool {
 		cs := containerStatus(e.pod("backoff"), "crash")
 		return cs.State.Waiting != nil && cs.State.Waiting.Reason == "CrashLoopBackOff"
 	})
-	if cs := containerStatus(e.pod("backoff"), "crash"); !strings.Contains(cs.State.Waiting.Message, "back-off 30s") {
-		t.Errorf("the back-off after the daemon restart: %q, want it doubled to 30s", cs.State.Waiting.Message)
+	if cs := containerStatus(e.pod("backoff"), "crash"); !strings.Contains(cs.State.Waiting.Message, "back-off 40s") {
+		t.Errorf("the back-off after the daemon restart: %q, want it doubled to 40s", cs.State.Waiting.Message)
 	}
 	e.mustRun("delete", "pod", "backoff")
 	e.assertNoLeaks()
