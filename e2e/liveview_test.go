@@ -16,9 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minipod/minipod/api"
 	"github.com/minipod/minipod/internal/testutil"
 	"github.com/minipod/minipod/manifest"
-	"github.com/minipod/minipod/runtime"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -155,8 +155,8 @@ func (e *env) livePods() []livePod {
 			if !ok {
 				e.t.Fatalf("TestLiveView knows nothing of pod %s of %s: add it to liveExtras", p.Name, f)
 			}
-			var view runtime.HostView
-			e.eventuallyView(p.Name, &view, func(v *runtime.HostView) bool {
+			var view api.HostView
+			e.eventuallyView(p.Name, &view, func(v *api.HostView) bool {
 				if v.Veth.Host == "" || v.Shim.PID == 0 {
 					return false
 				}
@@ -261,9 +261,9 @@ func TestLiveView(t *testing.T) {
 	base := "http://" + u.Host
 
 	// What the terminal says about the pod on the host.
-	var view runtime.HostView
+	var view api.HostView
 	hostText := e.mustRun("describe", "pod", "web", "--host")
-	e.eventuallyView("web", &view, func(v *runtime.HostView) bool {
+	e.eventuallyView("web", &view, func(v *api.HostView) bool {
 		return v.Veth.Host != "" && len(v.Listening) > 0 && v.Containers[0].PID > 0
 	})
 	pod := e.pod("web")
@@ -358,7 +358,7 @@ func TestLiveView(t *testing.T) {
 		switch {
 		case strings.HasPrefix(line, "READY"):
 			ready = true
-			e.eventuallyView("web", &view, func(v *runtime.HostView) bool { return v.Containers[0].PID > 0 })
+			e.eventuallyView("web", &view, func(v *api.HostView) bool { return v.Containers[0].PID > 0 })
 			pid := view.Containers[0].PID
 			if view.Containers[0].Name != "app" {
 				t.Fatalf("first container is %q, want app", view.Containers[0].Name)
@@ -390,14 +390,14 @@ func TestLiveView(t *testing.T) {
 }
 
 // eventuallyView waits until the pod's host view satisfies ok.
-func (e *env) eventuallyView(name string, v *runtime.HostView, ok func(*runtime.HostView) bool) {
+func (e *env) eventuallyView(name string, v *api.HostView, ok func(*api.HostView) bool) {
 	e.t.Helper()
 	eventually(e.t, 30*time.Second, "the host view of "+name, func() bool {
 		out, _, code := e.run("describe", "pod", name, "--host", "-o", "json")
 		if code != 0 {
 			return false
 		}
-		*v = runtime.HostView{}
+		*v = api.HostView{}
 		return json.Unmarshal([]byte(out), v) == nil && len(v.Containers) > 0 && ok(v)
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/containerd/errdefs"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/minipod/minipod/api"
 	"github.com/minipod/minipod/supervisor"
 )
 
@@ -29,7 +30,7 @@ type podHost struct {
 
 func (h podHost) Exec(ctx context.Context, container string, cmd []string) (int, string, error) {
 	var out strings.Builder
-	code, err := h.r.Exec(ctx, h.ps.rec.Pod.Namespace, h.ps.rec.Pod.Name, ExecOptions{Container: container, Command: cmd}, ExecIO{Stdout: &out, Stderr: &out})
+	code, err := h.r.Exec(ctx, h.ps.rec.Pod.Namespace, h.ps.rec.Pod.Name, api.ExecOptions{Container: container, Command: cmd}, api.ExecIO{Stdout: &out, Stderr: &out})
 	return code, out.String(), err
 }
 

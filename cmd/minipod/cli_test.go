@@ -9,16 +9,15 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/containerd/errdefs"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/minipod/minipod/api"
 	"github.com/minipod/minipod/daemon"
-	"github.com/minipod/minipod/runtime"
+	"github.com/minipod/minipod/internal/fakebackend"
 )
 
 // minipod runs the CLI with args and returns its exit code, stdout and stderr.
@@ -299,62 +298,25 @@ func TestPrintRunResults(t *testing.T) {
 	}
 }
 
-// cliBackend is the part of a Backend the CLI tests use; the rest panics.
-type cliBackend struct {
-	daemon.Backend
-	mu      sync.Mutex
-	pods    map[string]*corev1.Pod
-	deleted []string
-}
-
-func (f *cliBackend) GetPod(ctx context.Context, ns, name string) (*corev1.Pod, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if p, ok := f.pods[name]; ok {
-		return p.DeepCopy(), nil
-	}
-	return nil, errdefs.ErrNotFound
-}
-
-func (f *cliBackend) ListPods(ctx context.Context, ns string) ([]corev1.Pod, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []corev1.Pod
-	for _, n := range []string{"web", "db"} {
-		if p, ok := f.pods[n]; ok {
-			out = append(out, *p)
-		}
-	}
-	return out, nil
-}
-
-func (f *cliBackend) DeletePod(ctx context.Context, ns, name string, opts runtime.DeleteOptions) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if _, ok := f.pods[name]; !ok {
-		return errdefs.ErrNotFound
-	}
-	delete(f.pods, name)
-	f.deleted = append(f.deleted, name)
-	return nil
-}
-
-func (f *cliBackend) Exec(ctx context.Context, ns, name string, opts runtime.ExecOptions, stdio runtime.ExecIO) (int, error) {
-	fmt.Fprintf(stdio.Stdout, "ran %s in %s\n", strings.Join(opts.Command, " "), opts.Container)
-	fmt.Fprintln(stdio.Stderr, "to stderr")
-	return 7, nil
-}
-
-func (f *cliBackend) Logs(ctx context.Context, ns, name string, opts runtime.LogOptions, w io.Writer) error {
-	_, err := fmt.Fprintf(w, "log of %s\n", opts.Container)
-	return err
-}
-
-func startCLIServer(t *testing.T) (string, *cliBackend) {
+// startCLIServer serves the sample pods from the shared fake backend, whose
+// exec and logs say what they were asked for.
+func startCLIServer(t *testing.T) (string, *fakebackend.Backend) {
 	t.Helper()
 	pods := samplePods()
 	pods[1].Namespace = "default"
-	fb := &cliBackend{pods: map[string]*corev1.Pod{"web": &pods[0], "db": &pods[1]}}
+	fb := fakebackend.New()
+	for i := range pods {
+		fb.AddPod(&pods[i])
+	}
+	fb.ExecFunc = func(ctx context.Context, ns, name string, opts api.ExecOptions, stdio api.ExecIO) (int, error) {
+		fmt.Fprintf(stdio.Stdout, "ran %s in %s\n", strings.Join(opts.Command, " "), opts.Container)
+		fmt.Fprintln(stdio.Stderr, "to stderr")
+		return 7, nil
+	}
+	fb.LogsFunc = func(ctx context.Context, ns, name string, opts api.LogOptions, w io.Writer) error {
+		_, err := fmt.Fprintf(w, "log of %s\n", opts.Container)
+		return err
+	}
 	sock := filepath.Join(t.TempDir(), "minipod.sock")
 	l, err := daemon.Listen(sock, "")
 	if err != nil {
@@ -402,8 +364,8 @@ func TestCLIAgainstServer(t *testing.T) {
 	if code != 1 || out != "pod \"web\" deleted\n" || errOut != "Error from server (NotFound): pods \"nope\" not found\n" {
 		t.Errorf("delete: exit %d stdout %q stderr %q", code, out, errOut)
 	}
-	if len(fb.deleted) != 1 || fb.deleted[0] != "web" {
-		t.Errorf("deleted %v", fb.deleted)
+	if deleted := fb.Deleted(); len(deleted) != 1 || deleted[0] != "web" {
+		t.Errorf("deleted %v", deleted)
 	}
 
 	code, _, errOut = minipod(t, "", "--socket", filepath.Join(t.TempDir(), "none.sock"), "get", "pods")

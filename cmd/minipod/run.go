@@ -16,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/watch"
 
+	"github.com/minipod/minipod/api"
 	"github.com/minipod/minipod/client"
 	"github.com/minipod/minipod/manifest"
 	"github.com/minipod/minipod/plan"
@@ -234,7 +235,7 @@ func runPods(ctx context.Context, c *client.Client, f *manifest.File, detach boo
 	for i, pod := range f.Pods {
 		results[i].name = pod.Name
 	}
-	var present []runtime.Image
+	var present []api.Image
 	if needsImageList(f.Pods) {
 		var err error
 		if present, err = c.ListImages(ctx); err != nil {
@@ -272,7 +273,7 @@ func runPods(ctx context.Context, c *client.Client, f *manifest.File, detach boo
 			defer wg.Done()
 			var created *corev1.Pod
 			var err error
-			opts := runtime.CreateOptions{PulledImages: podImages(pod, pulled)}
+			opts := api.CreateOptions{PulledImages: podImages(pod, pulled)}
 			if detach {
 				created, err = c.SubmitPod(ctx, pod, opts)
 			} else if created, err = c.CreatePod(ctx, pod, opts); err == nil {
