@@ -49,7 +49,7 @@ func TestPodPhase(t *testing.T) {
 		want  corev1.PodPhase
 	}{
 		{StateCreating, []corev1.ContainerStatus{running}, corev1.PodPending},
-		{StateFailed, []corev1.ContainerStatus{running}, corev1.PodPending},
+		{StateRollbackIncomplete, []corev1.ContainerStatus{running}, corev1.PodPending},
 		{StateRunning, []corev1.ContainerStatus{running, bad}, corev1.PodRunning},
 		{StateRunning, []corev1.ContainerStatus{backOff, ok}, corev1.PodRunning},
 		{StateRunning, []corev1.ContainerStatus{ok, ok}, corev1.PodSucceeded},

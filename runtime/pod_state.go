@@ -119,7 +119,7 @@ func containerStatus(v podView, c corev1.Container, init bool) corev1.ContainerS
 		if init {
 			reason = "PodInitializing"
 		}
-		if v.rec.State == StateFailed {
+		if v.rec.State == StateRollbackIncomplete {
 			// Never to be created: the creation failed, and what it
 			// left is being removed (see TeardownFailed).
 			reason = "CreateContainerError"
@@ -156,7 +156,7 @@ func containerStatus(v podView, c corev1.Container, init bool) corev1.ContainerS
 		cs.Ready = s.Started && s.Ready
 	case s.Exited:
 		cs.State.Terminated = s.terminated()
-	case v.rec.State == StateFailed:
+	case v.rec.State == StateRollbackIncomplete:
 		cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: "CreateContainerError"}
 	default:
 		cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: "ContainerCreating"}
@@ -184,7 +184,7 @@ func podPhase(state RecordState, statuses []corev1.ContainerStatus) corev1.PodPh
 		}
 	}
 	switch {
-	case state == StateCreating || state == StateFailed:
+	case state == StateCreating || state == StateRollbackIncomplete:
 		return corev1.PodPending
 	case running > 0 || restarting > 0:
 		return corev1.PodRunning
