@@ -40,7 +40,8 @@ type Security struct {
 	// sets: the runtime's default set, less CapDrop, plus CapAdd. With
 	// AllCapabilities they are every capability the host's kernel knows,
 	// which only the host can list: with capAdd ALL, all of them; when
-	// privileged, all of them less CapDrop.
+	// privileged, all of them less CapDrop (a privileged container that
+	// drops ALL has only CapAdd).
 	Capabilities    []string `json:"capabilities"`
 	AllCapabilities bool     `json:"allCapabilities,omitempty"`
 }
@@ -53,15 +54,17 @@ var defaultCapabilities = []string{
 	"CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
 }
 
-// capabilities are the sets the process gets: the default set, less the
-// dropped ones (all with ALL), plus the added ones, in that order, as
-// containerd's spec options apply them.
+// capabilities are the sets the process gets, as containerd's spec options
+// apply them in turn: the default set (every known one when privileged),
+// less the dropped ones (all with ALL), plus the added ones in their order
+// (every known one with ALL).
 func capabilities(s Security) (caps []string, all bool) {
-	if s.Privileged || slices.Contains(s.CapAdd, "ALL") {
+	dropAll := slices.Contains(s.CapDrop, "ALL")
+	if slices.Contains(s.CapAdd, "ALL") || s.Privileged && !dropAll {
 		return nil, true
 	}
 	caps = []string{}
-	if !slices.Contains(s.CapDrop, "ALL") {
+	if !s.Privileged && !dropAll {
 		for _, c := range defaultCapabilities {
 			if !slices.Contains(s.CapDrop, c) {
 				caps = append(caps, c)
@@ -103,10 +106,13 @@ func planSecurity(pod *corev1.Pod, c *corev1.Container) Security {
 			}
 		}
 	}
-	// no_new_privs is set for every container: containerd's default spec
-	// sets it and apply keeps it, whatever allowPrivilegeEscalation says
-	// (a kubelet sets it only when allowPrivilegeEscalation is false).
-	s.NoNewPrivileges = true
+	// no_new_privs is set only when allowPrivilegeEscalation is false, as
+	// a kubelet sets it: a setuid program (su, ping) works in a container
+	// as it does on a cluster (containerd's default spec sets it for every
+	// container; apply clears it otherwise).
+	if sc := c.SecurityContext; sc != nil && sc.AllowPrivilegeEscalation != nil && !*sc.AllowPrivilegeEscalation {
+		s.NoNewPrivileges = true
+	}
 	if sc := c.SecurityContext; sc != nil {
 		if sc.RunAsUser != nil {
 			s.RunAsUser = sc.RunAsUser

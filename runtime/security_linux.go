@@ -51,22 +51,32 @@ func securitySpecOpts(cp *ContainerPlan, seccompDir string) ([]oci.SpecOpts, err
 	if s.Privileged {
 		opts = append(opts, oci.WithPrivileged, oci.WithAllDevicesAllowed, oci.WithHostDevices)
 	}
-	if slices.Contains(s.CapDrop, "ALL") {
-		opts = append(opts, oci.WithCapabilities(nil))
-	} else if len(s.CapDrop) > 0 {
-		opts = append(opts, oci.WithDroppedCapabilities(s.CapDrop))
-	}
-	if slices.Contains(s.CapAdd, "ALL") {
-		opts = append(opts, oci.WithAllKnownCapabilities)
-	} else if len(s.CapAdd) > 0 {
-		opts = append(opts, oci.WithAddedCapabilities(s.CapAdd))
+	if !s.AllCapabilities {
+		// The planned sets, exactly.
+		opts = append(opts, oci.WithCapabilities(s.Capabilities))
+	} else {
+		// Every capability the kernel knows (privileged, or capAdd ALL),
+		// which only the host can list, then the pod's drops and adds.
+		if slices.Contains(s.CapDrop, "ALL") {
+			opts = append(opts, oci.WithCapabilities(nil))
+		} else if len(s.CapDrop) > 0 {
+			opts = append(opts, oci.WithDroppedCapabilities(s.CapDrop))
+		}
+		if slices.Contains(s.CapAdd, "ALL") {
+			opts = append(opts, oci.WithAllKnownCapabilities)
+		} else if len(s.CapAdd) > 0 {
+			opts = append(opts, oci.WithAddedCapabilities(s.CapAdd))
+		}
 	}
 	if s.ReadOnlyRootFS {
 		opts = append(opts, oci.WithRootFSReadonly())
 	}
-	if s.NoNewPrivileges {
-		opts = append(opts, oci.WithNoNewPrivileges)
-	}
+	// containerd's default spec sets no_new_privs; the plan says
+	// whether it stays (allowPrivilegeEscalation: false), as a kubelet.
+	opts = append(opts, func(_ context.Context, _ oci.Client, _ *containers.Container, spec *oci.Spec) error {
+		spec.Process.NoNewPrivileges = s.NoNewPrivileges
+		return nil
+	})
 	if len(s.Sysctls) > 0 {
 		opts = append(opts, func(_ context.Context, _ oci.Client, _ *containers.Container, spec *oci.Spec) error {
 			if spec.Linux.Sysctl == nil {
