@@ -1,5 +1,5 @@
 // Package client is the Go client of the minipod daemon's API. The CLI and
-// the tests use it; it mirrors daemon.Backend method for method.
+// the tests use it; it implements api.Backend, method for method.
 package client
 
 import (
@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	utilnet "k8s.io/apimachinery/pkg/util/net"
 	"net"
 	"net/http"
 	"net/url"
@@ -22,11 +23,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/minipod/minipod/runtime"
+	"github.com/minipod/minipod/api"
 )
-
-// DefaultSocket is where the daemon listens unless told otherwise.
-const DefaultSocket = "/run/minipod/minipod.sock"
 
 // Client talks to one minipod daemon over its unix socket, or over its
 // loopback TCP listener with the daemon's token.
@@ -40,7 +38,15 @@ type Client struct {
 	tokenOnce sync.Once
 	token     string
 	tokenErr  error
+	// warn, when set, receives each warning the daemon sends with an
+	// answer (as client-go's WarningHandler does).
+	warn func(string)
 }
+
+// OnWarning makes the client pass each warning the daemon sends (a
+// Warning header: containerd unreachable, a field that means nothing on
+// one host) to fn.
+func (c *Client) OnWarning(fn func(string)) { c.warn = fn }
 
 // DefaultTokenFile is where a daemon with the default state root keeps the
 // token of its TCP listener.
@@ -84,7 +90,7 @@ func (c *Client) bearer() (string, error) {
 // connect until the first call.
 func New(socketPath string) *Client {
 	if socketPath == "" {
-		socketPath = DefaultSocket
+		socketPath = api.DefaultSocket
 	}
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
@@ -172,6 +178,12 @@ func (c *Client) do(ctx context.Context, req request) (*http.Response, error) {
 		return nil, c.unreachable(err)
 	}
 	if resp.StatusCode/100 == 2 || resp.StatusCode == http.StatusSwitchingProtocols {
+		if c.warn != nil {
+			warnings, _ := utilnet.ParseWarningHeaders(resp.Header.Values("Warning"))
+			for _, w := range warnings {
+				c.warn(w.Text)
+			}
+		}
 		return resp, nil
 	}
 	defer resp.Body.Close()
@@ -230,17 +242,17 @@ func orDefault(ns string) string {
 
 // CreatePod creates pod in its namespace ("default" when unset) and returns
 // when it runs or its creation failed.
-func (c *Client) CreatePod(ctx context.Context, pod *corev1.Pod, opts runtime.CreateOptions) (*corev1.Pod, error) {
+func (c *Client) CreatePod(ctx context.Context, pod *corev1.Pod, opts api.CreateOptions) (*corev1.Pod, error) {
 	return c.createPod(ctx, pod, true, opts)
 }
 
 // SubmitPod hands pod to the daemon and returns at once (status Pending);
 // the daemon goes on creating it, and GetPod shows how that goes.
-func (c *Client) SubmitPod(ctx context.Context, pod *corev1.Pod, opts runtime.CreateOptions) (*corev1.Pod, error) {
+func (c *Client) SubmitPod(ctx context.Context, pod *corev1.Pod, opts api.CreateOptions) (*corev1.Pod, error) {
 	return c.createPod(ctx, pod, false, opts)
 }
 
-func (c *Client) createPod(ctx context.Context, pod *corev1.Pod, wait bool, opts runtime.CreateOptions) (*corev1.Pod, error) {
+func (c *Client) createPod(ctx context.Context, pod *corev1.Pod, wait bool, opts api.CreateOptions) (*corev1.Pod, error) {
 	q := url.Values{}
 	if !wait {
 		q.Set("wait", "false")
@@ -276,7 +288,7 @@ func (c *Client) ListPods(ctx context.Context, namespace string) ([]corev1.Pod, 
 }
 
 // DeletePod deletes a pod, stopping its containers first.
-func (c *Client) DeletePod(ctx context.Context, namespace, name string, opts runtime.DeleteOptions) error {
+func (c *Client) DeletePod(ctx context.Context, namespace, name string, opts api.DeleteOptions) error {
 	var q url.Values
 	if opts.GracePeriodSeconds != nil {
 		q = url.Values{"gracePeriodSeconds": {strconv.FormatInt(*opts.GracePeriodSeconds, 10)}}
@@ -368,7 +380,7 @@ func (c *Client) DeleteSecret(ctx context.Context, namespace, name string) error
 
 // Logs copies a container's log to w; with opts.Follow it keeps copying
 // until ctx ends or the container has exited.
-func (c *Client) Logs(ctx context.Context, namespace, name string, opts runtime.LogOptions, w io.Writer) error {
+func (c *Client) Logs(ctx context.Context, namespace, name string, opts api.LogOptions, w io.Writer) error {
 	q := url.Values{}
 	if opts.Container != "" {
 		q.Set("container", opts.Container)

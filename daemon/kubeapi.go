@@ -29,8 +29,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 
+	"github.com/minipod/minipod/api"
 	"github.com/minipod/minipod/manifest"
-	"github.com/minipod/minipod/runtime"
 )
 
 // protobufType is the media type of Kubernetes' protobuf encoding.
@@ -168,8 +168,9 @@ func findResource(name string) *kubeResource {
 // kubeServer serves the Kubernetes core/v1 API of a backend.
 type kubeServer struct {
 	*server
-	store *kubeStore
-	creds *kubeCreds
+	store    *kubeStore
+	creds    *kubeCreds
+	internal *internalStreams // where translated WebSocket streams go
 }
 
 // serveKube serves the Kubernetes API on l (TLS, every request
@@ -179,6 +180,7 @@ func serveKube(ctx context.Context, l net.Listener, b Backend, st *kubeStore, cr
 	defer stop()
 	s := &server{b: b, log: log, stopping: stopping}
 	k := &kubeServer{server: s, store: st, creds: creds}
+	k.internal = newInternalStreams(http.HandlerFunc(k.route), log)
 	hs := &http.Server{
 		Handler:           k.logRequests(k.authenticate(http.HandlerFunc(k.route))),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -203,6 +205,7 @@ func serveKube(ctx context.Context, l net.Listener, b Backend, st *kubeStore, cr
 	if err := hs.Shutdown(sctx); err != nil {
 		hs.Close()
 	}
+	k.internal.shutdown(sctx)
 	s.background.Wait()
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("failed to serve the Kubernetes API on %q: %w", l.Addr(), err)
@@ -244,6 +247,10 @@ func (k *kubeServer) route(w http.ResponseWriter, r *http.Request) {
 		k.writeObject(w, r, http.StatusOK, nil, &v)
 		return
 	case "/api", "/api/":
+		if v := aggregatedDiscoveryVersion(r); v != "" {
+			k.writeAggregatedDiscovery(w, r, v, true)
+			return
+		}
 		k.writeObject(w, r, http.StatusOK, nil, &metav1.APIVersions{
 			TypeMeta: metav1.TypeMeta{Kind: "APIVersions"},
 			Versions: []string{"v1"},
@@ -253,6 +260,10 @@ func (k *kubeServer) route(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	case "/apis", "/apis/":
+		if v := aggregatedDiscoveryVersion(r); v != "" {
+			k.writeAggregatedDiscovery(w, r, v, false)
+			return
+		}
 		k.writeObject(w, r, http.StatusOK, nil, &metav1.APIGroupList{
 			TypeMeta: metav1.TypeMeta{Kind: "APIGroupList", APIVersion: "v1"},
 			Groups:   []metav1.APIGroup{},
@@ -299,8 +310,12 @@ func (k *kubeServer) route(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case kr.sub == "log" && r.Method == http.MethodGet:
 		k.podLog(w, r, kr)
+	case kr.sub == "exec" && (r.Method == http.MethodGet || r.Method == http.MethodPost) && wantsWebSocketExec(r):
+		k.translateExec(w, r, kr)
 	case kr.sub == "exec" && (r.Method == http.MethodGet || r.Method == http.MethodPost):
 		k.podExec(w, r, kr)
+	case kr.sub == "portforward" && (r.Method == http.MethodGet || r.Method == http.MethodPost) && wantsWebSocketTunnel(r):
+		k.tunnelPortForward(w, r, kr)
 	case kr.sub == "portforward" && (r.Method == http.MethodGet || r.Method == http.MethodPost):
 		k.podPortForward(w, r, kr)
 	case kr.sub != "":
@@ -554,6 +569,9 @@ func (k *kubeServer) get(w http.ResponseWriter, r *http.Request, kr kubeRequest)
 	if !ok {
 		return
 	}
+	if kr.res.name == "pods" {
+		k.store.health.warnIfRuntimeDown(r.Context(), w, k.b)
+	}
 	if out.table {
 		tbl, st := k.table(r, kr.res, []k8sruntime.Object{obj}, "")
 		if st != nil {
@@ -594,6 +612,9 @@ func (k *kubeServer) list(w http.ResponseWriter, r *http.Request, kr kubeRequest
 		}
 	}
 	rvText := strconv.FormatUint(rv, 10)
+	if kr.res.name == "pods" {
+		k.store.health.warnIfRuntimeDown(r.Context(), w, k.b)
+	}
 	if out.table {
 		tbl, st := k.table(r, kr.res, items, rvText)
 		if st != nil {
@@ -973,28 +994,15 @@ func (k *kubeServer) createObject(w http.ResponseWriter, r *http.Request, kr kub
 	k.writeObject(w, r, http.StatusCreated, nil, obj)
 }
 
-// createPod validates the pod, starts its creation and answers as soon as
-// the pod exists (Pending), as the API server does; the runtime then pulls
-// images and starts containers, which the pod's status and events show.
+// createPod admits the pod (admitPod), starts its creation and answers as
+// soon as the pod exists (Pending), as the API server does; the runtime then
+// pulls images and starts containers, which the pod's status and events
+// show.
 func (k *kubeServer) createPod(w http.ResponseWriter, r *http.Request, kr kubeRequest, data []byte, dry bool) {
 	ctx := r.Context()
-	pod, warnings, err := manifest.DecodePod(requestSource, data)
-	if err != nil {
-		k.writeStatus(w, r, badRequest(err.Error()))
-		return
-	}
-	if st := setNamespace(&pod.ObjectMeta, kr.namespace); st != nil {
+	pod, warnings, st := k.admitPod(ctx, kr.namespace, data)
+	if st != nil {
 		k.writeStatus(w, r, st)
-		return
-	}
-	manifest.DefaultPod(pod)
-	refs, err := k.refs(ctx, pod.Namespace)
-	if err != nil {
-		k.writeErr(w, r, err)
-		return
-	}
-	if err := manifest.ValidatePod(requestSource, pod, refs); err != nil {
-		k.writeStatus(w, r, newStatus(http.StatusUnprocessableEntity, metav1.StatusReasonInvalid, err.Error()))
 		return
 	}
 	if k.store.get("pods", pod.Namespace, pod.Name) != nil {
@@ -1014,7 +1022,7 @@ func (k *kubeServer) createPod(w http.ResponseWriter, r *http.Request, kr kubeRe
 	k.background.Add(1)
 	go func(pod *corev1.Pod) {
 		defer k.background.Done()
-		_, err := k.b.CreatePod(context.WithoutCancel(ctx), pod, runtime.CreateOptions{})
+		_, err := k.b.CreatePod(context.WithoutCancel(ctx), pod, api.CreateOptions{})
 		if err != nil && !errors.Is(err, context.Canceled) {
 			k.log.Warn("failed to create pod", "namespace", pod.Namespace, "pod", pod.Name, "error", err)
 		}
@@ -1116,7 +1124,7 @@ func (k *kubeServer) delete(w http.ResponseWriter, r *http.Request, kr kubeReque
 			k.background.Add(1)
 			go func() {
 				defer k.background.Done()
-				err := k.b.DeletePod(context.WithoutCancel(r.Context()), ns, name, runtime.DeleteOptions{GracePeriodSeconds: grace})
+				err := k.b.DeletePod(context.WithoutCancel(r.Context()), ns, name, api.DeleteOptions{GracePeriodSeconds: grace})
 				if err != nil && !errors.Is(err, errdefs.ErrConflict) {
 					k.store.unmarkDeleting(ns, name)
 					k.log.Warn("failed to delete pod", "namespace", ns, "pod", name, "error", err)

@@ -6,20 +6,16 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
-	"net/http/pprof"
 	"os"
 	"time"
 
+	"github.com/minipod/minipod/api"
 	"github.com/minipod/minipod/runtime"
 )
 
-// DefaultSocket is where the daemon listens unless told otherwise.
-const DefaultSocket = "/run/minipod/minipod.sock"
-
 // Config configures the daemon.
 type Config struct {
-	// Socket is the unix socket of the API (default DefaultSocket).
+	// Socket is the unix socket of the API (default api.DefaultSocket).
 	Socket string
 	// SocketGroup may use the socket besides root ("" = root only).
 	SocketGroup string
@@ -53,7 +49,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	}
 	socket := cfg.Socket
 	if socket == "" {
-		socket = DefaultSocket
+		socket = api.DefaultSocket
 	}
 	// The test-only fault hook (runtime.FaultEnv); inert when unset.
 	if err := runtime.InstallFaultFromEnv(); err != nil {
@@ -148,18 +144,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 			err = errors.Join(err, <-uiDone)
 		}()
 	}
-	extra := func(mux *http.ServeMux) {
-		mux.HandleFunc("POST /minipod/v1/gc", gcHandler(rt))
-		uiRoutes(mux, rt, ui)
-		mux.HandleFunc("GET /minipod/v1/kubeconfig", kubeconfigHandler(kube))
-		if cfg.Pprof {
-			mux.HandleFunc("/debug/pprof/", pprof.Index)
-			mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-			mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-			mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-			mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-		}
-	}
+	opts.ui, opts.kube, opts.pprof = ui, kube, cfg.Pprof
 	kubeDone := make(chan error, 1)
 	kctx, kcancel := context.WithCancel(ctx)
 	defer kcancel()
@@ -176,7 +161,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		kubeDone <- nil
 	}
 	log.Info("minipod daemon serving", "socket", socket, "root", cfg.Runtime.Root)
-	err = serve(ctx, l, rt, log, extra, opts)
+	err = serve(ctx, l, rt, log, opts)
 	kcancel()
 	err = errors.Join(err, <-kubeDone)
 	log.Info("minipod daemon stopped; pods keep running")

@@ -1,47 +1,73 @@
 package runtime
 
 import (
-	"bytes"
-	"fmt"
-	"strings"
+	"os"
+	"sort"
+
+	podplan "github.com/minipod/minipod/plan"
 )
 
-// hostsFile is the pod's /etc/hosts, as the kubelet writes it.
-func hostsFile(podIP, hostname string, extra []string) []byte {
-	var b bytes.Buffer
-	b.WriteString("# Kubernetes-managed hosts file (minipod).\n")
-	b.WriteString("127.0.0.1\tlocalhost\n")
-	b.WriteString("::1\tlocalhost ip6-localhost ip6-loopback\n")
-	b.WriteString("fe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n")
-	if podIP != "" {
-		fmt.Fprintf(&b, "%s\t%s\n", podIP, hostname)
+// Pods of one namespace reach each other by name, as `<pod>` and
+// `<pod>.<namespace>`: the daemon keeps every pod's /etc/hosts listing the
+// other running pods of its namespace, rewritten in place (the file is
+// bind-mounted into the containers, so its inode must stay) whenever a pod
+// of the namespace comes or goes.
+
+// peerLines are the /etc/hosts lines naming the running pods of a
+// namespace, except the pod with UID self.
+func (r *Runtime) peerLines(namespace, self string) []string {
+	states := r.podStates()
+	var lines []string
+	for _, ps := range states {
+		ps.mu.Lock()
+		pod, ip, state := ps.rec.Pod, ps.rec.PodIP, ps.rec.State
+		ps.mu.Unlock()
+		if pod.Namespace != namespace || string(pod.UID) == self || ip == "" || state != StateRunning {
+			continue
+		}
+		lines = append(lines, podplan.PeerLine(ip, pod.Name, pod.Namespace))
 	}
-	for _, l := range extra {
-		b.WriteString(l + "\n")
-	}
-	return b.Bytes()
+	sort.Strings(lines)
+	return lines
 }
 
-// podHostsExtra are the pod's /etc/hosts lines after its own: its
-// subdomain FQDN and hostAliases (with the pod IP filled in), then the
-// other pods of its namespace.
-func podHostsExtra(plan *PodPlan, podIP string, peers []string) []string {
-	var out []string
-	if len(plan.Sandbox.HostsExtra) > 0 {
-		out = append(out, "", "# Entries added by HostAliases and the pod's subdomain.")
-		for _, l := range plan.Sandbox.HostsExtra {
-			out = append(out, strings.ReplaceAll(l, "<pod IP>", podIP))
+// refreshHosts rewrites the /etc/hosts of every running pod of a namespace.
+func (r *Runtime) refreshHosts(namespace string) {
+	states := r.podStates()
+	for _, ps := range states {
+		ps.mu.Lock()
+		pod, ip, plan, state := ps.rec.Pod, ps.rec.PodIP, ps.rec.Plan, ps.rec.State
+		ps.mu.Unlock()
+		if pod.Namespace != namespace || plan == nil || state != StateRunning {
+			continue
+		}
+		for _, f := range plan.Sandbox.Files {
+			if f.ContainerPath != "/etc/hosts" {
+				continue
+			}
+			if len(f.Placeholders) == 0 {
+				// The plan of a pod created by a daemon whose plans did
+				// not hold the file's content yet.
+				f.Content, f.Placeholders = plan.Sandbox.HostsTemplate(), map[string]string{podplan.PodIPPlaceholder: ""}
+			}
+			content := f.Render(ip, r.peerLines(namespace, string(pod.UID)))
+			if err := writeInPlace(f.HostPath, content); err != nil {
+				r.log.Warn("failed to update a pod's hosts file", "pod", podKey(pod.Namespace, pod.Name), "err", err)
+			}
 		}
 	}
-	if len(peers) > 0 {
-		out = append(out, "", "# Pods of this namespace, kept current by minipod.")
-		out = append(out, peers...)
-	}
-	return out
 }
 
-// peerLine is the /etc/hosts line by which the other pods of a namespace
-// reach a pod: "<ip>\t<name> <name>.<namespace>".
-func peerLine(ip, name, namespace string) string {
-	return fmt.Sprintf("%s\t%s %s.%s", ip, name, name, namespace)
+// writeInPlace replaces a file's content without replacing the file, so
+// that bind mounts of it see the new content.
+func writeInPlace(path string, content []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(content); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/containerd/errdefs"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/minipod/minipod/api"
 	"github.com/minipod/minipod/netns"
 	"github.com/minipod/minipod/volumes"
 )
@@ -19,7 +20,7 @@ import (
 // DeletePod stops the pod's containers (SIGTERM, the grace period, then
 // SIGKILL) and removes everything it created, the record last. It waits
 // for a creation in progress to finish first.
-func (r *Runtime) DeletePod(ctx context.Context, namespace, name string, opts DeleteOptions) error {
+func (r *Runtime) DeletePod(ctx context.Context, namespace, name string, opts api.DeleteOptions) error {
 	ps, err := r.lookup(namespace, name)
 	if err != nil {
 		return err
@@ -35,7 +36,7 @@ func (r *Runtime) DeletePod(ctx context.Context, namespace, name string, opts De
 }
 
 // deletePod deletes the pod of ps (see DeletePod).
-func (r *Runtime) deletePod(ctx context.Context, ps *podState, opts DeleteOptions) error {
+func (r *Runtime) deletePod(ctx context.Context, ps *podState, opts api.DeleteOptions) error {
 	namespace, name := ps.rec.Pod.Namespace, ps.rec.Pod.Name
 	select {
 	case <-ps.created:
@@ -83,7 +84,7 @@ func (r *Runtime) deletePod(ctx context.Context, ps *podState, opts DeleteOption
 	if err := r.updateQoSCgroups(); err != nil {
 		r.log.Warn("failed to update the QoS cgroups", "err", err)
 	}
-	if prev == StateFailed {
+	if prev == StateRollbackIncomplete {
 		// A creation that failed may have left its lease (containerd was
 		// down when it ended).
 		if err := r.removePodLeases(ctx, string(rec.Pod.UID)); err != nil {

@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/containerd/errdefs"
+
+	"github.com/minipod/minipod/api"
 )
 
 // retryTeardown finishes the rollback of a pod whose creation failed and
@@ -31,10 +33,10 @@ func (r *Runtime) retryTeardown(ps *podState) {
 		ps.mu.Lock()
 		state := ps.rec.State
 		ps.mu.Unlock()
-		if state != StateFailed {
+		if state != StateRollbackIncomplete {
 			continue // a delete is under way; it may fail and leave it Failed
 		}
-		err := r.deletePod(r.life, ps, DeleteOptions{GracePeriodSeconds: &zero})
+		err := r.deletePod(r.life, ps, api.DeleteOptions{GracePeriodSeconds: &zero})
 		if err == nil || errdefs.IsNotFound(err) {
 			r.log.Info("finished the rollback of a pod whose creation failed", "pod", key)
 			return

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -17,7 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/minipod/minipod/manifest"
+	"github.com/minipod/minipod/api"
 	"github.com/minipod/minipod/netns"
 	"github.com/minipod/minipod/volumes"
 )
@@ -52,27 +51,16 @@ func failAt(step string) error {
 	return FailAt(step)
 }
 
-// CreateOptions are the options of a pod's creation.
-type CreateOptions struct {
-	// PulledImages are images the caller pulled for this pod just before
-	// asking (minipod run pulls first, to show progress): an
-	// imagePullPolicy of Always is already satisfied for them, so they are
-	// not pulled a second time.
-	PulledImages []string
-}
-
-// CreatePod validates, defaults and creates the pod, and returns when all of
-// its containers run, or when its creation failed and was rolled back.
-func (r *Runtime) CreatePod(ctx context.Context, in *corev1.Pod, opts CreateOptions) (*corev1.Pod, error) {
+// CreatePod creates the pod, and returns when all of its containers run, or
+// when its creation failed and was rolled back. The pod is one the API
+// admitted: defaulted (manifest.DefaultPod) and validated
+// (manifest.ValidatePod) against the namespace's ConfigMaps and Secrets;
+// CreatePod checks only what depends on the host (hostPaths, resources).
+func (r *Runtime) CreatePod(ctx context.Context, in *corev1.Pod, opts api.CreateOptions) (*corev1.Pod, error) {
 	pod := in.DeepCopy()
-	manifest.DefaultPod(pod)
-	src := manifest.Source{File: "request", Doc: 1}
-	refs, cms, secrets, err := r.refs(ctx, pod.Namespace)
+	cms, secrets, err := r.refs(ctx, pod.Namespace)
 	if err != nil {
 		return nil, err
-	}
-	if err := manifest.ValidatePod(src, pod, refs); err != nil {
-		return nil, fmt.Errorf("%w: %w", errdefs.ErrInvalidArgument, err)
 	}
 	if err := r.checkHostPaths(pod); err != nil {
 		return nil, err
@@ -157,7 +145,7 @@ func (r *Runtime) create(ctx context.Context, ps *podState, cms []*corev1.Config
 	if err != nil {
 		r.mu.Lock()
 		ps.mu.Lock()
-		failed := ps.rec.State == StateFailed
+		failed := ps.rec.State == StateRollbackIncomplete
 		ps.mu.Unlock()
 		if !failed {
 			delete(r.pods, key)
@@ -175,27 +163,26 @@ func (r *Runtime) create(ctx context.Context, ps *podState, cms []*corev1.Config
 	return nil
 }
 
-func (r *Runtime) refs(ctx context.Context, ns string) (manifest.Refs, []*corev1.ConfigMap, []*corev1.Secret, error) {
-	refs := manifest.Refs{ConfigMaps: map[string]*corev1.ConfigMap{}, Secrets: map[string]*corev1.Secret{}}
+// refs are the ConfigMaps and Secrets of a namespace, which the pod's
+// volumes and env read.
+func (r *Runtime) refs(ctx context.Context, ns string) ([]*corev1.ConfigMap, []*corev1.Secret, error) {
 	cmList, err := r.ListConfigMaps(ctx, ns)
 	if err != nil {
-		return refs, nil, nil, err
+		return nil, nil, err
 	}
 	sList, err := r.ListSecrets(ctx, ns)
 	if err != nil {
-		return refs, nil, nil, err
+		return nil, nil, err
 	}
 	var cms []*corev1.ConfigMap
 	var secrets []*corev1.Secret
 	for i := range cmList {
-		refs.ConfigMaps[cmList[i].Name] = &cmList[i]
 		cms = append(cms, &cmList[i])
 	}
 	for i := range sList {
-		refs.Secrets[sList[i].Name] = &sList[i]
 		secrets = append(secrets, &sList[i])
 	}
-	return refs, cms, secrets, nil
+	return cms, secrets, nil
 }
 
 // apply runs the pod's plan step by step; each step registers its undo
@@ -240,7 +227,7 @@ func (r *Runtime) apply(ctx context.Context, ps *podState, cms []*corev1.ConfigM
 		if rbErr := undo.rollback(ctx); rbErr != nil {
 			serr.Rollback = rbErr
 			ps.mu.Lock()
-			ps.rec.State = StateFailed
+			ps.rec.State = StateRollbackIncomplete
 			ps.rec.TeardownError = rbErr.Error()
 			ps.mu.Unlock()
 			_ = r.records.save(ps.rec)
@@ -278,7 +265,7 @@ func (r *Runtime) apply(ctx context.Context, ps *podState, cms []*corev1.ConfigM
 	if err := stepDone(step); err != nil {
 		return err
 	}
-	plan, err := Plan(pod, PlanOptions{StateRoot: r.cfg.Root, Network: r.network.Name(), NetNSDir: r.cfg.NetNSDir, Images: configs, ConfigMaps: cms, Secrets: secrets, PodPidsLimit: r.cfg.PodPidsLimit})
+	plan, err := r.plan(pod, configs, cms, secrets)
 	if err != nil {
 		return err
 	}
@@ -473,7 +460,7 @@ func (r *Runtime) apply(ctx context.Context, ps *podState, cms []*corev1.ConfigM
 	ps.mu.Lock()
 	for i, cp := range plan.Containers {
 		ps.rec.Containers[cp.Name] = created[i].ID()
-		ps.containers[cp.Name] = &containerState{ID: created[i].ID(), Image: images[cp.Image].Name(), ImageID: images[cp.Image].Target().Digest.String()}
+		r.addContainer(ps, cp.Name, &containerState{ID: created[i].ID(), Image: images[cp.Image].Name(), ImageID: images[cp.Image].Target().Digest.String()})
 	}
 	ps.mu.Unlock()
 	if err := r.records.save(ps.rec); err != nil {
@@ -581,27 +568,6 @@ func attachment(plan *PodPlan, nsPath string) netns.Attachment {
 	return a
 }
 
-func writePodFiles(plan *PodPlan, podIP string, peers []string) error {
-	host, err := os.ReadFile("/etc/resolv.conf")
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("failed to read the host's resolv.conf: %w", err)
-	}
-	content := map[string][]byte{
-		"/etc/hosts":       hostsFile(podIP, plan.Sandbox.Hostname, podHostsExtra(plan, podIP, peers)),
-		"/etc/hostname":    []byte(plan.Sandbox.Hostname + "\n"),
-		"/etc/resolv.conf": podResolvConf(plan.Sandbox.DNS, host),
-	}
-	for _, f := range plan.Sandbox.Files {
-		if err := os.MkdirAll(filepath.Dir(f.HostPath), 0o755); err != nil {
-			return fmt.Errorf("failed to create %q: %w", filepath.Dir(f.HostPath), err)
-		}
-		if err := os.WriteFile(f.HostPath, content[f.ContainerPath], 0o644); err != nil {
-			return fmt.Errorf("failed to write %q: %w", f.HostPath, err)
-		}
-	}
-	return nil
-}
-
 // startContainer creates the task, waits on it before starting it (so no
 // exit is missed) and starts it.
 func (r *Runtime) startContainer(ctx context.Context, ps *podState, plan *PodPlan, c containerd.Container, cp *ContainerPlan) error {
@@ -631,9 +597,7 @@ func (r *Runtime) startTask(ctx context.Context, ps *podState, t containerd.Task
 	if err := t.Start(r.nsctx(ctx)); err != nil {
 		return fmt.Errorf("failed to start container %q: %w", cp.Name, err)
 	}
-	ps.mu.Lock()
-	ps.containers[cp.Name].beginRun(0, cp.LogPath)
-	ps.mu.Unlock()
+	r.updateContainer(ps, cp.Name, func(cs *containerState) { cs.beginRun(0, cp.LogPath) })
 	r.event(ps, corev1.EventTypeNormal, "Started", "Started container "+cp.Name, cp.Name)
 	r.watch(ps, cp.Name, exitc)
 	r.postStart(ps, cp.Name)

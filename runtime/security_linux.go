@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,6 +15,8 @@ import (
 	"github.com/containerd/containerd/v2/pkg/oci"
 	"github.com/containerd/errdefs"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/minipod/minipod/plan"
 )
 
 // ErrCreateContainerConfig is the class of a container the kubelet would
@@ -36,34 +39,44 @@ func securitySpecOpts(cp *ContainerPlan, seccompDir string) ([]oci.SpecOpts, err
 	// the kubelet with containerd's CRI plugin sets them: the primary gid,
 	// the user's memberships in the image's /etc/group, supplementalGroups
 	// and fsGroup; never root's group unless one of these names it.
-	user, member := containerUser(s, cp.ImageUser)
+	user, member := s.User, s.GroupsOf
 	opts = append(opts, oci.WithUser(user), func(ctx context.Context, c oci.Client, ctr *containers.Container, spec *oci.Spec) error {
 		primary := spec.Process.User.AdditionalGids
 		if err := oci.WithAdditionalGIDs(member)(ctx, c, ctr, spec); err != nil {
 			return fmt.Errorf("failed to read the groups of user %q in the image: %w", member, err)
 		}
-		spec.Process.User.AdditionalGids = mergeGroups(append(primary, spec.Process.User.AdditionalGids...), s.SupplementalGroups)
+		spec.Process.User.AdditionalGids = plan.MergeGroups(append(primary, spec.Process.User.AdditionalGids...), s.SupplementalGroups)
 		return nil
 	})
 	if s.Privileged {
 		opts = append(opts, oci.WithPrivileged, oci.WithAllDevicesAllowed, oci.WithHostDevices)
 	}
-	if slices.Contains(s.CapDrop, "ALL") {
-		opts = append(opts, oci.WithCapabilities(nil))
-	} else if len(s.CapDrop) > 0 {
-		opts = append(opts, oci.WithDroppedCapabilities(s.CapDrop))
-	}
-	if slices.Contains(s.CapAdd, "ALL") {
-		opts = append(opts, oci.WithAllKnownCapabilities)
-	} else if len(s.CapAdd) > 0 {
-		opts = append(opts, oci.WithAddedCapabilities(s.CapAdd))
+	if !s.AllCapabilities {
+		// The planned sets, exactly.
+		opts = append(opts, oci.WithCapabilities(s.Capabilities))
+	} else {
+		// Every capability the kernel knows (privileged, or capAdd ALL),
+		// which only the host can list, then the pod's drops and adds.
+		if slices.Contains(s.CapDrop, "ALL") {
+			opts = append(opts, oci.WithCapabilities(nil))
+		} else if len(s.CapDrop) > 0 {
+			opts = append(opts, oci.WithDroppedCapabilities(s.CapDrop))
+		}
+		if slices.Contains(s.CapAdd, "ALL") {
+			opts = append(opts, oci.WithAllKnownCapabilities)
+		} else if len(s.CapAdd) > 0 {
+			opts = append(opts, oci.WithAddedCapabilities(s.CapAdd))
+		}
 	}
 	if s.ReadOnlyRootFS {
 		opts = append(opts, oci.WithRootFSReadonly())
 	}
-	if s.NoNewPrivileges {
-		opts = append(opts, oci.WithNoNewPrivileges)
-	}
+	// containerd's default spec sets no_new_privs; the plan says
+	// whether it stays (allowPrivilegeEscalation: false), as a kubelet.
+	opts = append(opts, func(_ context.Context, _ oci.Client, _ *containers.Container, spec *oci.Spec) error {
+		spec.Process.NoNewPrivileges = s.NoNewPrivileges
+		return nil
+	})
 	if len(s.Sysctls) > 0 {
 		opts = append(opts, func(_ context.Context, _ oci.Client, _ *containers.Container, spec *oci.Spec) error {
 			if spec.Linux.Sysctl == nil {
@@ -141,4 +154,30 @@ func localhostProfile(seccompDir, profile string) (string, error) {
 		return "", fmt.Errorf("seccomp profile %s is not a file", path)
 	}
 	return path, nil
+}
+
+// applyFSGroup gives a volume to the pod's fsGroup, as the kubelet does:
+// group-owned, group read-write, directories setgid so that new files
+// inherit the group.
+func applyFSGroup(root string, gid int64) error {
+	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			return nil
+		}
+		if err := os.Lchown(p, -1, int(gid)); err != nil {
+			return fmt.Errorf("failed to give %q to fsGroup %d: %w", p, gid, err)
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		mode := info.Mode().Perm() | 0o060
+		if d.IsDir() {
+			mode |= 0o010 | os.ModeSetgid
+		}
+		return os.Chmod(p, mode)
+	})
 }

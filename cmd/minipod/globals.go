@@ -6,9 +6,11 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 
 	"github.com/spf13/cobra"
 
+	"github.com/minipod/minipod/api"
 	"github.com/minipod/minipod/client"
 )
 
@@ -24,7 +26,7 @@ type globalOptions struct {
 func (g *globalOptions) addFlags(cmd *cobra.Command) {
 	socket := os.Getenv("MINIPOD_SOCKET")
 	if socket == "" {
-		socket = client.DefaultSocket
+		socket = api.DefaultSocket
 	}
 	cmd.PersistentFlags().StringVar(&g.socket, "socket", socket, "the daemon's unix socket (default from MINIPOD_SOCKET)")
 	cmd.PersistentFlags().StringVar(&g.server, "server", os.Getenv("MINIPOD_SERVER"), "talk to the daemon's loopback TCP listener at 127.0.0.1:PORT (minipod daemon --listen-tcp) instead of the socket (default from MINIPOD_SERVER)")
@@ -38,10 +40,25 @@ func (g *globalOptions) addFlags(cmd *cobra.Command) {
 }
 
 func (g *globalOptions) client() *client.Client {
+	var c *client.Client
 	if g.server != "" {
-		return client.NewTCP(g.server, g.tokenFile)
+		c = client.NewTCP(g.server, g.tokenFile)
+	} else {
+		c = client.New(g.socket)
 	}
-	return client.New(g.socket)
+	// The daemon's warnings go to stderr once each, as kubectl prints
+	// the API server's.
+	seen := map[string]bool{}
+	var mu sync.Mutex
+	c.OnWarning(func(msg string) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !seen[msg] {
+			seen[msg] = true
+			fmt.Fprintln(os.Stderr, "Warning: "+msg)
+		}
+	})
+	return c
 }
 
 // exitError ends minipod with an exit code; its message (if any) has not

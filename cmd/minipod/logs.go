@@ -9,8 +9,8 @@ import (
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/minipod/minipod/api"
 	"github.com/minipod/minipod/client"
-	"github.com/minipod/minipod/runtime"
 )
 
 type logsOptions struct {
@@ -44,6 +44,8 @@ func newLogsCommand(s ioStreams, g *globalOptions) *cobra.Command {
 	f.BoolVar(&o.timestamps, "timestamps", false, "start each line with its RFC3339 timestamp")
 	f.Int64Var(&o.tail, "tail", -1, "only the last N lines (-1: all)")
 	f.DurationVar(&o.since, "since", 0, "only lines newer than this, such as 5s, 2m or 3h")
+	cmd.ValidArgsFunction = completePod(g)
+	_ = cmd.RegisterFlagCompletionFunc("container", completeContainer(g))
 	return cmd
 }
 
@@ -56,7 +58,7 @@ func runLogs(ctx context.Context, c *client.Client, namespace string, o *logsOpt
 	if err != nil {
 		return err
 	}
-	opts := runtime.LogOptions{Container: container, Follow: o.follow, Previous: o.previous, Timestamps: o.timestamps, Since: o.since}
+	opts := api.LogOptions{Container: container, Follow: o.follow, Previous: o.previous, Timestamps: o.timestamps, Since: o.since}
 	if o.tail >= 0 {
 		tail := o.tail
 		opts.TailLines = &tail

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -15,8 +16,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/watch"
 
+	"github.com/minipod/minipod/api"
 	"github.com/minipod/minipod/client"
 	"github.com/minipod/minipod/manifest"
+	"github.com/minipod/minipod/plan"
 	"github.com/minipod/minipod/runtime"
 )
 
@@ -63,7 +66,8 @@ func runFile(ctx context.Context, g *globalOptions, o *runOptions, s ioStreams) 
 	if o.output != "text" && o.output != "json" {
 		return fmt.Errorf("unknown output format %q: want text or json", o.output)
 	}
-	f, err := manifest.ReadFile(o.file, s.in)
+	existing := existingObjects(ctx, g)
+	f, err := manifest.ReadFileWith(o.file, s.in, existing)
 	if err != nil {
 		return err
 	}
@@ -71,7 +75,7 @@ func runFile(ctx context.Context, g *globalOptions, o *runOptions, s ioStreams) 
 		fmt.Fprintln(s.errOut, "Warning: "+w)
 	}
 	if o.dryRun {
-		return printPlans(s.out, f, o.output, runningPods(ctx, g.client()))
+		return printPlans(s.out, f, o.output, runningPods(ctx, g.client()), existing, imageConfigs(ctx, g.client(), f))
 	}
 	for _, pod := range f.Pods {
 		if pod.Namespace == "" {
@@ -111,6 +115,36 @@ func runFile(ctx context.Context, g *globalOptions, o *runOptions, s ioStreams) 
 	return nil
 }
 
+// existingObjects lists the ConfigMaps and Secrets the daemon holds, to
+// which the file's pods may refer as pods on a cluster refer to objects
+// created beforehand. When the daemon does not answer at once, the file's
+// own objects are all there is, and a reference to another one says why.
+func existingObjects(ctx context.Context, g *globalOptions) *manifest.Existing {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	c := g.client()
+	cms, err := c.ListConfigMaps(ctx, "")
+	var secrets []corev1.Secret
+	if err == nil {
+		secrets, err = c.ListSecrets(ctx, "")
+	}
+	if err != nil {
+		where := "at " + g.socket
+		if g.server != "" {
+			where = "at " + g.server
+		}
+		return &manifest.Existing{Unasked: "no daemon answered " + where + " to look for it there"}
+	}
+	e := &manifest.Existing{}
+	for i := range cms {
+		e.ConfigMaps = append(e.ConfigMaps, &cms[i])
+	}
+	for i := range secrets {
+		e.Secrets = append(e.Secrets, &secrets[i])
+	}
+	return e
+}
+
 // runningPods lists the daemon's running pods, for the /etc/hosts of a
 // dry run; nil when the daemon does not answer at once (a dry run does not
 // need it).
@@ -127,23 +161,60 @@ func runningPods(ctx context.Context, c *client.Client) []corev1.Pod {
 	return pods
 }
 
+// imageConfigs asks the daemon for the configs of the images f's pods
+// name, for a dry run; nil when the daemon does not answer at once.
+func imageConfigs(ctx context.Context, c *client.Client, f *manifest.File) map[string]*plan.ImageConfig {
+	var refs []string
+	seen := map[string]bool{}
+	for _, pod := range f.Pods {
+		for _, ctr := range plan.AllContainers(pod) {
+			if !seen[ctr.Image] {
+				seen[ctr.Image] = true
+				refs = append(refs, ctr.Image)
+			}
+		}
+	}
+	if len(refs) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	configs, err := c.ImageConfigs(ctx, refs)
+	if err != nil {
+		return nil
+	}
+	out := make(map[string]*plan.ImageConfig, len(configs))
+	for ref, cfg := range configs {
+		out[ref] = (*plan.ImageConfig)(cfg)
+	}
+	return out
+}
+
 // printPlans writes the plan of every pod of f, as text or as a JSON array.
 // running are the daemon's pods (nil if it did not answer): the text shows
-// the /etc/hosts lines they give each pod.
-func printPlans(w io.Writer, f *manifest.File, format string, running []corev1.Pod) error {
-	opts := runtime.PlanOptions{
-		StateRoot:  runtime.DefaultStateRoot,
-		Network:    runtime.DefaultNetwork,
-		ConfigMaps: f.ConfigMaps,
-		Secrets:    f.Secrets,
+// the /etc/hosts lines they give each pod. The pods may read the existing
+// ConfigMaps and Secrets, and the file's, which come first. images are the
+// configs of the images the daemon has (nil if it did not answer).
+func printPlans(w io.Writer, f *manifest.File, format string, running []corev1.Pod, existing *manifest.Existing, images map[string]*plan.ImageConfig) error {
+	resolv, err := runtime.HostResolvConf()
+	if err != nil {
+		return err
 	}
-	plans := make([]*runtime.PodPlan, 0, len(f.Pods))
+	opts := plan.Options{
+		StateRoot:      plan.DefaultStateRoot,
+		Network:        plan.DefaultNetwork,
+		ConfigMaps:     append(slices.Clone(existing.ConfigMaps), f.ConfigMaps...),
+		Secrets:        append(slices.Clone(existing.Secrets), f.Secrets...),
+		HostResolvConf: resolv,
+		Images:         images,
+	}
+	plans := make([]*plan.Plan, 0, len(f.Pods))
 	for _, pod := range f.Pods {
-		plan, err := runtime.Plan(pod, opts)
+		p, err := plan.Pod(pod, opts)
 		if err != nil {
 			return fmt.Errorf("failed to plan pod %q: %w", pod.Name, err)
 		}
-		plans = append(plans, plan)
+		plans = append(plans, p)
 	}
 	if format == "json" {
 		if err := writeJSON(w, plans, "  "); err != nil {
@@ -151,18 +222,18 @@ func printPlans(w io.Writer, f *manifest.File, format string, running []corev1.P
 		}
 		return nil
 	}
-	for i, plan := range plans {
+	for i, pp := range plans {
 		if i > 0 {
 			fmt.Fprintln(w)
 		}
-		opts := runtime.TextOptions{PeersKnown: running != nil}
+		opts := plan.TextOptions{PeersKnown: running != nil, ImagesKnown: images != nil}
 		for _, p := range running {
-			if p.Namespace == plan.Namespace && p.Name != plan.Name && p.Status.PodIP != "" &&
+			if p.Namespace == pp.Namespace && p.Name != pp.Name && p.Status.PodIP != "" &&
 				p.Status.Phase == corev1.PodRunning && p.DeletionTimestamp == nil {
-				opts.Peers = append(opts.Peers, runtime.Peer{Name: p.Name, IP: p.Status.PodIP})
+				opts.Peers = append(opts.Peers, plan.Peer{Name: p.Name, IP: p.Status.PodIP})
 			}
 		}
-		if err := plan.WriteTextWith(w, opts); err != nil {
+		if err := pp.WriteTextWith(w, opts); err != nil {
 			return fmt.Errorf("failed to print the plan of pod %q: %w", f.Pods[i].Name, err)
 		}
 	}
@@ -195,7 +266,7 @@ func runPods(ctx context.Context, c *client.Client, f *manifest.File, detach boo
 	for i, pod := range f.Pods {
 		results[i].name = pod.Name
 	}
-	var present []runtime.Image
+	var present []api.Image
 	if needsImageList(f.Pods) {
 		var err error
 		if present, err = c.ListImages(ctx); err != nil {
@@ -233,7 +304,7 @@ func runPods(ctx context.Context, c *client.Client, f *manifest.File, detach boo
 			defer wg.Done()
 			var created *corev1.Pod
 			var err error
-			opts := runtime.CreateOptions{PulledImages: podImages(pod, pulled)}
+			opts := api.CreateOptions{PulledImages: podImages(pod, pulled)}
 			if detach {
 				created, err = c.SubmitPod(ctx, pod, opts)
 			} else if created, err = c.CreatePod(ctx, pod, opts); err == nil {
