@@ -227,8 +227,9 @@ fi
 # The VM boot tier: the Vagrantfile's VM under libvirt, offline. Opt-in
 # (MINIPOD_VAGRANT_BOOT=1), in CI too: where /dev/kvm cannot run Debian's
 # kernel (a nested host's PVM) QEMU emulates the processor, and on a shared
-# 2-core host that took 52 minutes with the box cached and 26 more to build
-# the box (README, "Tests"), more than CI's time. Asked for, a missing
+# 2-core host that took 22 minutes with the box cached and 26 more to build
+# the box (after each change of go.mod; README, "Tests"), more than CI's
+# time allows on top of the rest. Asked for, a missing
 # tool, a failed check or the time bound fails the run, and so, in CI, do no
 # root or no /dev/kvm. Its cost line (KVM or emulation, each phase, QEMU's CPU time) is
 # printed with the figures below.
