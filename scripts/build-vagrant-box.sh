@@ -30,10 +30,12 @@
 #
 # The box is cached in $MINIPOD_VAGRANT_BOX_CACHE (default
 # /var/cache/minipod-vagrant-box) under a key made of this script's commands,
-# go.mod, go.sum, the Go release and the archive's address; a rerun with the same key
-# only prints the cached box (or copies it to FILE). The box's file system
-# is kept beside it for --go-cache. Older boxes there are removed. A build took 9-22 minutes on a loaded 2-core host (debootstrap 4-10,
-# compiling for the build cache 4-10); the box is about 2 GB.
+# go.mod, go.sum, the Go release, the archive's address and kubectl; a
+# rerun with the same key only prints the cached box (or copies it to FILE).
+# The box's file system is kept beside it for --go-cache. Older boxes there
+# are removed. A build took 9-26 minutes on a loaded 2-core host (debootstrap
+# 4-9, compiling for the build cache 4-15; 6 minutes of CPU time); the box is
+# about 2 GB, the kept file system as much again.
 #
 # Environment: MINIPOD_DEBIAN_MIRROR (default: the first Debian archive of
 # this host's apt sources), GO (default: what scripts/install.sh --print-go

@@ -17,8 +17,8 @@
 #   scripts/test-vagrant-boot.sh          (as root; the host needs /dev/kvm)
 #
 # The box comes from scripts/build-vagrant-box.sh (cached in
-# /var/cache/minipod-vagrant-box; building it takes 10-25 minutes). Before
-# the VM boots, that script also compiles this checkout's builds on the host,
+# /var/cache/minipod-vagrant-box; building it took 9-26 minutes on a loaded
+# 2-core host). Before the VM boots, that script also compiles this checkout's builds on the host,
 # in the box's file system (its Go, module cache and paths), and the test
 # syncs the resulting Go build cache into the VM's: Go's cache is keyed by
 # the content of everything that goes into a build, so the provisioning's
