@@ -509,3 +509,32 @@ func testPod(name string) *corev1.Pod {
 		}}},
 	}
 }
+
+// TestServeIsRunsAPI: Serve, which the tests use, answers the routes the
+// daemon's Run serves: gc, a pod's host view, and the live view's and the
+// Kubernetes API's hand-outs (which say how to turn them on).
+func TestServeIsRunsAPI(t *testing.T) {
+	fb := fakebackend.New()
+	c, _ := startServer(t, fb)
+	ctx := t.Context()
+	rep, err := c.GC(ctx, true)
+	if err != nil || !rep.DryRun {
+		t.Fatalf("GC: %+v, %v", rep, err)
+	}
+	if _, err := c.CreatePod(ctx, testPod("web"), api.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	v, err := c.HostView(ctx, "default", "web")
+	if err != nil || v.Name != "web" || v.PodIP != "10.233.0.2" {
+		t.Fatalf("HostView: %+v, %v", v, err)
+	}
+	if _, err := c.HostView(ctx, "default", "nope"); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Fatalf("HostView of a missing pod: %v, want NotFound", err)
+	}
+	if _, err := c.UI(ctx); !errors.Is(err, errdefs.ErrNotFound) || !strings.Contains(err.Error(), "--ui") {
+		t.Fatalf("UI when off: %v, want NotFound saying how to turn it on", err)
+	}
+	if _, err := c.Kubeconfig(ctx); !errors.Is(err, errdefs.ErrNotFound) || !strings.Contains(err.Error(), "--kube-api") {
+		t.Fatalf("Kubeconfig when off: %v, want NotFound saying how to turn it on", err)
+	}
+}
