@@ -460,7 +460,7 @@ func (r *Runtime) apply(ctx context.Context, ps *podState, cms []*corev1.ConfigM
 	ps.mu.Lock()
 	for i, cp := range plan.Containers {
 		ps.rec.Containers[cp.Name] = created[i].ID()
-		ps.containers[cp.Name] = &containerState{ID: created[i].ID(), Image: images[cp.Image].Name(), ImageID: images[cp.Image].Target().Digest.String()}
+		r.addContainer(ps, cp.Name, &containerState{ID: created[i].ID(), Image: images[cp.Image].Name(), ImageID: images[cp.Image].Target().Digest.String()})
 	}
 	ps.mu.Unlock()
 	if err := r.records.save(ps.rec); err != nil {
@@ -597,9 +597,7 @@ func (r *Runtime) startTask(ctx context.Context, ps *podState, t containerd.Task
 	if err := t.Start(r.nsctx(ctx)); err != nil {
 		return fmt.Errorf("failed to start container %q: %w", cp.Name, err)
 	}
-	ps.mu.Lock()
-	ps.containers[cp.Name].beginRun(0, cp.LogPath)
-	ps.mu.Unlock()
+	r.updateContainer(ps, cp.Name, func(cs *containerState) { cs.beginRun(0, cp.LogPath) })
 	r.event(ps, corev1.EventTypeNormal, "Started", "Started container "+cp.Name, cp.Name)
 	r.watch(ps, cp.Name, exitc)
 	r.postStart(ps, cp.Name)
