@@ -3,11 +3,13 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -100,16 +102,22 @@ func (h *hostEnv) runtimeWith(t *testing.T, cfg Config) *Runtime {
 		_ = syscall.Unmount(filepath.Join(base, "secrets"), syscall.MNT_DETACH)
 		os.RemoveAll(base)
 	})
+	// Each test runtime has a containerd namespace, a network, a bridge
+	// and a subnet of its own, so that runtimes, of one test process or of
+	// several, can run side by side.
+	n := runtimeSeq.Add(1)
+	bridge := fmt.Sprintf("mprt%d-%d", os.Getpid()%100000, n)
 	r, err := New(context.Background(), Config{
 		Root:                filepath.Join(t.TempDir(), "root"),
 		ContainerdAddress:   h.sock,
-		ContainerdNamespace: "mpt-runtime",
-		NetworkName:         "mpt-runtime",
-		Bridge:              "mptrt0",
-		Subnet:              "10.236.1.0/24",
+		ContainerdNamespace: fmt.Sprintf("mpt-runtime-%d", n),
+		NetworkName:         bridge,
+		Bridge:              bridge,
+		Subnet:              testSubnet(int(n)),
 		LogBinary:           exe,
 		Network:             cfg.Network,
 		RestartBackOff:      cfg.RestartBackOff,
+		Fault:               cfg.Fault,
 		NetNSDir:            nsDir,
 		SecretDir:           filepath.Join(base, "secrets"),
 	})
@@ -128,8 +136,8 @@ func (h *hostEnv) runtimeWith(t *testing.T, cfg Config) *Runtime {
 			}
 		}
 		r.Close()
-		if l, err := exec.Command("ip", "link", "del", "mptrt0").CombinedOutput(); err != nil && !strings.Contains(string(l), "Cannot find") {
-			t.Logf("ip link del mptrt0: %s", l)
+		if l, err := exec.Command("ip", "link", "del", bridge).CombinedOutput(); err != nil && !strings.Contains(string(l), "Cannot find") {
+			t.Logf("ip link del %s: %s", bridge, l)
 		}
 	})
 	f, err := os.Open(h.archive)
@@ -141,6 +149,30 @@ func (h *hostEnv) runtimeWith(t *testing.T, cfg Config) *Runtime {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// runtimeSeq numbers the test runtimes of this process.
+var runtimeSeq atomic.Int32
+
+// testSubnet picks a 10.236.x.0/24 for the n-th runtime of this process
+// that no interface of the host is on (the x from the process ID, so that
+// test processes side by side differ).
+func testSubnet(n int) string {
+	used := map[string]bool{}
+	if addrs, err := net.InterfaceAddrs(); err == nil {
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() != nil {
+				used[ipn.IP.Mask(net.CIDRMask(24, 32)).String()] = true
+			}
+		}
+	}
+	for i := range 250 {
+		x := (os.Getpid()*7+n+i)%250 + 1
+		if !used[fmt.Sprintf("10.236.%d.0", x)] {
+			return fmt.Sprintf("10.236.%d.0/24", x)
+		}
+	}
+	return fmt.Sprintf("10.236.%d.0/24", n%250+1)
 }
 
 func testPod(name string, cmds ...[]string) *corev1.Pod {
@@ -205,18 +237,20 @@ func TestRunExecLogsDelete(t *testing.T) {
 	assertEmpty(t, r)
 }
 
+// TestRollbackAtEveryStep fails a creation at each apply step, as
+// podSteps lists them, each on a runtime of its own, and requires that the
+// step is named and that nothing is left.
 func TestRollbackAtEveryStep(t *testing.T) {
 	h := newHostEnv(t)
-	r := h.runtime(t, nil)
-	for _, step := range []string{StepImages, StepRecord, StepNetNS, StepPodNamespaces, StepCNI, StepVolumes, StepPodFiles, StepInitContainers, StepCreate, StepStart} {
+	for _, step := range ApplySteps {
 		t.Run(step, func(t *testing.T) {
-			FailAt = func(s string) error {
+			t.Parallel()
+			r := h.runtimeWith(t, Config{Fault: func(s string) error {
 				if s == step {
 					return fmt.Errorf("injected failure at %s", s)
 				}
 				return nil
-			}
-			defer func() { FailAt = nil }()
+			}})
 			p := testPod("fail", []string{"sleep", "3600"}, []string{"sleep", "3600"})
 			p.Spec.InitContainers = []corev1.Container{{Name: "init", Image: "docker.io/library/busybox:1.36", Command: []string{"true"}}}
 			p.Spec.Volumes = []corev1.Volume{{Name: "mem", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}}}}
@@ -383,13 +417,19 @@ func TestNextBackOff(t *testing.T) {
 // its pod cgroup busy, the delete failing).
 func TestNoRestartBehindTeardown(t *testing.T) {
 	h := newHostEnv(t)
-	r := h.runtimeWith(t, Config{RestartBackOff: time.Millisecond})
+	var fault atomic.Pointer[func(string) error]
+	r := h.runtimeWith(t, Config{RestartBackOff: time.Millisecond, Fault: func(s string) error {
+		if f := fault.Load(); f != nil {
+			return (*f)(s)
+		}
+		return nil
+	}})
 	ctx := context.Background()
 
 	// A rollback: the start step fails once the containers are restarting.
 	for i := range 3 {
 		name := fmt.Sprintf("rollback-%d", i)
-		FailAt = func(s string) error {
+		failAt := func(s string) error {
 			if s != StepStart {
 				return nil
 			}
@@ -405,8 +445,9 @@ func TestNoRestartBehindTeardown(t *testing.T) {
 				time.Sleep(10 * time.Millisecond)
 			}
 		}
+		fault.Store(&failAt)
 		_, err := r.CreatePod(ctx, testPod(name, []string{"sh", "-c", "exit 1"}, []string{"sh", "-c", "exit 1"}), CreateOptions{})
-		FailAt = nil
+		fault.Store(nil)
 		if err == nil || !strings.Contains(err.Error(), "injected failure") {
 			t.Fatalf("create of %s: %v, want the injected failure", name, err)
 		}
