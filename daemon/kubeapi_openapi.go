@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"crypto/sha512"
+	_ "embed"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -13,13 +14,22 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// The OpenAPI documents the API serves. They describe, for each kind, the
-// operations and the query parameters the server takes, and no schemas yet:
-// kubectl reads from them that the server validates fields itself
-// (fieldValidation on PATCH), so it sends fieldValidation=Strict instead of
-// validating on its side, and finding no schema for a kind it skips its
-// own validation. The server's decoding is always strict: an unknown
-// field is refused with its path.
+// The OpenAPI documents the API serves. Their paths describe, for each
+// kind, the operations and the query parameters this server takes; their
+// schemas are those a kube-apiserver of the same release serves for the
+// same kinds (openapi/*.json, written and checked against a real
+// kube-apiserver by e2e TestOpenAPISchemas), so that `kubectl explain`
+// explains as on a cluster and kubectl's client-side validation names an
+// unknown field. kubectl reads from the paths that the server validates
+// fields itself (fieldValidation on PATCH), and sends
+// fieldValidation=Strict: the server's decoding is always strict, and an
+// unknown field is refused with its path.
+
+//go:embed openapi/v2-definitions.json
+var openAPIv2Definitions []byte
+
+//go:embed openapi/v3-schemas.json
+var openAPIv3Schemas []byte
 
 // openAPIOperations lists the paths of the served resources and, for each,
 // its operations (method -> action).
@@ -67,7 +77,7 @@ var openAPIDocs = sync.OnceValues(func() (*openAPI, error) {
 	v := kubeVersion()
 	info := map[string]any{"title": "Kubernetes", "version": v.GitVersion}
 	paths := openAPIPaths()
-	v2JSON, err := json.Marshal(map[string]any{"swagger": "2.0", "info": info, "paths": paths, "definitions": map[string]any{}})
+	v2JSON, err := json.Marshal(map[string]any{"swagger": "2.0", "info": info, "paths": paths, "definitions": json.RawMessage(openAPIv2Definitions)})
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +102,7 @@ var openAPIDocs = sync.OnceValues(func() (*openAPI, error) {
 		}
 	}
 	v3, err := json.Marshal(map[string]any{"openapi": "3.0.0", "info": info, "paths": paths,
-		"components": map[string]any{"schemas": map[string]any{}}})
+		"components": map[string]any{"schemas": json.RawMessage(openAPIv3Schemas)}})
 	if err != nil {
 		return nil, err
 	}

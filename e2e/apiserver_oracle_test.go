@@ -70,13 +70,10 @@ type verdict struct {
 	out string
 }
 
-// TestAPIServerOracle runs every manifest of the corpus (testdata/corpus),
-// minipod's examples, through a real kube-apiserver (`kubectl create
-// --dry-run=server`) and through `minipod run --dry-run`, and fails where
-// their verdicts differ: minipod must accept every pod the API server
-// accepts (unless it says the pod needs a cluster) and refuse every object
-// the API server refuses.
-func TestAPIServerOracle(t *testing.T) {
+// startAPIServer starts a kube-apiserver and its etcd built by
+// scripts/kube.sh, stopped when the test ends, and returns the kubectl
+// built beside them and a kubeconfig that reaches the server.
+func startAPIServer(t *testing.T) (kubectl, kubeconfig string) {
 	requireSuite(t)
 	bins := map[string]string{}
 	for _, name := range []string{"apiserver", "etcd", "kubectl"} {
@@ -94,7 +91,18 @@ func TestAPIServerOracle(t *testing.T) {
 			t.Errorf("failed to stop kube-apiserver: %v\n%s", err, out)
 		}
 	})
-	kubeconfig := filepath.Join(dir, "kubeconfig")
+	return bins["kubectl"], filepath.Join(dir, "kubeconfig")
+}
+
+// TestAPIServerOracle runs every manifest of the corpus (testdata/corpus),
+// minipod's examples, through a real kube-apiserver (`kubectl create
+// --dry-run=server`) and through `minipod run --dry-run`, and fails where
+// their verdicts differ: minipod must accept every pod the API server
+// accepts (unless it says the pod needs a cluster) and refuse every object
+// the API server refuses.
+func TestAPIServerOracle(t *testing.T) {
+	kubectlBin, kubeconfig := startAPIServer(t)
+	noDaemon := filepath.Join(t.TempDir(), "no-daemon.sock")
 
 	files, _ := filepath.Glob(filepath.Join(corpusDir, "*.yaml"))
 	examples, _ := filepath.Glob(filepath.Join(suite.repo, "examples", "*", "*.yaml"))
@@ -111,8 +119,8 @@ func TestAPIServerOracle(t *testing.T) {
 		if strings.Contains(f, "/examples/") {
 			name = "examples/" + filepath.Base(filepath.Dir(f)) + "/" + name
 		}
-		api := runVerdict(exec.Command(bins["kubectl"], "--kubeconfig", kubeconfig, "create", "--dry-run=server", "-o", "name", "-f", f))
-		mp := runVerdict(exec.Command(suite.bin, "run", "--dry-run", "--socket", filepath.Join(dir, "no-daemon.sock"), f))
+		api := runVerdict(exec.Command(kubectlBin, "--kubeconfig", kubeconfig, "create", "--dry-run=server", "-o", "name", "-f", f))
+		mp := runVerdict(exec.Command(suite.bin, "run", "--dry-run", "--socket", noDaemon, f))
 		gap, listed := knownGaps[caseName(name)]
 		switch {
 		case api.ok == mp.ok:

@@ -234,8 +234,20 @@ func testKubectl(t *testing.T, e *env, version string) {
 		t.Fatalf("a refused manifest created %q", got)
 	}
 
+	// explain explains as on a cluster: the field's type and the API's
+	// own description of it.
+	out := k.must("explain", "pod.spec.containers.imagePullPolicy")
+	for _, want := range []string{"FIELD:", "imagePullPolicy", "<string>", "Image pull policy"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("explain pod.spec.containers.imagePullPolicy has no %q:\n%s", want, out)
+		}
+	}
+	if out := k.must("explain", "pods"); !strings.Contains(out, "KIND:") || !strings.Contains(out, "Pod is a collection of containers") {
+		t.Fatalf("explain pods printed:\n%s", out)
+	}
+
 	// apply -f creates, with kubectl's default validation.
-	out := k.mustStdin(fmt.Sprintf(kubectlPods, v), "apply", "-f", "-")
+	out = k.mustStdin(fmt.Sprintf(kubectlPods, v), "apply", "-f", "-")
 	if !strings.Contains(out, "pod/"+web+" created") || !strings.Contains(out, "pod/"+db+" created") {
 		t.Fatalf("apply printed %q", out)
 	}
