@@ -237,23 +237,6 @@ var podSteps = []podStep{
 	{name: StepRunning, do: (*podApply).markRunning},
 }
 
-// podStep is an entry of podSteps.
-type podStep struct {
-	name string
-	// only, when set, tells whether the pod has this step.
-	only func(a *podApply) bool
-	do   func(a *podApply, ctx context.Context) error
-	undo func(a *podApply, ctx context.Context) error
-	// teardown names the undo for the fault hook.
-	teardown string
-	// last: the undo runs only once every undo before it succeeded (the
-	// record: an undo that fails leaves it, for delete to retry).
-	last bool
-	// background: do starts the step's work; a later entry of the same
-	// name waits for it.
-	background bool
-}
-
 // podApply is one pod's creation, or its teardown: what the steps read and
 // what they make, so that each step is a method without a long parameter
 // list.
@@ -309,79 +292,6 @@ func (r *Runtime) apply(ctx context.Context, ps *podState, cms []*corev1.ConfigM
 		}
 	}
 	return nil
-}
-
-// step runs one entry of podSteps: it registers the entry's undo, runs the
-// step, logs how long it took (where a pod's start time goes, for
-// profiling and the benchmark), and ends it as every step ends: an
-// interrupted creation or an injected fault fails it.
-func (a *podApply) step(ctx context.Context, s podStep) error {
-	if s.only != nil && !s.only(a) {
-		return nil
-	}
-	a.pushUndo(s)
-	if s.do == nil {
-		return nil
-	}
-	a.current = s.name
-	start := time.Now()
-	err := s.do(a, ctx)
-	a.r.log.Debug("apply step done", "pod", podKey(a.rec.Pod.Namespace, a.rec.Pod.Name), "step", s.name, "took", time.Since(start))
-	if err != nil || s.background {
-		return err
-	}
-	// Running: an interruption now has nothing left to stop.
-	if s.name != StepRunning && a.caller.Err() != nil {
-		return fmt.Errorf("creation interrupted: %w", context.Cause(a.caller))
-	}
-	return a.r.fault(s.name)
-}
-
-// pushUndo registers the undo of s, if it has one; in a teardown, the
-// fault hook fires once it has run.
-func (a *podApply) pushUndo(s podStep) {
-	if s.undo == nil {
-		return
-	}
-	fn := func(ctx context.Context) error {
-		err := s.undo(a, ctx)
-		var halt haltError
-		if errors.As(err, &halt) {
-			return err
-		}
-		return errors.Join(err, a.r.fault(s.teardown))
-	}
-	if s.last {
-		a.undo.pushLast(s.name, fn)
-	} else {
-		a.undo.push(s.name, fn)
-	}
-}
-
-// rollback undoes the steps reached, after err failed one. An undo that
-// fails leaves the record, marked Failed so that delete retries it.
-func (a *podApply) rollback(ctx context.Context, err error) error {
-	serr := &StepError{Step: a.current, Err: err}
-	// The rollback kills the containers: they must not be restarted behind
-	// its back.
-	a.ps.stop()
-	if rbErr := a.undo.rollback(ctx); rbErr != nil {
-		serr.Rollback = rbErr
-		a.ps.mu.Lock()
-		a.rec.State = StateFailed
-		a.rec.TeardownError = rbErr.Error()
-		a.ps.mu.Unlock()
-		_ = a.r.records.save(a.rec)
-	}
-	return serr
-}
-
-// fault is the fault-injection hook (Config.Fault) at a named step.
-func (r *Runtime) fault(step string) error {
-	if r.cfg.Fault == nil || step == "" {
-		return nil
-	}
-	return r.cfg.Fault(step)
 }
 
 // podNetwork tells whether the pod has a network of its own. With
