@@ -260,7 +260,7 @@ type podApply struct {
 	podIP   string
 	created []containerd.Container // the app containers, as plan.Containers
 
-	// The CNI ADD in flight: done is closed when it ends.
+	// The CNI ADD in flight: cniDone is closed when it ends.
 	cniDone    chan struct{}
 	cniResult  *netns.Result
 	cniErr     error
