@@ -264,6 +264,76 @@ func TestRollbackAtEveryStep(t *testing.T) {
 	}
 }
 
+// TestTeardownAtEveryStep leaves a pod at each step of its creation, as a
+// daemon killed right after the step leaves it, and tears it down from its
+// record on disk alone, as the daemon's start-up does; the creation's
+// rollback, run afterwards, must then find nothing it cannot undo. From the
+// start step on, containers run and are supervised: the end-to-end crash
+// tests kill a real daemon there.
+func TestTeardownAtEveryStep(t *testing.T) {
+	h := newHostEnv(t)
+	for _, step := range ApplySteps {
+		if step == StepImages {
+			continue // nothing is created yet, not even the record
+		}
+		if step == StepStart {
+			break
+		}
+		t.Run(step, func(t *testing.T) {
+			t.Parallel()
+			var r *Runtime
+			var torn []error
+			r = h.runtimeWith(t, Config{Fault: func(s string) error {
+				if s != step {
+					return nil
+				}
+				ipGlob := filepath.Join(r.cfg.Root, "cni", "networks", r.cfg.NetworkName, "10.*")
+				if step == StepVolumes || step == StepPodFiles {
+					// CNI ADD runs in the background there: a daemon
+					// killed then leaves the IP it allocates.
+					deadline := time.Now().Add(30 * time.Second)
+					for ips, _ := filepath.Glob(ipGlob); len(ips) == 0; ips, _ = filepath.Glob(ipGlob) {
+						if time.Now().After(deadline) {
+							return fmt.Errorf("no IP allocated within 30s")
+						}
+						time.Sleep(10 * time.Millisecond)
+					}
+				}
+				recs, bad := r.records.list()
+				if len(recs) != 1 || len(bad) != 0 {
+					return fmt.Errorf("want one pod record on disk, got %d (%v)", len(recs), bad)
+				}
+				torn = append(torn, r.teardown(context.Background(), recs[0], 0))
+				// The teardown alone left nothing: no resource, no pod
+				// directory, no IP reserved.
+				left := leftovers(t, r)
+				if entries, _ := os.ReadDir(r.records.dir); len(entries) != 0 {
+					left = append(left, fmt.Sprintf("pod directories left: %d", len(entries)))
+				}
+				if ips, _ := filepath.Glob(ipGlob); len(ips) != 0 {
+					left = append(left, fmt.Sprintf("IPs reserved: %v", ips))
+				}
+				for _, l := range left {
+					t.Errorf("after the teardown of the pod left at %q: %s", step, l)
+				}
+				return fmt.Errorf("injected failure at %s", s)
+			}})
+			p := testPod("half", []string{"sleep", "3600"}, []string{"sleep", "3600"})
+			p.Spec.InitContainers = []corev1.Container{{Name: "init", Image: "docker.io/library/busybox:1.36", Command: []string{"true"}}}
+			p.Spec.Volumes = []corev1.Volume{{Name: "mem", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}}}}
+			p.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "mem", MountPath: "/mem"}}
+			_, err := r.CreatePod(context.Background(), p, CreateOptions{})
+			if len(torn) != 1 || torn[0] != nil {
+				t.Fatalf("teardown of the pod left at %q: %v", step, torn)
+			}
+			if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("step %q failed", step)) || strings.Contains(err.Error(), "rollback incomplete") {
+				t.Fatalf("want the step named and a complete rollback after the teardown, got %v", err)
+			}
+			assertEmpty(t, r)
+		})
+	}
+}
+
 func TestRollbackWhenCNIAddFails(t *testing.T) {
 	h := newHostEnv(t)
 	fake := &cnitest.Fake{FailAdd: fmt.Errorf("injected ADD failure")}
@@ -283,13 +353,26 @@ func TestRollbackWhenCNIAddFails(t *testing.T) {
 // pod directories, mounts.
 func assertEmpty(t *testing.T, r *Runtime) {
 	t.Helper()
+	for _, left := range leftovers(t, r) {
+		t.Error(left)
+	}
+	if len(r.pods) != 0 {
+		t.Errorf("pods still known: %d", len(r.pods))
+	}
+}
+
+// leftovers lists the pod resources the runtime's host holds: containers,
+// tasks, netns, mounts, log directories.
+func leftovers(t *testing.T, r *Runtime) []string {
+	t.Helper()
+	var out []string
 	ctx := r.nsctx(context.Background())
 	cs, err := r.client.Containers(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(cs) != 0 {
-		t.Errorf("%d containers left", len(cs))
+		out = append(out, fmt.Sprintf("%d containers left", len(cs)))
 	}
 	// Tasks as containerd lists them: one whose container is gone counts.
 	resp, err := r.client.TaskService().List(ctx, &tasks.ListTasksRequest{})
@@ -297,20 +380,18 @@ func assertEmpty(t *testing.T, r *Runtime) {
 		t.Fatal(err)
 	}
 	for _, x := range resp.Tasks {
-		t.Errorf("task %s left (pid %d, %s)", x.ID, x.Pid, x.Status)
+		out = append(out, fmt.Sprintf("task %s left (pid %d, %s)", x.ID, x.Pid, x.Status))
 	}
 	if nss, _ := netns.ListIn(r.cfg.NetNSDir, NetNSPrefix); len(nss) != 0 {
-		t.Errorf("network namespaces left: %v", nss)
+		out = append(out, fmt.Sprintf("network namespaces left: %v", nss))
 	}
 	if mounts, _ := volumes.MountsUnder(r.cfg.Root); len(mounts) != 0 {
-		t.Errorf("mounts left: %v", mounts)
+		out = append(out, fmt.Sprintf("mounts left: %v", mounts))
 	}
 	if entries, _ := os.ReadDir(filepath.Join(r.cfg.Root, "logs")); len(entries) != 0 {
-		t.Errorf("log directories left: %d", len(entries))
+		out = append(out, fmt.Sprintf("log directories left: %d", len(entries)))
 	}
-	if len(r.pods) != 0 {
-		t.Errorf("pods still known: %d", len(r.pods))
-	}
+	return out
 }
 
 func TestRestartPolicies(t *testing.T) {
