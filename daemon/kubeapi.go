@@ -244,6 +244,10 @@ func (k *kubeServer) route(w http.ResponseWriter, r *http.Request) {
 		k.writeObject(w, r, http.StatusOK, nil, &v)
 		return
 	case "/api", "/api/":
+		if v := aggregatedDiscoveryVersion(r); v != "" {
+			k.writeAggregatedDiscovery(w, r, v, true)
+			return
+		}
 		k.writeObject(w, r, http.StatusOK, nil, &metav1.APIVersions{
 			TypeMeta: metav1.TypeMeta{Kind: "APIVersions"},
 			Versions: []string{"v1"},
@@ -253,6 +257,10 @@ func (k *kubeServer) route(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	case "/apis", "/apis/":
+		if v := aggregatedDiscoveryVersion(r); v != "" {
+			k.writeAggregatedDiscovery(w, r, v, false)
+			return
+		}
 		k.writeObject(w, r, http.StatusOK, nil, &metav1.APIGroupList{
 			TypeMeta: metav1.TypeMeta{Kind: "APIGroupList", APIVersion: "v1"},
 			Groups:   []metav1.APIGroup{},

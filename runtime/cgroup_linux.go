@@ -12,6 +12,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/minipod/minipod/plan"
 )
 
 // Every container of a pod lives under one pod-level cgroup, placed as the
@@ -28,11 +30,11 @@ const cgroupRoot = "/sys/fs/cgroup"
 // podCgroupPlaces are where a pod's cgroup can be, relative to each
 // hierarchy: under each QoS parent.
 func podCgroupPlaces(uid string) []string {
-	name := podCgroupName(uid)
+	name := plan.PodCgroupName(uid)
 	return []string{
-		cgroupPodsRoot + "/" + name,
-		cgroupPodsRoot + "/" + cgroupBurstableName + "/" + name,
-		cgroupPodsRoot + "/" + cgroupBestEffortName + "/" + name,
+		plan.CgroupPodsRoot + "/" + name,
+		plan.CgroupPodsRoot + "/" + plan.CgroupBurstableName + "/" + name,
+		plan.CgroupPodsRoot + "/" + plan.CgroupBestEffortName + "/" + name,
 	}
 }
 
@@ -79,11 +81,11 @@ func setCgroup(root, path string, v2 bool, r ResourcesPlan) error {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return fmt.Errorf("failed to create cgroup %q: %w", dir, err)
 		}
-		return writeCgroupFiles(dir, cgroupV2Files(r))
+		return writeCgroupFiles(dir, plan.CgroupV2Files(r))
 	}
-	byController := map[string][]cgroupFile{}
+	byController := map[string][]plan.CgroupFile{}
 	var order []string
-	for _, f := range cgroupV1Files(r) {
+	for _, f := range plan.CgroupV1Files(r) {
 		if _, ok := byController[f.Controller]; !ok {
 			order = append(order, f.Controller)
 		}
@@ -135,7 +137,7 @@ func enableControllers(root, path string, controllers ...string) error {
 	return nil
 }
 
-func writeCgroupFiles(dir string, files []cgroupFile) error {
+func writeCgroupFiles(dir string, files []plan.CgroupFile) error {
 	for _, f := range files {
 		p := filepath.Join(dir, f.Name)
 		if err := os.WriteFile(p, []byte(f.Value), 0o644); err != nil {
@@ -177,8 +179,8 @@ func (r *Runtime) setQoSCgroups(v2 bool) error {
 		ps.mu.Unlock()
 	}
 	return errors.Join(
-		setCgroup(cgroupRoot, qosCgroupParent(corev1.PodQOSBestEffort), v2, ResourcesPlan{CPUShares: minShares}),
-		setCgroup(cgroupRoot, qosCgroupParent(corev1.PodQOSBurstable), v2, ResourcesPlan{CPUShares: burstableShares(pods)}),
+		setCgroup(cgroupRoot, plan.QOSCgroupParent(corev1.PodQOSBestEffort), v2, ResourcesPlan{CPUShares: plan.MinShares}),
+		setCgroup(cgroupRoot, plan.QOSCgroupParent(corev1.PodQOSBurstable), v2, ResourcesPlan{CPUShares: plan.BurstableShares(pods)}),
 	)
 }
 

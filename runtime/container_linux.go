@@ -20,6 +20,7 @@ import (
 	"github.com/moby/sys/signal"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/minipod/minipod/plan"
 	"github.com/minipod/minipod/volumes"
 )
 
@@ -35,19 +36,8 @@ const (
 	shimGroupAnnotation = "io.containerd.runc.v2.group"
 )
 
-// containerID names a pod's container in containerd: a UID prefix and the
-// container name, within containerd's 76-character limit.
-func containerID(uid, name string) string {
-	id := strings.ReplaceAll(uid, "-", "")
-	if len(id) > 12 {
-		id = id[:12]
-	}
-	id += "-" + name
-	if len(id) > 76 {
-		id = id[:76]
-	}
-	return id
-}
+// containerID names a pod's container in containerd (see plan.ContainerID).
+func containerID(uid, name string) string { return plan.ContainerID(uid, name) }
 
 // createContainer creates a containerd container for cp, from its image,
 // joining the pod's namespaces, with the pod's mounts and a CRI log file.
@@ -70,7 +60,7 @@ func (r *Runtime) createContainer(ctx context.Context, a *podApply, cp *Containe
 	}
 	for i, m := range cp.Mounts {
 		if m.Volume == "" {
-			mounts = append(mounts, specs.Mount{Destination: m.ContainerPath, Type: "bind", Source: m.HostPath, Options: []string{"rbind", "rprivate", "ro"}})
+			mounts = append(mounts, specs.Mount{Destination: m.ContainerPath, Type: "bind", Source: m.HostPath, Options: m.Options})
 			continue
 		}
 		// The source is the container's own mount point, which pinMounts
@@ -82,45 +72,15 @@ func (r *Runtime) createContainer(ctx context.Context, a *podApply, cp *Containe
 		}
 		mounts = append(mounts, om)
 	}
-	// Values known only now, then $(VAR) expansion as Kubernetes does it:
-	// each variable sees those defined before it; command and args see all.
-	// The image's own variables are not expanded into others.
-	env := make([]string, 0, len(cp.Env))
-	defined := map[string]string{}
-	lookup := func(name string) (string, bool) { v, ok := defined[name]; return v, ok }
-	for _, e := range cp.Env {
-		val := e.Value
-		switch d := e.Deferred; {
-		case d == "status.podIP":
-			val = podIP
-		case d == "status.hostIP":
-			val = hostIP
-		case d == "spec.nodeName":
-			val = nodeName
-		case d == "metadata.uid":
-			val = p.UID
-		case strings.HasPrefix(d, "node:"):
-			cpus, mem := hostResources()
-			val = nodeResource(d, cpus, mem)
-		}
-		if e.From != "image" {
-			if e.From == "" {
-				val = expand(val, lookup)
-			}
-			defined[e.Name] = val
-		}
-		env = append(env, e.Name+"="+val)
-	}
-	argv := make([]string, len(cp.Argv))
-	for i, a := range cp.Argv {
-		argv[i] = expand(a, lookup)
-	}
+	// The plan's env and argv with the values known only now.
+	cpus, mem := hostResources()
+	env, argv := cp.Process(plan.Applied{PodIP: podIP, HostIP: hostIP, NodeName: nodeName, UID: p.UID, CPUs: cpus, Memory: mem})
 	specOpts := []oci.SpecOpts{
 		oci.WithImageConfig(img),
 		oci.WithProcessArgs(argv...),
 		oci.WithEnv(env),
 		oci.WithMounts(mounts),
-		oci.WithCgroup(p.CgroupParent + "/" + id),
+		oci.WithCgroup(cp.CgroupPath),
 	}
 	if !r.cfg.ShimPerContainer {
 		specOpts = append(specOpts, oci.WithAnnotations(map[string]string{shimGroupAnnotation: p.UID}))
@@ -180,9 +140,15 @@ func volumeOf(p *PodPlan, name string) volumes.Volume {
 }
 
 func toVolume(v VolumePlan) volumes.Volume {
+	kind := volumes.Kind(v.Kind)
+	if v.Kind == "downwardAPI" || v.Kind == "projected" {
+		// Files on a tmpfs, as the kubelet keeps them: what volumes
+		// does for a secret.
+		kind = volumes.Secret
+	}
 	out := volumes.Volume{
 		Name:         v.Name,
-		Kind:         volumes.Kind(v.Kind),
+		Kind:         kind,
 		Path:         v.HostPath,
 		Medium:       v.Medium,
 		SizeLimit:    v.SizeLimit,
@@ -192,7 +158,7 @@ func toVolume(v VolumePlan) volumes.Volume {
 		data := f.Data
 		if d := string(data); strings.HasPrefix(d, "node:") {
 			cpus, mem := hostResources()
-			data = []byte(nodeResource(d, cpus, mem))
+			data = []byte(plan.NodeResource(d, cpus, mem))
 		}
 		out.Files = append(out.Files, volumes.File{Path: f.Path, Data: data, Mode: os.FileMode(f.Mode)})
 	}

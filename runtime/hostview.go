@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/minipod/minipod/plan"
 )
 
 // HostView is what one pod is on the host right now: its network namespace
@@ -158,7 +160,7 @@ func newHostView(pod *corev1.Pod, plan *PodPlan) *HostView {
 				hc.Mounts = append(hc.Mounts, m)
 			}
 		}
-		hc.Limits = limitsText(c.Resources)
+		hc.Limits = c.Resources.LimitsText()
 		if s, ok := statuses[c.Name]; ok {
 			hc.ID = strings.TrimPrefix(s.ContainerID, "containerd://")
 			hc.Restarts, hc.Ready = s.RestartCount, s.Ready
@@ -211,7 +213,7 @@ func probeText(p *corev1.Probe) string {
 	case h.HTTPGet != nil:
 		what = fmt.Sprintf("HTTP GET :%s%s", h.HTTPGet.Port.String(), h.HTTPGet.Path)
 	case h.Exec != nil:
-		what = "runs " + quoteArgv(h.Exec.Command)
+		what = "runs " + plan.QuoteArgv(h.Exec.Command)
 	case h.GRPC != nil:
 		what = fmt.Sprintf("gRPC health on :%d", h.GRPC.Port)
 	default:
@@ -222,30 +224,6 @@ func probeText(p *corev1.Probe) string {
 		period = 10
 	}
 	return fmt.Sprintf("%s every %ds", what, period)
-}
-
-// limitsText is a container's cgroup limits, or "" without any.
-func limitsText(r ResourcesPlan) string {
-	var parts []string
-	if r.MemoryLimit > 0 {
-		parts = append(parts, "memory "+bytesText(r.MemoryLimit))
-	}
-	if r.CPUQuota > 0 && r.CPUPeriod > 0 {
-		parts = append(parts, fmt.Sprintf("cpu %gcores", float64(r.CPUQuota)/float64(r.CPUPeriod)))
-	}
-	return strings.Join(parts, ", ")
-}
-
-func bytesText(n int64) string {
-	switch {
-	case n >= 1<<30 && n%(1<<30) == 0:
-		return fmt.Sprintf("%dGi", n>>30)
-	case n >= 1<<20 && n%(1<<20) == 0:
-		return fmt.Sprintf("%dMi", n>>20)
-	case n >= 1<<10 && n%(1<<10) == 0:
-		return fmt.Sprintf("%dKi", n>>10)
-	}
-	return fmt.Sprintf("%d bytes", n)
 }
 
 // WriteText prints the view for a terminal: what each thing is on the

@@ -14,6 +14,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/minipod/minipod/plan"
 )
 
 // HostView inspects the host for what the pod is there now. It only reads:
@@ -186,7 +188,7 @@ func cgroupLimits(root, rel string) (mem, cpu, pids string) {
 			if n <= 0 || n >= 1<<62 {
 				return "unlimited"
 			}
-			return bytesText(n)
+			return plan.BytesText(n)
 		}
 		return s
 	}

@@ -9,7 +9,14 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/minipod/minipod/internal/golden"
+	"github.com/minipod/minipod/manifest"
+	"github.com/minipod/minipod/plan"
 )
+
+// goldenUID is the pod UID of the goldens.
+const goldenUID = "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9"
 
 // sidecarHostView is the host view of the sidecar example as the daemon
 // would build it: from the pod's plan and status, then what it reads on the
@@ -20,7 +27,15 @@ func sidecarHostView(t *testing.T) *HostView {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := planOf(t, "sidecar.yaml", data, nil)
+	f, err := manifest.Parse("sidecar.yaml", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Pods[0].UID = goldenUID
+	p, err := plan.Pod(f.Pods[0], plan.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "web", UID: goldenUID}}
 	for _, c := range p.Containers {
 		pod.Spec.Containers = append(pod.Spec.Containers, corev1.Container{Name: c.Name})
@@ -42,7 +57,7 @@ func sidecarHostView(t *testing.T) *HostView {
 	v.Containers[0].PID = 4242
 	v.Cgroup.Memory, v.Cgroup.CPU, v.Cgroup.Pids = "unlimited", "unlimited", "unlimited"
 	v.Listening = []HostSocket{{Address: "*", Port: 8080, PID: 4242, Process: "webapp --listen=:8080", Container: "app"}}
-	v.Hosts = string(hostsFile("10.77.0.3", "web", podHostsExtra(p, "10.77.0.3", []string{peerLine("10.77.0.2", "log-collector", "default")})))
+	v.Hosts = string(p.Sandbox.Files[0].Render("10.77.0.3", []string{plan.PeerLine("10.77.0.2", "log-collector", "default")}))
 	return v
 }
 
@@ -53,7 +68,7 @@ func TestHostViewText(t *testing.T) {
 	if err := v.WriteText(&out); err != nil {
 		t.Fatal(err)
 	}
-	compareGolden(t, filepath.Join("testdata", "hostview-sidecar.txt.golden"), out.Bytes())
+	golden.Compare(t, filepath.Join("testdata", "hostview-sidecar.txt.golden"), out.Bytes())
 	for _, want := range []string{
 		"pod IP     10.77.0.3 on eth0",
 		"veth       veth1a2b3c4d (ifindex 12) on the host  <->  eth0 in the pod",

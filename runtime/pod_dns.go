@@ -3,6 +3,8 @@ package runtime
 import (
 	"os"
 	"sort"
+
+	podplan "github.com/minipod/minipod/plan"
 )
 
 // Pods of one namespace reach each other by name, as `<pod>` and
@@ -23,7 +25,7 @@ func (r *Runtime) peerLines(namespace, self string) []string {
 		if pod.Namespace != namespace || string(pod.UID) == self || ip == "" || state != StateRunning {
 			continue
 		}
-		lines = append(lines, peerLine(ip, pod.Name, pod.Namespace))
+		lines = append(lines, podplan.PeerLine(ip, pod.Name, pod.Namespace))
 	}
 	sort.Strings(lines)
 	return lines
@@ -43,7 +45,12 @@ func (r *Runtime) refreshHosts(namespace string) {
 			if f.ContainerPath != "/etc/hosts" {
 				continue
 			}
-			content := hostsFile(ip, plan.Sandbox.Hostname, podHostsExtra(plan, ip, r.peerLines(namespace, string(pod.UID))))
+			if len(f.Placeholders) == 0 {
+				// The plan of a pod created by a daemon whose plans did
+				// not hold the file's content yet.
+				f.Content, f.Placeholders = plan.Sandbox.HostsTemplate(), map[string]string{podplan.PodIPPlaceholder: ""}
+			}
+			content := f.Render(ip, r.peerLines(namespace, string(pod.UID)))
 			if err := writeInPlace(f.HostPath, content); err != nil {
 				r.log.Warn("failed to update a pod's hosts file", "pod", podKey(pod.Namespace, pod.Name), "err", err)
 			}

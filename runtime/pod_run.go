@@ -327,7 +327,7 @@ func (a *podApply) ensureImages(ctx context.Context) error {
 		}
 		a.images[c.Image], configs[c.Image] = img, cfg
 	}
-	plan, err := Plan(pod, PlanOptions{StateRoot: r.cfg.Root, Network: r.network.Name(), NetNSDir: r.cfg.NetNSDir, Images: configs, ConfigMaps: a.cms, Secrets: a.secrets, PodPidsLimit: r.cfg.PodPidsLimit})
+	plan, err := r.plan(pod, configs, a.cms, a.secrets)
 	if err != nil {
 		return err
 	}
@@ -653,27 +653,6 @@ func attachment(plan *PodPlan, nsPath string) netns.Attachment {
 		a.PortMappings = append(a.PortMappings, netns.PortMapping{HostPort: pm.HostPort, ContainerPort: pm.ContainerPort, Protocol: pm.Protocol, HostIP: pm.HostIP})
 	}
 	return a
-}
-
-func writePodFiles(plan *PodPlan, podIP string, peers []string) error {
-	host, err := os.ReadFile("/etc/resolv.conf")
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("failed to read the host's resolv.conf: %w", err)
-	}
-	content := map[string][]byte{
-		"/etc/hosts":       hostsFile(podIP, plan.Sandbox.Hostname, podHostsExtra(plan, podIP, peers)),
-		"/etc/hostname":    []byte(plan.Sandbox.Hostname + "\n"),
-		"/etc/resolv.conf": podResolvConf(plan.Sandbox.DNS, host),
-	}
-	for _, f := range plan.Sandbox.Files {
-		if err := os.MkdirAll(filepath.Dir(f.HostPath), 0o755); err != nil {
-			return fmt.Errorf("failed to create %q: %w", filepath.Dir(f.HostPath), err)
-		}
-		if err := os.WriteFile(f.HostPath, content[f.ContainerPath], 0o644); err != nil {
-			return fmt.Errorf("failed to write %q: %w", f.HostPath, err)
-		}
-	}
-	return nil
 }
 
 // startContainer creates the task, waits on it before starting it (so no

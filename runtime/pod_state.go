@@ -8,6 +8,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/minipod/minipod/plan"
 )
 
 // podState is a pod the daemon knows: its record and its containers' live
@@ -204,7 +206,7 @@ func (p *podState) status(hostIP string) *corev1.Pod {
 	}
 	start := metav1.NewTime(p.rec.Created)
 	st.StartTime = &start
-	st.QOSClass = qosClass(pod)
+	st.QOSClass = plan.QOSClass(pod)
 
 	statusOf := func(c corev1.Container, init bool) corev1.ContainerStatus {
 		cs := corev1.ContainerStatus{Name: c.Name, Image: c.Image}

@@ -7,6 +7,8 @@ import (
 	"github.com/containerd/errdefs"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/minipod/minipod/plan"
 )
 
 // Resource values beyond any host are refused by field rather than passed
@@ -54,10 +56,10 @@ var ErrOutOfResources = fmt.Errorf("pod rejected: %w", errdefs.ErrResourceExhaus
 // the host already runs, as the kubelet's admission does: the sum of every
 // pod's requests may not exceed the host's capacity (milli-CPUs and bytes).
 func admitRequests(pod *corev1.Pod, running []*corev1.Pod, capMilliCPU, capMemory int64) error {
-	cpu, mem := podCPUMemory(pod, requestsOf)
+	cpu, mem := plan.PodRequests(pod)
 	var usedCPU, usedMem int64
 	for _, p := range running {
-		c, m := podCPUMemory(p, requestsOf)
+		c, m := plan.PodRequests(p)
 		usedCPU += c
 		usedMem += m
 	}

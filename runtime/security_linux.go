@@ -14,6 +14,8 @@ import (
 	"github.com/containerd/containerd/v2/pkg/oci"
 	"github.com/containerd/errdefs"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/minipod/minipod/plan"
 )
 
 // ErrCreateContainerConfig is the class of a container the kubelet would
@@ -36,13 +38,13 @@ func securitySpecOpts(cp *ContainerPlan, seccompDir string) ([]oci.SpecOpts, err
 	// the kubelet with containerd's CRI plugin sets them: the primary gid,
 	// the user's memberships in the image's /etc/group, supplementalGroups
 	// and fsGroup; never root's group unless one of these names it.
-	user, member := containerUser(s, cp.ImageUser)
+	user, member := s.User, s.GroupsOf
 	opts = append(opts, oci.WithUser(user), func(ctx context.Context, c oci.Client, ctr *containers.Container, spec *oci.Spec) error {
 		primary := spec.Process.User.AdditionalGids
 		if err := oci.WithAdditionalGIDs(member)(ctx, c, ctr, spec); err != nil {
 			return fmt.Errorf("failed to read the groups of user %q in the image: %w", member, err)
 		}
-		spec.Process.User.AdditionalGids = mergeGroups(append(primary, spec.Process.User.AdditionalGids...), s.SupplementalGroups)
+		spec.Process.User.AdditionalGids = plan.MergeGroups(append(primary, spec.Process.User.AdditionalGids...), s.SupplementalGroups)
 		return nil
 	})
 	if s.Privileged {

@@ -156,10 +156,20 @@ existing_pkgs() {
 	done
 }
 
+# The pure packages build for every OS: they are what a dry run, a client
+# or a test on a developer's Mac or Windows machine links.
+cross_build() {
+	local goos
+	for goos in darwin windows; do
+		GOOS=$goos go build ./plan ./manifest || return
+	done
+}
+
 export MINIPOD_BUSYBOX_IMAGE=${MINIPOD_BUSYBOX_IMAGE:-$repo_root/_output/images/busybox.tar}
 
 step "go build" go build ./...
 step "go vet" go vet ./...
+step "go build off Linux" cross_build
 step "gofmt" gofmt_check
 if command -v shellcheck >/dev/null; then
 	step "shellcheck" shellcheck scripts/*.sh .ci/run

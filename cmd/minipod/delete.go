@@ -30,6 +30,7 @@ func newDeleteCommand(s ioStreams, g *globalOptions) *cobra.Command {
   minipod delete -f pod.yaml        # its pods, then its ConfigMaps and Secrets
   minipod delete pod web --now
   minipod delete -f pod.yaml --ignore-not-found   # some of its pods are gone already`,
+		ValidArgsFunction: completeKindThenNames(g, []string{"pod", "configmap", "secret"}, false),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			targets, err := deleteTargets(o.file, s.in, args, g.namespace)
 			if err != nil {

@@ -25,7 +25,8 @@ With --host, show instead what the pod is on this host: its network
 namespace and IP, the veth and bridge that connect it, each container's id
 and process, the shim, each volume's host path and mounts, and the pod's
 cgroup with its limits.`,
-		Args: cobra.ExactArgs(2),
+		Args:              cobra.ExactArgs(2),
+		ValidArgsFunction: completeKindThenNames(g, []string{"pod"}, true),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if r, err := canonicalResource(args[0]); err != nil || r != "pods" {
 				return fmt.Errorf("minipod describes pods: minipod describe pod NAME")
@@ -53,6 +54,7 @@ cgroup with its limits.`,
 	}
 	cmd.Flags().BoolVar(&host, "host", false, "show the pod's anatomy on the host: namespaces, veth, bridge, processes, volumes' host paths, cgroup")
 	cmd.Flags().StringVarP(&output, "output", "o", "", "with --host: json")
+	_ = cmd.RegisterFlagCompletionFunc("output", completeOutput([]string{"json"}))
 	return cmd
 }
 

@@ -40,6 +40,7 @@ func newEventsCommand(s ioStreams, g *globalOptions) *cobra.Command {
 	}
 	cmd.Flags().BoolVarP(&o.watch, "watch", "w", false, "keep printing new events")
 	cmd.Flags().BoolVarP(&o.all, "all-namespaces", "A", false, "events of every namespace")
+	cmd.ValidArgsFunction = completePod(g)
 	return cmd
 }
 

@@ -47,6 +47,8 @@ command's exit code.`,
 	f.StringVarP(&o.container, "container", "c", "", "the container (default: the pod's default or first one)")
 	f.BoolVarP(&o.stdin, "stdin", "i", false, "pass stdin to the command")
 	f.BoolVarP(&o.tty, "tty", "t", false, "give the command a terminal (put this one in raw mode)")
+	cmd.ValidArgsFunction = completePod(g)
+	_ = cmd.RegisterFlagCompletionFunc("container", completeContainer(g))
 	return cmd
 }
 

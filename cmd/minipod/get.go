@@ -35,8 +35,8 @@ func newGetCommand(s ioStreams, g *globalOptions) *cobra.Command {
   minipod get pods -o wide -A
   minipod get pod web -o yaml
   minipod get configmaps`,
-		Args:      cobra.MinimumNArgs(1),
-		ValidArgs: []string{"pods", "configmaps", "secrets"},
+		Args:              cobra.MinimumNArgs(1),
+		ValidArgsFunction: completeKindThenNames(g, []string{"pods", "configmaps", "secrets"}, false),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			resource, err := canonicalResource(args[0])
 			if err != nil {
@@ -49,6 +49,7 @@ func newGetCommand(s ioStreams, g *globalOptions) *cobra.Command {
 	cmd.Flags().StringVarP(&o.output, "output", "o", "", "output format: wide, yaml, json or name")
 	cmd.Flags().BoolVarP(&o.allNamespaces, "all-namespaces", "A", false, "list the objects of every namespace")
 	cmd.Flags().BoolVarP(&o.watch, "watch", "w", false, "after listing, print a pod's row again each time it changes (pods only)")
+	_ = cmd.RegisterFlagCompletionFunc("output", completeOutput(outputFormats))
 	return cmd
 }
 

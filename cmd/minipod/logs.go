@@ -44,6 +44,8 @@ func newLogsCommand(s ioStreams, g *globalOptions) *cobra.Command {
 	f.BoolVar(&o.timestamps, "timestamps", false, "start each line with its RFC3339 timestamp")
 	f.Int64Var(&o.tail, "tail", -1, "only the last N lines (-1: all)")
 	f.DurationVar(&o.since, "since", 0, "only lines newer than this, such as 5s, 2m or 3h")
+	cmd.ValidArgsFunction = completePod(g)
+	_ = cmd.RegisterFlagCompletionFunc("container", completeContainer(g))
 	return cmd
 }
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/minipod/minipod/client"
 	"github.com/minipod/minipod/manifest"
+	"github.com/minipod/minipod/plan"
 	"github.com/minipod/minipod/runtime"
 )
 
@@ -131,19 +132,24 @@ func runningPods(ctx context.Context, c *client.Client) []corev1.Pod {
 // running are the daemon's pods (nil if it did not answer): the text shows
 // the /etc/hosts lines they give each pod.
 func printPlans(w io.Writer, f *manifest.File, format string, running []corev1.Pod) error {
-	opts := runtime.PlanOptions{
-		StateRoot:  runtime.DefaultStateRoot,
-		Network:    runtime.DefaultNetwork,
-		ConfigMaps: f.ConfigMaps,
-		Secrets:    f.Secrets,
+	resolv, err := runtime.HostResolvConf()
+	if err != nil {
+		return err
 	}
-	plans := make([]*runtime.PodPlan, 0, len(f.Pods))
+	opts := plan.Options{
+		StateRoot:      plan.DefaultStateRoot,
+		Network:        plan.DefaultNetwork,
+		ConfigMaps:     f.ConfigMaps,
+		Secrets:        f.Secrets,
+		HostResolvConf: resolv,
+	}
+	plans := make([]*plan.Plan, 0, len(f.Pods))
 	for _, pod := range f.Pods {
-		plan, err := runtime.Plan(pod, opts)
+		p, err := plan.Pod(pod, opts)
 		if err != nil {
 			return fmt.Errorf("failed to plan pod %q: %w", pod.Name, err)
 		}
-		plans = append(plans, plan)
+		plans = append(plans, p)
 	}
 	if format == "json" {
 		if err := writeJSON(w, plans, "  "); err != nil {
@@ -151,18 +157,18 @@ func printPlans(w io.Writer, f *manifest.File, format string, running []corev1.P
 		}
 		return nil
 	}
-	for i, plan := range plans {
+	for i, pp := range plans {
 		if i > 0 {
 			fmt.Fprintln(w)
 		}
-		opts := runtime.TextOptions{PeersKnown: running != nil}
+		opts := plan.TextOptions{PeersKnown: running != nil}
 		for _, p := range running {
-			if p.Namespace == plan.Namespace && p.Name != plan.Name && p.Status.PodIP != "" &&
+			if p.Namespace == pp.Namespace && p.Name != pp.Name && p.Status.PodIP != "" &&
 				p.Status.Phase == corev1.PodRunning && p.DeletionTimestamp == nil {
-				opts.Peers = append(opts.Peers, runtime.Peer{Name: p.Name, IP: p.Status.PodIP})
+				opts.Peers = append(opts.Peers, plan.Peer{Name: p.Name, IP: p.Status.PodIP})
 			}
 		}
-		if err := plan.WriteTextWith(w, opts); err != nil {
+		if err := pp.WriteTextWith(w, opts); err != nil {
 			return fmt.Errorf("failed to print the plan of pod %q: %w", f.Pods[i].Name, err)
 		}
 	}

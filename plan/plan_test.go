@@ -1,26 +1,26 @@
-package runtime
+package plan
 
 import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/minipod/minipod/internal/golden"
 	"github.com/minipod/minipod/manifest"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // goldenUID replaces the UID a pod would get when created, so the goldens
 // are stable.
 const goldenUID = "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9"
+
+// goldenResolvConf is the host's resolv.conf of the goldens: its loopback
+// nameserver must not reach the pod's.
+const goldenResolvConf = "# a host's resolver\nnameserver 127.0.0.53\nnameserver 192.0.2.53\nsearch example.test\noptions edns0\n"
 
 // Secret values of the configmap-secret case: they must never appear in a
 // printed plan.
@@ -239,7 +239,7 @@ spec:
 }
 
 // planOf parses a case's manifest as the CLI does and plans its one pod.
-func planOf(tb testing.TB, name string, data []byte, images map[string]*ImageConfig) *PodPlan {
+func planOf(tb testing.TB, name string, data []byte, images map[string]*ImageConfig) *Plan {
 	tb.Helper()
 	f, err := manifest.Parse(name, data)
 	if err != nil {
@@ -250,7 +250,7 @@ func planOf(tb testing.TB, name string, data []byte, images map[string]*ImageCon
 	}
 	pod := f.Pods[0]
 	pod.UID = types.UID(goldenUID)
-	p, err := Plan(pod, PlanOptions{Images: images, ConfigMaps: f.ConfigMaps, Secrets: f.Secrets})
+	p, err := Pod(pod, Options{Images: images, ConfigMaps: f.ConfigMaps, Secrets: f.Secrets, HostResolvConf: []byte(goldenResolvConf)})
 	if err != nil {
 		tb.Fatalf("Plan(%s): %v", name, err)
 	}
@@ -281,8 +281,8 @@ func TestPlanGolden(t *testing.T) {
 			}
 			js = append(js, '\n')
 
-			compareGolden(t, filepath.Join("testdata", "plan-"+tc.name+".txt.golden"), text.Bytes())
-			compareGolden(t, filepath.Join("testdata", "plan-"+tc.name+".json.golden"), js)
+			golden.Compare(t, filepath.Join("testdata", "plan-"+tc.name+".txt.golden"), text.Bytes())
+			golden.Compare(t, filepath.Join("testdata", "plan-"+tc.name+".json.golden"), js)
 
 			// Whatever the case, no secret value is ever printed, in clear
 			// or as base64.
@@ -298,39 +298,4 @@ func TestPlanGolden(t *testing.T) {
 			}
 		})
 	}
-}
-
-func compareGolden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("failed to read golden %q (regenerate with: go test ./runtime -run TestPlanGolden -update): %v", path, err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the plan (regenerate with -update if the change is intended):\n%s", path, firstDiff(string(want), string(got)))
-	}
-}
-
-// firstDiff shows the first differing line of two texts.
-func firstDiff(want, got string) string {
-	wl, gl := strings.Split(want, "\n"), strings.Split(got, "\n")
-	for i := 0; i < len(wl) || i < len(gl); i++ {
-		var w, g string
-		if i < len(wl) {
-			w = wl[i]
-		}
-		if i < len(gl) {
-			g = gl[i]
-		}
-		if w != g {
-			return "line " + strconv.Itoa(i+1) + ":\n  want: " + w + "\n  got:  " + g
-		}
-	}
-	return "(only line endings differ)"
 }

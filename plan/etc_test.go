@@ -1,4 +1,4 @@
-package runtime
+package plan
 
 import (
 	"strings"
@@ -72,7 +72,9 @@ func TestHostsFile(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := string(hostsFile(tc.ip, tc.host, tc.extra))
+			s := Sandbox{Hostname: tc.host}
+			f := PodFile{Content: s.HostsTemplate(), Placeholders: hostsPlaceholders}
+			got := string(f.Render(tc.ip, tc.extra))
 			if !strings.HasSuffix(got, "\n") {
 				t.Errorf("hosts file does not end with a newline:\n%s", got)
 			}

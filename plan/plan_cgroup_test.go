@@ -1,4 +1,4 @@
-package runtime
+package plan
 
 import (
 	"reflect"
@@ -74,43 +74,43 @@ func TestPodCgroupResources(t *testing.T) {
 		name       string
 		pod        *corev1.Pod
 		parent     string
-		pod1       ResourcesPlan
-		containers []ResourcesPlan
+		pod1       Resources
+		containers []Resources
 	}{
 		{"BestEffort: 2 shares everywhere",
 			podOf(nil, container("a", nil, nil), container("b", nil, nil)),
 			"/minipod/besteffort/podu_1",
-			ResourcesPlan{CPUShares: 2},
-			[]ResourcesPlan{{CPUShares: 2}, {CPUShares: 2}}},
+			Resources{CPUShares: 2},
+			[]Resources{{CPUShares: 2}, {CPUShares: 2}}},
 		{"Burstable: shares from the requests; no quota nor memory limit unless every container has one",
 			podOf(nil, container("a", rl{cpu: "100m"}, rl{cpu: "500m", mem: "64Mi"}), container("b", nil, nil)),
 			"/minipod/burstable/podu_1",
-			ResourcesPlan{CPUShares: 102},
-			[]ResourcesPlan{{CPUShares: 102, CPUQuota: 50000, CPUPeriod: 100000, MemoryLimit: 64 << 20}, {CPUShares: 2}}},
+			Resources{CPUShares: 102},
+			[]Resources{{CPUShares: 102, CPUQuota: 50000, CPUPeriod: 100000, MemoryLimit: 64 << 20}, {CPUShares: 2}}},
 		{"Burstable with every limit: the sums of the limits",
 			podOf(nil, container("a", rl{cpu: "100m", mem: "16Mi"}, rl{cpu: "500m", mem: "64Mi"}), container("b", nil, rl{cpu: "250m", mem: "32Mi"})),
 			"/minipod/burstable/podu_1",
-			ResourcesPlan{CPUShares: 358, CPUQuota: 75000, CPUPeriod: 100000, MemoryLimit: 96 << 20},
-			[]ResourcesPlan{{CPUShares: 102, CPUQuota: 50000, CPUPeriod: 100000, MemoryLimit: 64 << 20}, {CPUShares: 256, CPUQuota: 25000, CPUPeriod: 100000, MemoryLimit: 32 << 20}}},
+			Resources{CPUShares: 358, CPUQuota: 75000, CPUPeriod: 100000, MemoryLimit: 96 << 20},
+			[]Resources{{CPUShares: 102, CPUQuota: 50000, CPUPeriod: 100000, MemoryLimit: 64 << 20}, {CPUShares: 256, CPUQuota: 25000, CPUPeriod: 100000, MemoryLimit: 32 << 20}}},
 		{"Guaranteed: directly under the root",
 			podOf(nil, container("a", nil, rl{cpu: "500m", mem: "64Mi"}), container("b", rl{cpu: "1", mem: "64Mi"}, rl{cpu: "1", mem: "64Mi"})),
 			"/minipod/podu_1",
-			ResourcesPlan{CPUShares: 1536, CPUQuota: 150000, CPUPeriod: 100000, MemoryLimit: 128 << 20},
-			[]ResourcesPlan{{CPUShares: 512, CPUQuota: 50000, CPUPeriod: 100000, MemoryLimit: 64 << 20}, {CPUShares: 1024, CPUQuota: 100000, CPUPeriod: 100000, MemoryLimit: 64 << 20}}},
+			Resources{CPUShares: 1536, CPUQuota: 150000, CPUPeriod: 100000, MemoryLimit: 128 << 20},
+			[]Resources{{CPUShares: 512, CPUQuota: 50000, CPUPeriod: 100000, MemoryLimit: 64 << 20}, {CPUShares: 1024, CPUQuota: 100000, CPUPeriod: 100000, MemoryLimit: 64 << 20}}},
 		{"an init container asking more than the app containers sets the pod's request",
 			podOf([]corev1.Container{container("init", rl{cpu: "2"}, nil)}, container("a", rl{cpu: "500m"}, nil)),
 			"/minipod/burstable/podu_1",
-			ResourcesPlan{CPUShares: 2048},
-			[]ResourcesPlan{{CPUShares: 512}}},
+			Resources{CPUShares: 2048},
+			[]Resources{{CPUShares: 512}}},
 		{"a native sidecar adds to the app containers and to the init containers after it",
 			podOf([]corev1.Container{sidecar, container("init", rl{cpu: "500m"}, nil)}, container("a", rl{cpu: "200m"}, nil)),
 			"/minipod/burstable/podu_1",
-			ResourcesPlan{CPUShares: 614},
-			[]ResourcesPlan{{CPUShares: 204}}},
+			Resources{CPUShares: 614},
+			[]Resources{{CPUShares: 204}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := podCgroupParent("u-1", qosClass(tc.pod)); got != tc.parent {
+			if got := podCgroupParent("u-1", QOSClass(tc.pod)); got != tc.parent {
 				t.Errorf("pod cgroup %q, want %q", got, tc.parent)
 			}
 			if got := podCgroupResources(tc.pod); got != tc.pod1 {
@@ -132,39 +132,39 @@ func TestBurstableShares(t *testing.T) {
 		podOf(nil, container("a", nil, nil)),
 		podOf(nil, container("a", nil, rl{cpu: "1", mem: "1Gi"})),
 	}
-	if got := burstableShares(pods); got != 307 {
+	if got := BurstableShares(pods); got != 307 {
 		t.Errorf("burstable cpu.shares = %d, want 307 (300m of the two Burstable pods)", got)
 	}
-	if got := burstableShares(nil); got != 2 {
+	if got := BurstableShares(nil); got != 2 {
 		t.Errorf("burstable cpu.shares without pods = %d, want 2", got)
 	}
 }
 
 // The same values in cgroup v1's files and in cgroup v2's.
 func TestCgroupFiles(t *testing.T) {
-	r := ResourcesPlan{CPUShares: 1536, CPUQuota: 150000, CPUPeriod: 100000, MemoryLimit: 128 << 20}
-	v1 := []cgroupFile{
+	r := Resources{CPUShares: 1536, CPUQuota: 150000, CPUPeriod: 100000, MemoryLimit: 128 << 20}
+	v1 := []CgroupFile{
 		{"cpu", "cpu.shares", "1536"},
 		{"cpu", "cpu.cfs_period_us", "100000"},
 		{"cpu", "cpu.cfs_quota_us", "150000"},
 		{"memory", "memory.limit_in_bytes", "134217728"},
 	}
-	v2 := []cgroupFile{
+	v2 := []CgroupFile{
 		{"", "cpu.weight", "59"},
 		{"", "cpu.max", "150000 100000"},
 		{"", "memory.max", "134217728"},
 	}
-	if got := cgroupV1Files(r); !reflect.DeepEqual(got, v1) {
+	if got := CgroupV1Files(r); !reflect.DeepEqual(got, v1) {
 		t.Errorf("v1 files %v, want %v", got, v1)
 	}
-	if got := cgroupV2Files(r); !reflect.DeepEqual(got, v2) {
+	if got := CgroupV2Files(r); !reflect.DeepEqual(got, v2) {
 		t.Errorf("v2 files %v, want %v", got, v2)
 	}
-	bestEffort := ResourcesPlan{CPUShares: 2}
-	if got := cgroupV1Files(bestEffort); !reflect.DeepEqual(got, []cgroupFile{{"cpu", "cpu.shares", "2"}}) {
+	bestEffort := Resources{CPUShares: 2}
+	if got := CgroupV1Files(bestEffort); !reflect.DeepEqual(got, []CgroupFile{{"cpu", "cpu.shares", "2"}}) {
 		t.Errorf("v1 files of BestEffort %v", got)
 	}
-	if got := cgroupV2Files(bestEffort); !reflect.DeepEqual(got, []cgroupFile{{"", "cpu.weight", "1"}}) {
+	if got := CgroupV2Files(bestEffort); !reflect.DeepEqual(got, []CgroupFile{{"", "cpu.weight", "1"}}) {
 		t.Errorf("v2 files of BestEffort %v", got)
 	}
 }

@@ -1,4 +1,4 @@
-package runtime
+package plan
 
 import (
 	"bytes"
@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/minipod/minipod/internal/golden"
 )
 
 // TestPlanTextPeers: the dry run of the sidecar shows /etc/hosts as the
@@ -23,7 +25,7 @@ func TestPlanTextPeers(t *testing.T) {
 	if err := p.WriteTextWith(&text, opts); err != nil {
 		t.Fatal(err)
 	}
-	compareGolden(t, filepath.Join("testdata", "plan-sidecar-peers.txt.golden"), text.Bytes())
+	golden.Compare(t, filepath.Join("testdata", "plan-sidecar-peers.txt.golden"), text.Bytes())
 	for _, want := range []string{
 		"| 10.77.0.2  log-collector log-collector.default",
 		"| <pod IP>  web",

@@ -1,4 +1,4 @@
-package runtime
+package plan
 
 import (
 	"bufio"
@@ -7,6 +7,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	corev1 "k8s.io/api/core/v1"
 )
 
 // TextOptions is what the text of a plan shows besides the plan itself.
@@ -25,14 +27,14 @@ type Peer struct {
 
 // WriteText prints the plan for a person, one step per line, each saying
 // what it creates and why: `minipod run --dry-run` is a teaching aid.
-func (p *PodPlan) WriteText(w io.Writer) error {
+func (p *Plan) WriteText(w io.Writer) error {
 	return p.WriteTextWith(w, TextOptions{})
 }
 
 // WriteTextWith is WriteText, with /etc/hosts showing the pods of opts.
 // Each reason is given once: a step whose reason was already given has
 // none of its own.
-func (p *PodPlan) WriteTextWith(w io.Writer, opts TextOptions) error {
+func (p *Plan) WriteTextWith(w io.Writer, opts TextOptions) error {
 	bw := bufio.NewWriter(w)
 	n := 0
 	told := map[string]bool{}
@@ -110,19 +112,34 @@ func (p *PodPlan) WriteTextWith(w io.Writer, opts TextOptions) error {
 		step("write the pod's /etc files, each mounted at the same path in every container",
 			"the pod's own name resolution and hostname, the same for all its containers; other pods are found by name through /etc/hosts")
 		for _, f := range p.Sandbox.Files {
-			if f.ContainerPath != "/etc/hosts" {
-				detail("%s <- %s: %s", f.ContainerPath, f.HostPath, f.Content)
+			lines := func(content []byte) {
+				for _, l := range strings.Split(strings.TrimRight(string(content), "\n"), "\n") {
+					fmt.Fprintln(bw, strings.TrimRight("          | "+strings.ReplaceAll(l, "\t", "  "), " "))
+				}
+			}
+			switch f.ContainerPath {
+			case "/etc/hostname":
+				detail("%s <- %s: %s", f.ContainerPath, f.HostPath, strings.TrimSuffix(f.Content, "\n"))
+				continue
+			case "/etc/resolv.conf":
+				why := "the host's /etc/resolv.conf without loopback nameservers"
+				if p.Sandbox.DNS.Policy == string(corev1.DNSNone) {
+					why = "dnsConfig only"
+				}
+				if f.Content == "" {
+					detail("%s <- %s: empty (dnsPolicy %s: %s)", f.ContainerPath, f.HostPath, p.Sandbox.DNS.Policy, why)
+					continue
+				}
+				detail("%s <- %s, as it will read (dnsPolicy %s: %s):", f.ContainerPath, f.HostPath, p.Sandbox.DNS.Policy, why)
+				lines([]byte(f.Content))
 				continue
 			}
 			detail("%s <- %s, as it will read:", f.ContainerPath, f.HostPath)
 			var peers []string
 			for _, pe := range opts.Peers {
-				peers = append(peers, peerLine(pe.IP, pe.Name, p.Namespace))
+				peers = append(peers, PeerLine(pe.IP, pe.Name, p.Namespace))
 			}
-			hosts := hostsFile(podIPPlaceholder, p.Sandbox.Hostname, podHostsExtra(p, podIPPlaceholder, peers))
-			for _, l := range strings.Split(strings.TrimRight(string(hosts), "\n"), "\n") {
-				fmt.Fprintln(bw, strings.TrimRight("          | "+strings.ReplaceAll(l, "\t", "  "), " "))
-			}
+			lines(f.Render(PodIPPlaceholder, peers))
 			switch {
 			case !opts.PeersKnown:
 				detail("(the daemon did not answer, so the pods running in namespace %s are not listed; each would have a line here)", p.Namespace)
@@ -135,13 +152,13 @@ func (p *PodPlan) WriteTextWith(w io.Writer, opts TextOptions) error {
 	}
 	if p.CgroupParent != "" {
 		var limits []string
-		for _, c := range append(append([]ContainerPlan{}, p.Init...), p.Containers...) {
-			if l := limitsText(c.Resources); l != "" {
+		for _, c := range append(append([]Container{}, p.Init...), p.Containers...) {
+			if l := c.Resources.LimitsText(); l != "" {
 				limits = append(limits, c.Name+": "+l)
 			}
 		}
 		what := "create the pod's cgroup " + p.CgroupParent + " (QoS class " + qosOfCgroup(p.CgroupParent) + ")"
-		if l := limitsText(p.PodResources); l != "" {
+		if l := p.PodResources.LimitsText(); l != "" {
 			what += ", limited to " + l + " for the whole pod"
 		}
 		what += "; each container gets its own cgroup inside it"
@@ -190,12 +207,9 @@ func qosOfCgroup(path string) string {
 	return "Guaranteed"
 }
 
-// podIPPlaceholder stands for the pod's IP before CNI gives it one.
-const podIPPlaceholder = "<pod IP>"
-
 // objectRefs names the ConfigMaps and Secrets the pod reads, from its
 // volumes and its containers' environment.
-func (p *PodPlan) objectRefs() []string {
+func (p *Plan) objectRefs() []string {
 	var cms, secs []string
 	add := func(kind, name string) {
 		switch kind {
@@ -212,7 +226,7 @@ func (p *PodPlan) objectRefs() []string {
 	for _, v := range p.Volumes {
 		add(v.Kind, v.Source)
 	}
-	for _, c := range append(append([]ContainerPlan{}, p.Init...), p.Containers...) {
+	for _, c := range append(append([]Container{}, p.Init...), p.Containers...) {
 		for _, e := range c.Env {
 			if f := strings.Fields(e.From); len(f) >= 2 {
 				add(f[0], f[1])
@@ -236,12 +250,12 @@ func plural(s string, n int) string {
 	return s + "s"
 }
 
-func containerDetails(c ContainerPlan, detail func(string, ...any)) {
+func containerDetails(c Container, detail func(string, ...any)) {
 	detail("image %s", c.Image)
 	if c.ArgvKnown {
-		detail("runs %s  (from %s)", quoteArgv(c.Argv), c.ArgvFrom)
+		detail("runs %s  (from %s)", QuoteArgv(c.Argv), c.ArgvFrom)
 	} else if len(c.Argv) > 0 {
-		detail("runs <ENTRYPOINT> %s  (from %s)", quoteArgv(c.Argv), c.ArgvFrom)
+		detail("runs <ENTRYPOINT> %s  (from %s)", QuoteArgv(c.Argv), c.ArgvFrom)
 	} else {
 		detail("runs %s", c.ArgvFrom)
 	}
@@ -278,7 +292,7 @@ func containerDetails(c ContainerPlan, detail func(string, ...any)) {
 	detail("log %s", c.LogPath)
 }
 
-func volumeText(v VolumePlan) string {
+func volumeText(v Volume) string {
 	switch v.Kind {
 	case "emptyDir":
 		if v.Medium == "Memory" {
@@ -299,11 +313,13 @@ func volumeText(v VolumePlan) string {
 		return fmt.Sprintf("volume %s: configMap %s written to %s", v.Name, v.Source, v.HostPath)
 	case "secret":
 		return fmt.Sprintf("volume %s: secret %s written to a tmpfs at %s", v.Name, v.Source, v.HostPath)
+	case "downwardAPI", "projected":
+		return fmt.Sprintf("volume %s: %s written to a tmpfs at %s", v.Name, v.Kind, v.HostPath)
 	}
 	return fmt.Sprintf("volume %s: %s at %s", v.Name, v.Kind, v.HostPath)
 }
 
-func volumeWhy(v VolumePlan) string {
+func volumeWhy(v Volume) string {
 	switch v.Kind {
 	case "emptyDir":
 		return "shared by the containers that mount it, it lives and dies with the pod"
@@ -311,11 +327,14 @@ func volumeWhy(v VolumePlan) string {
 		return "a host file or directory the pod uses; minipod never deletes it"
 	case "secret":
 		return "secret data stays in memory, never on disk"
+	case "downwardAPI", "projected":
+		return "the pod's own fields and objects' keys become files, kept in memory as the kubelet keeps them"
 	}
 	return "the object's keys become files the containers read"
 }
 
-func quoteArgv(argv []string) string {
+// QuoteArgv is argv as a shell would take it, each word quoted where needed.
+func QuoteArgv(argv []string) string {
 	q := make([]string, len(argv))
 	for i, a := range argv {
 		if a == "" || strings.ContainsAny(a, " \t\n\"'$\\|&;<>()*?") {

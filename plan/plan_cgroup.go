@@ -1,4 +1,4 @@
-package runtime
+package plan
 
 import (
 	"strconv"
@@ -12,14 +12,14 @@ import (
 // Burstable ones under root/burstable, BestEffort ones under
 // root/besteffort; each container in its pod's cgroup.
 const (
-	cgroupPodsRoot       = "/minipod"
-	cgroupBurstableName  = "burstable"
-	cgroupBestEffortName = "besteffort"
+	CgroupPodsRoot       = "/minipod"
+	CgroupBurstableName  = "burstable"
+	CgroupBestEffortName = "besteffort"
 )
 
 // The kubelet's conversions of CPU to cgroup values.
 const (
-	minShares     = 2      // the least cpu.shares; BestEffort's
+	MinShares     = 2      // the least cpu.shares; BestEffort's
 	maxShares     = 262144 // the most cpu.shares
 	sharesPerCPU  = 1024
 	minQuotaUS    = 1000   // the kernel's least CFS quota, 1ms
@@ -28,36 +28,36 @@ const (
 )
 
 // qosCgroupParent is the cgroup a pod of that QoS class is placed under.
-func qosCgroupParent(qos corev1.PodQOSClass) string {
+func QOSCgroupParent(qos corev1.PodQOSClass) string {
 	switch qos {
 	case corev1.PodQOSBurstable:
-		return cgroupPodsRoot + "/" + cgroupBurstableName
+		return CgroupPodsRoot + "/" + CgroupBurstableName
 	case corev1.PodQOSBestEffort:
-		return cgroupPodsRoot + "/" + cgroupBestEffortName
+		return CgroupPodsRoot + "/" + CgroupBestEffortName
 	}
-	return cgroupPodsRoot
+	return CgroupPodsRoot
 }
 
 // podCgroupName is a pod's cgroup's own name, pod<uid>.
-func podCgroupName(uid string) string {
+func PodCgroupName(uid string) string {
 	return "pod" + strings.ReplaceAll(uid, "-", "_")
 }
 
 // podCgroupParent is the cgroup path of a pod, relative to each hierarchy.
 func podCgroupParent(uid string, qos corev1.PodQOSClass) string {
-	return qosCgroupParent(qos) + "/" + podCgroupName(uid)
+	return QOSCgroupParent(qos) + "/" + PodCgroupName(uid)
 }
 
 // milliCPUToShares converts CPU to cpu.shares as the kubelet does: no
 // request is the least weight (2), not the kernel's default 1024.
 func milliCPUToShares(milliCPU int64) uint64 {
 	if milliCPU == 0 {
-		return minShares
+		return MinShares
 	}
 	shares := milliCPU * sharesPerCPU / milliCPUToCPU
 	switch {
-	case shares < minShares:
-		return minShares
+	case shares < MinShares:
+		return MinShares
 	case shares > maxShares:
 		return maxShares
 	}
@@ -83,8 +83,8 @@ func sharesToWeight(shares uint64) uint64 {
 	if shares == 0 {
 		return 0
 	}
-	if shares < minShares {
-		shares = minShares
+	if shares < MinShares {
+		shares = MinShares
 	}
 	if shares > maxShares {
 		shares = maxShares
@@ -143,15 +143,15 @@ func limitsOf(c corev1.Container) corev1.ResourceList { return c.Resources.Limit
 // requests (2 for BestEffort); a CFS quota and a memory limit from the sums
 // of the limits, for Guaranteed pods, and for Burstable ones only when
 // every container sets that limit.
-func podCgroupResources(pod *corev1.Pod) ResourcesPlan {
-	qos := qosClass(pod)
+func podCgroupResources(pod *corev1.Pod) Resources {
+	qos := QOSClass(pod)
 	if qos == corev1.PodQOSBestEffort {
-		return ResourcesPlan{CPUShares: minShares}
+		return Resources{CPUShares: MinShares}
 	}
 	cpuReq, _ := podCPUMemory(pod, requestsOf)
 	cpuLim, memLim := podCPUMemory(pod, limitsOf)
 	cpuLimited, memLimited := true, true
-	for _, c := range allContainers(pod) {
+	for _, c := range AllContainers(pod) {
 		if c.Resources.Limits.Cpu().IsZero() {
 			cpuLimited = false
 		}
@@ -159,7 +159,7 @@ func podCgroupResources(pod *corev1.Pod) ResourcesPlan {
 			memLimited = false
 		}
 	}
-	r := ResourcesPlan{CPUShares: milliCPUToShares(cpuReq)}
+	r := Resources{CPUShares: milliCPUToShares(cpuReq)}
 	if qos == corev1.PodQOSGuaranteed || cpuLimited {
 		r.CPUQuota, r.CPUPeriod = milliCPUToQuota(cpuLim, cfsPeriod), cfsPeriod
 	}
@@ -171,10 +171,10 @@ func podCgroupResources(pod *corev1.Pod) ResourcesPlan {
 
 // burstableShares is the cpu.shares of the Burstable QoS cgroup, as the
 // kubelet sets it: the sum of the CPU requests of the Burstable pods.
-func burstableShares(pods []*corev1.Pod) uint64 {
+func BurstableShares(pods []*corev1.Pod) uint64 {
 	var milli int64
 	for _, p := range pods {
-		if qosClass(p) == corev1.PodQOSBurstable {
+		if QOSClass(p) == corev1.PodQOSBurstable {
 			cpu, _ := podCPUMemory(p, requestsOf)
 			milli += cpu
 		}
@@ -184,46 +184,52 @@ func burstableShares(pods []*corev1.Pod) uint64 {
 
 // cgroupFile is one value to write in a cgroup: Controller is the v1
 // hierarchy that holds it ("" on cgroup v2).
-type cgroupFile struct {
+type CgroupFile struct {
 	Controller, Name, Value string
 }
 
 // cgroupV1Files are the files of cgroup v1 that enforce r, in the order
 // they must be written (the period before the quota).
-func cgroupV1Files(r ResourcesPlan) []cgroupFile {
-	var out []cgroupFile
+func CgroupV1Files(r Resources) []CgroupFile {
+	var out []CgroupFile
 	if r.CPUShares > 0 {
-		out = append(out, cgroupFile{"cpu", "cpu.shares", strconv.FormatUint(r.CPUShares, 10)})
+		out = append(out, CgroupFile{"cpu", "cpu.shares", strconv.FormatUint(r.CPUShares, 10)})
 	}
 	if r.CPUQuota > 0 {
 		out = append(out,
-			cgroupFile{"cpu", "cpu.cfs_period_us", strconv.FormatUint(r.CPUPeriod, 10)},
-			cgroupFile{"cpu", "cpu.cfs_quota_us", strconv.FormatInt(r.CPUQuota, 10)})
+			CgroupFile{"cpu", "cpu.cfs_period_us", strconv.FormatUint(r.CPUPeriod, 10)},
+			CgroupFile{"cpu", "cpu.cfs_quota_us", strconv.FormatInt(r.CPUQuota, 10)})
 	}
 	if r.MemoryLimit > 0 {
-		out = append(out, cgroupFile{"memory", "memory.limit_in_bytes", strconv.FormatInt(r.MemoryLimit, 10)})
+		out = append(out, CgroupFile{"memory", "memory.limit_in_bytes", strconv.FormatInt(r.MemoryLimit, 10)})
 	}
 	if r.PidsLimit > 0 {
-		out = append(out, cgroupFile{"pids", "pids.max", strconv.FormatInt(r.PidsLimit, 10)})
+		out = append(out, CgroupFile{"pids", "pids.max", strconv.FormatInt(r.PidsLimit, 10)})
 	}
 	return out
 }
 
 // cgroupV2Files are the files of cgroup v2 that enforce r: cpu.weight
 // converted from the shares, cpu.max, memory.max.
-func cgroupV2Files(r ResourcesPlan) []cgroupFile {
-	var out []cgroupFile
+func CgroupV2Files(r Resources) []CgroupFile {
+	var out []CgroupFile
 	if r.CPUShares > 0 {
-		out = append(out, cgroupFile{"", "cpu.weight", strconv.FormatUint(sharesToWeight(r.CPUShares), 10)})
+		out = append(out, CgroupFile{"", "cpu.weight", strconv.FormatUint(sharesToWeight(r.CPUShares), 10)})
 	}
 	if r.CPUQuota > 0 {
-		out = append(out, cgroupFile{"", "cpu.max", strconv.FormatInt(r.CPUQuota, 10) + " " + strconv.FormatUint(r.CPUPeriod, 10)})
+		out = append(out, CgroupFile{"", "cpu.max", strconv.FormatInt(r.CPUQuota, 10) + " " + strconv.FormatUint(r.CPUPeriod, 10)})
 	}
 	if r.MemoryLimit > 0 {
-		out = append(out, cgroupFile{"", "memory.max", strconv.FormatInt(r.MemoryLimit, 10)})
+		out = append(out, CgroupFile{"", "memory.max", strconv.FormatInt(r.MemoryLimit, 10)})
 	}
 	if r.PidsLimit > 0 {
-		out = append(out, cgroupFile{"", "pids.max", strconv.FormatInt(r.PidsLimit, 10)})
+		out = append(out, CgroupFile{"", "pids.max", strconv.FormatInt(r.PidsLimit, 10)})
 	}
 	return out
+}
+
+// PodRequests are the pod's CPU (milli-CPUs) and memory (bytes) requests,
+// as the kubelet's admission and the scheduler count them.
+func PodRequests(pod *corev1.Pod) (milliCPU, memory int64) {
+	return podCPUMemory(pod, requestsOf)
 }

@@ -1,4 +1,4 @@
-package runtime
+package plan
 
 import (
 	"slices"
@@ -9,17 +9,17 @@ func TestContainerUser(t *testing.T) {
 	i := func(v int64) *int64 { return &v }
 	tests := []struct {
 		name         string
-		s            SecurityPlan
+		s            Security
 		imageUser    string
 		user, member string
 	}{
-		{"image without a user runs as root", SecurityPlan{}, "", "0", "0"},
-		{"runAsGroup alone keeps the image's user", SecurityPlan{RunAsGroup: i(3000)}, "", "0:3000", "0"},
-		{"runAsUser and runAsGroup", SecurityPlan{RunAsUser: i(1000), RunAsGroup: i(3000)}, "nobody", "1000:3000", "1000"},
-		{"runAsUser: gid from the image's passwd", SecurityPlan{RunAsUser: i(1000)}, "", "1000", "1000"},
-		{"image uid:gid: the kubelet passes the uid only", SecurityPlan{}, "1000:1000", "1000", "1000"},
-		{"image user name", SecurityPlan{}, "nginx", "nginx", "nginx"},
-		{"image user name and runAsGroup", SecurityPlan{RunAsGroup: i(5)}, "nginx:wheel", "nginx:5", "nginx"},
+		{"image without a user runs as root", Security{}, "", "0", "0"},
+		{"runAsGroup alone keeps the image's user", Security{RunAsGroup: i(3000)}, "", "0:3000", "0"},
+		{"runAsUser and runAsGroup", Security{RunAsUser: i(1000), RunAsGroup: i(3000)}, "nobody", "1000:3000", "1000"},
+		{"runAsUser: gid from the image's passwd", Security{RunAsUser: i(1000)}, "", "1000", "1000"},
+		{"image uid:gid: the kubelet passes the uid only", Security{}, "1000:1000", "1000", "1000"},
+		{"image user name", Security{}, "nginx", "nginx", "nginx"},
+		{"image user name and runAsGroup", Security{RunAsGroup: i(5)}, "nginx:wheel", "nginx:5", "nginx"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -46,7 +46,7 @@ func TestMergeGroups(t *testing.T) {
 		{"fsGroup and a repeated group", []uint32{3000, 10}, []int64{4000, 2000, 3000}, []uint32{10, 2000, 3000, 4000}},
 	}
 	for _, tc := range tests {
-		if got := mergeGroups(tc.have, tc.supplemental); !slices.Equal(got, tc.want) {
+		if got := MergeGroups(tc.have, tc.supplemental); !slices.Equal(got, tc.want) {
 			t.Errorf("%s: mergeGroups = %v, want %v", tc.name, got, tc.want)
 		}
 	}

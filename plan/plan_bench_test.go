@@ -1,4 +1,4 @@
-package runtime_test
+package plan_test
 
 import (
 	"fmt"
@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/minipod/minipod/manifest"
-	"github.com/minipod/minipod/runtime"
+	"github.com/minipod/minipod/plan"
 )
 
 // tenContainerPod is a ConfigMap, a Secret and a pod of ten containers that
@@ -109,7 +109,7 @@ func BenchmarkReadValidatePlan10(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		p, err := runtime.Plan(f.Pods[0], runtime.PlanOptions{ConfigMaps: f.ConfigMaps, Secrets: f.Secrets})
+		p, err := plan.Pod(f.Pods[0], plan.Options{ConfigMaps: f.ConfigMaps, Secrets: f.Secrets})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -126,10 +126,10 @@ func BenchmarkPlan10(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	opts := runtime.PlanOptions{ConfigMaps: f.ConfigMaps, Secrets: f.Secrets}
+	opts := plan.Options{ConfigMaps: f.ConfigMaps, Secrets: f.Secrets}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := runtime.Plan(f.Pods[0], opts); err != nil {
+		if _, err := plan.Pod(f.Pods[0], opts); err != nil {
 			b.Fatal(err)
 		}
 	}

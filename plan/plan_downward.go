@@ -1,4 +1,4 @@
-package runtime
+package plan
 
 import (
 	"fmt"
@@ -67,7 +67,7 @@ func divide(q, divisor resource.Quantity) string {
 
 // nodeResource fills in a deferred "node:<resource>:<divisor>" value from
 // the host's CPUs and memory.
-func nodeResource(deferred string, cpus int, memBytes int64) string {
+func NodeResource(deferred string, cpus int, memBytes int64) string {
 	parts := strings.SplitN(deferred, ":", 3)
 	if len(parts) != 3 {
 		return ""
@@ -201,40 +201,4 @@ func projectedFiles(pod *corev1.Pod, volume string, p *corev1.ProjectedVolumeSou
 		}
 	}
 	return out, nil
-}
-
-// expand replaces $(VAR) references as Kubernetes does: with the variable's
-// value when it is defined, left as written when not; $$ escapes a $.
-func expand(s string, lookup func(string) (string, bool)) string {
-	if !strings.Contains(s, "$") {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] != '$' || i+1 >= len(s) {
-			b.WriteByte(s[i])
-			continue
-		}
-		switch s[i+1] {
-		case '$':
-			b.WriteByte('$')
-			i++
-		case '(':
-			end := strings.IndexByte(s[i+2:], ')')
-			if end < 0 {
-				b.WriteString(s[i:])
-				return b.String()
-			}
-			name := s[i+2 : i+2+end]
-			if v, ok := lookup(name); ok {
-				b.WriteString(v)
-			} else {
-				b.WriteString(s[i : i+3+end])
-			}
-			i += 2 + end
-		default:
-			b.WriteByte('$')
-		}
-	}
-	return b.String()
 }

@@ -1,6 +1,7 @@
-package runtime
+package plan
 
 import (
+	"fmt"
 	"slices"
 	"sort"
 	"strconv"
@@ -11,7 +12,7 @@ import (
 
 // SecurityPlan is a container's identity and privileges, from the pod's and
 // the container's securityContext (the container's wins, field by field).
-type SecurityPlan struct {
+type Security struct {
 	RunAsUser          *int64            `json:"runAsUser,omitempty"`
 	RunAsGroup         *int64            `json:"runAsGroup,omitempty"`
 	SupplementalGroups []int64           `json:"supplementalGroups,omitempty"`
@@ -29,10 +30,53 @@ type SecurityPlan struct {
 	// directory, as the kubelet keeps them under its root.
 	Seccomp        string `json:"seccomp"`
 	SeccompProfile string `json:"seccompProfile,omitempty"`
+	// User is the process's user as the OCI spec takes it, "uid" or
+	// "uid:gid" (a name resolves in the image's /etc/passwd); GroupsOf is
+	// the user whose groups in the image's /etc/group it also gets. Both
+	// are empty while they depend on an image config Pod did not have.
+	User     string `json:"user,omitempty"`
+	GroupsOf string `json:"groupsOf,omitempty"`
+	// Capabilities are the process's bounding, effective and permitted
+	// sets: the runtime's default set, less CapDrop, plus CapAdd. With
+	// AllCapabilities (privileged, or capAdd ALL) it is every capability
+	// the host's kernel knows, which only the host can list.
+	Capabilities    []string `json:"capabilities"`
+	AllCapabilities bool     `json:"allCapabilities,omitempty"`
+}
+
+// defaultCapabilities are the capabilities a container gets by default,
+// containerd's (and Docker's) default set, in its order.
+var defaultCapabilities = []string{
+	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
+	"CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
+	"CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+}
+
+// capabilities are the sets the process gets: the default set, less the
+// dropped ones (all with ALL), plus the added ones, in that order, as
+// containerd's spec options apply them.
+func capabilities(s Security) (caps []string, all bool) {
+	if s.Privileged || slices.Contains(s.CapAdd, "ALL") {
+		return nil, true
+	}
+	caps = []string{}
+	if !slices.Contains(s.CapDrop, "ALL") {
+		for _, c := range defaultCapabilities {
+			if !slices.Contains(s.CapDrop, c) {
+				caps = append(caps, c)
+			}
+		}
+	}
+	for _, c := range s.CapAdd {
+		if !slices.Contains(caps, c) {
+			caps = append(caps, c)
+		}
+	}
+	return caps, false
 }
 
 // ResourcesPlan is what the container's cgroup enforces.
-type ResourcesPlan struct {
+type Resources struct {
 	MemoryLimit int64  `json:"memoryLimitBytes,omitempty"`
 	CPUQuota    int64  `json:"cpuQuota,omitempty"`
 	CPUPeriod   uint64 `json:"cpuPeriod,omitempty"`
@@ -42,8 +86,8 @@ type ResourcesPlan struct {
 	PidsLimit int64 `json:"pidsLimit,omitempty"`
 }
 
-func planSecurity(pod *corev1.Pod, c *corev1.Container) SecurityPlan {
-	var s SecurityPlan
+func planSecurity(pod *corev1.Pod, c *corev1.Container) Security {
+	var s Security
 	if psc := pod.Spec.SecurityContext; psc != nil {
 		s.RunAsUser, s.RunAsGroup = psc.RunAsUser, psc.RunAsGroup
 		s.RunAsNonRoot = isTrue(psc.RunAsNonRoot)
@@ -58,8 +102,10 @@ func planSecurity(pod *corev1.Pod, c *corev1.Container) SecurityPlan {
 			}
 		}
 	}
-	// allowPrivilegeEscalation defaults to true, as in Kubernetes, unless
-	// set false; no_new_privs follows it.
+	// no_new_privs is set for every container: containerd's default spec
+	// sets it and apply keeps it, whatever allowPrivilegeEscalation says
+	// (a kubelet sets it only when allowPrivilegeEscalation is false).
+	s.NoNewPrivileges = true
 	if sc := c.SecurityContext; sc != nil {
 		if sc.RunAsUser != nil {
 			s.RunAsUser = sc.RunAsUser
@@ -72,9 +118,6 @@ func planSecurity(pod *corev1.Pod, c *corev1.Container) SecurityPlan {
 		}
 		s.ReadOnlyRootFS = isTrue(sc.ReadOnlyRootFilesystem)
 		s.Privileged = isTrue(sc.Privileged)
-		if sc.AllowPrivilegeEscalation != nil && !*sc.AllowPrivilegeEscalation {
-			s.NoNewPrivileges = true
-		}
 		if caps := sc.Capabilities; caps != nil {
 			for _, c := range caps.Add {
 				s.CapAdd = append(s.CapAdd, capName(string(c)))
@@ -87,6 +130,7 @@ func planSecurity(pod *corev1.Pod, c *corev1.Container) SecurityPlan {
 		}
 	}
 	s.Seccomp, s.SeccompProfile = planSeccomp(pod, c, s.Privileged)
+	s.Capabilities, s.AllCapabilities = capabilities(s)
 	return s
 }
 
@@ -119,7 +163,7 @@ func planSeccomp(pod *corev1.Pod, c *corev1.Container, privileged bool) (string,
 // spec's uid and primary gid come from (the /etc/passwd of the image for
 // the gid, unless runAsGroup names it); member is the user whose groups in
 // the image's /etc/group are added to the supplementary groups.
-func containerUser(s SecurityPlan, imageUser string) (user, member string) {
+func containerUser(s Security, imageUser string) (user, member string) {
 	member, _, _ = strings.Cut(imageUser, ":")
 	if s.RunAsUser != nil {
 		member = strconv.FormatInt(*s.RunAsUser, 10)
@@ -134,11 +178,11 @@ func containerUser(s SecurityPlan, imageUser string) (user, member string) {
 	return user, member
 }
 
-// mergeGroups is the container's supplementary groups: those set so far
+// MergeGroups is the container's supplementary groups: those set so far
 // (the primary gid, the user's groups in the image), then
 // supplementalGroups and fsGroup, once each, in order of number, as
 // containerd's CRI plugin merges them.
-func mergeGroups(have []uint32, supplemental []int64) []uint32 {
+func MergeGroups(have []uint32, supplemental []int64) []uint32 {
 	out := slices.Clone(have)
 	for _, g := range supplemental {
 		out = append(out, uint32(g))
@@ -159,8 +203,8 @@ func capName(c string) string {
 // sets it: cpu.shares from the CPU request (or the limit when only that is
 // set), 2 without either, so that a BestEffort container weighs least; a
 // CFS quota from the CPU limit; the memory limit.
-func planResources(c *corev1.Container) ResourcesPlan {
-	var r ResourcesPlan
+func planResources(c *corev1.Container) Resources {
+	var r Resources
 	if q, ok := c.Resources.Limits[corev1.ResourceMemory]; ok {
 		r.MemoryLimit = q.Value()
 	}
@@ -173,8 +217,8 @@ func planResources(c *corev1.Container) ResourcesPlan {
 	return r
 }
 
-// qosClass is the pod's QoS class, computed as the API server does.
-func qosClass(pod *corev1.Pod) corev1.PodQOSClass {
+// QOSClass is the pod's QoS class, computed as the API server does.
+func QOSClass(pod *corev1.Pod) corev1.PodQOSClass {
 	requests, limits := 0, 0
 	guaranteed := true
 	for _, c := range append(append([]corev1.Container{}, pod.Spec.InitContainers...), pod.Spec.Containers...) {
@@ -199,4 +243,29 @@ func qosClass(pod *corev1.Pod) corev1.PodQOSClass {
 		return corev1.PodQOSGuaranteed
 	}
 	return corev1.PodQOSBurstable
+}
+
+// LimitsText is a container's cgroup limits, or "" without any.
+func (r Resources) LimitsText() string {
+	var parts []string
+	if r.MemoryLimit > 0 {
+		parts = append(parts, "memory "+BytesText(r.MemoryLimit))
+	}
+	if r.CPUQuota > 0 && r.CPUPeriod > 0 {
+		parts = append(parts, fmt.Sprintf("cpu %gcores", float64(r.CPUQuota)/float64(r.CPUPeriod)))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// BytesText is a size as a person reads it: 64Mi, 1Gi.
+func BytesText(n int64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%dGi", n>>30)
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%dMi", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%dKi", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
 }

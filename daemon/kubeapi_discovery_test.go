@@ -2,6 +2,8 @@ package daemon
 
 import (
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -79,4 +81,23 @@ func refsOf(v any) []string {
 		}
 	}
 	return refs
+}
+
+// TestAggregatedDiscoveryAccept checks which Accept headers get aggregated
+// discovery, and in which version.
+func TestAggregatedDiscoveryAccept(t *testing.T) {
+	for accept, want := range map[string]string{
+		"application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json": "v2",
+		"application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json":                                                                      "v2beta1",
+		"application/vnd.kubernetes.protobuf;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList":    "v2",
+		"application/json, application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList":                                                                          "",
+		"application/json;g=apidiscovery.k8s.io;v=v3;as=APIGroupDiscoveryList,application/json":                                                                           "",
+		"": "",
+	} {
+		r := httptest.NewRequest(http.MethodGet, "/api", nil)
+		r.Header.Set("Accept", accept)
+		if got := aggregatedDiscoveryVersion(r); got != want {
+			t.Errorf("Accept %q: got %q, want %q", accept, got, want)
+		}
+	}
 }

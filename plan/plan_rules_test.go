@@ -1,4 +1,4 @@
-package runtime
+package plan
 
 import (
 	"reflect"
@@ -239,7 +239,7 @@ func TestPlanErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Plan(tc.pod, PlanOptions{})
+			_, err := Pod(tc.pod, Options{})
 			if tc.wantErr == "" {
 				if err != nil {
 					t.Fatalf("Plan: %v", err)
@@ -266,7 +266,7 @@ func TestPlanEnvOverride(t *testing.T) {
 	}
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "cm"}, Data: map[string]string{"A": "a", "B": "b"}}
 	other := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "cm", Namespace: "elsewhere"}, Data: map[string]string{"X": "x"}}
-	p, err := Plan(pod, PlanOptions{ConfigMaps: []*corev1.ConfigMap{other, cm}})
+	p, err := Pod(pod, Options{ConfigMaps: []*corev1.ConfigMap{other, cm}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,7 +285,7 @@ func TestPlanHostnameTruncated(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "default", UID: "u"},
 		Spec:       corev1.PodSpec{Hostname: long, Containers: []corev1.Container{{Name: "c", Image: "i"}}},
 	}
-	p, err := Plan(pod, PlanOptions{})
+	p, err := Pod(pod, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
