@@ -1,5 +1,5 @@
 // Package client is the Go client of the minipod daemon's API. The CLI and
-// the tests use it; it mirrors daemon.Backend method for method.
+// the tests use it; it implements api.Backend, method for method.
 package client
 
 import (
@@ -22,11 +22,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/minipod/minipod/runtime"
+	"github.com/minipod/minipod/api"
 )
-
-// DefaultSocket is where the daemon listens unless told otherwise.
-const DefaultSocket = "/run/minipod/minipod.sock"
 
 // Client talks to one minipod daemon over its unix socket, or over its
 // loopback TCP listener with the daemon's token.
@@ -84,7 +81,7 @@ func (c *Client) bearer() (string, error) {
 // connect until the first call.
 func New(socketPath string) *Client {
 	if socketPath == "" {
-		socketPath = DefaultSocket
+		socketPath = api.DefaultSocket
 	}
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
@@ -230,17 +227,17 @@ func orDefault(ns string) string {
 
 // CreatePod creates pod in its namespace ("default" when unset) and returns
 // when it runs or its creation failed.
-func (c *Client) CreatePod(ctx context.Context, pod *corev1.Pod, opts runtime.CreateOptions) (*corev1.Pod, error) {
+func (c *Client) CreatePod(ctx context.Context, pod *corev1.Pod, opts api.CreateOptions) (*corev1.Pod, error) {
 	return c.createPod(ctx, pod, true, opts)
 }
 
 // SubmitPod hands pod to the daemon and returns at once (status Pending);
 // the daemon goes on creating it, and GetPod shows how that goes.
-func (c *Client) SubmitPod(ctx context.Context, pod *corev1.Pod, opts runtime.CreateOptions) (*corev1.Pod, error) {
+func (c *Client) SubmitPod(ctx context.Context, pod *corev1.Pod, opts api.CreateOptions) (*corev1.Pod, error) {
 	return c.createPod(ctx, pod, false, opts)
 }
 
-func (c *Client) createPod(ctx context.Context, pod *corev1.Pod, wait bool, opts runtime.CreateOptions) (*corev1.Pod, error) {
+func (c *Client) createPod(ctx context.Context, pod *corev1.Pod, wait bool, opts api.CreateOptions) (*corev1.Pod, error) {
 	q := url.Values{}
 	if !wait {
 		q.Set("wait", "false")
@@ -276,7 +273,7 @@ func (c *Client) ListPods(ctx context.Context, namespace string) ([]corev1.Pod, 
 }
 
 // DeletePod deletes a pod, stopping its containers first.
-func (c *Client) DeletePod(ctx context.Context, namespace, name string, opts runtime.DeleteOptions) error {
+func (c *Client) DeletePod(ctx context.Context, namespace, name string, opts api.DeleteOptions) error {
 	var q url.Values
 	if opts.GracePeriodSeconds != nil {
 		q = url.Values{"gracePeriodSeconds": {strconv.FormatInt(*opts.GracePeriodSeconds, 10)}}
@@ -368,7 +365,7 @@ func (c *Client) DeleteSecret(ctx context.Context, namespace, name string) error
 
 // Logs copies a container's log to w; with opts.Follow it keeps copying
 // until ctx ends or the container has exited.
-func (c *Client) Logs(ctx context.Context, namespace, name string, opts runtime.LogOptions, w io.Writer) error {
+func (c *Client) Logs(ctx context.Context, namespace, name string, opts api.LogOptions, w io.Writer) error {
 	q := url.Values{}
 	if opts.Container != "" {
 		q.Set("container", opts.Container)

@@ -19,12 +19,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/minipod/minipod/api"
 	"github.com/minipod/minipod/client"
 	"github.com/minipod/minipod/daemon"
-	"github.com/minipod/minipod/runtime"
+	"github.com/minipod/minipod/internal/fakebackend"
 )
 
-var _ daemon.Backend = (*client.Client)(nil)
+var _ api.Backend = (*client.Client)(nil)
 
 // startServer serves b on a unix socket in a temporary directory and
 // returns a client of it; the server stops when the test ends.
@@ -74,30 +75,30 @@ func statusOf(t *testing.T, err error) metav1.Status {
 
 func TestPodLifecycle(t *testing.T) {
 	ctx := t.Context()
-	fake := newFakeBackend()
+	fake := fakebackend.New()
 	c, _ := startServer(t, fake)
 	if err := c.Ping(ctx); err != nil {
 		t.Fatalf("Ping: %v", err)
 	}
 
-	created, err := c.CreatePod(ctx, testPod("web"), runtime.CreateOptions{})
+	created, err := c.CreatePod(ctx, testPod("web"), api.CreateOptions{})
 	if err != nil {
 		t.Fatalf("CreatePod: %v", err)
 	}
 	if created.Status.Phase != corev1.PodRunning || created.Kind != "Pod" || created.APIVersion != "v1" {
 		t.Errorf("created pod: phase %q kind %q apiVersion %q", created.Status.Phase, created.Kind, created.APIVersion)
 	}
-	if _, err := c.CreatePod(ctx, testPod("db"), runtime.CreateOptions{PulledImages: []string{"busybox", "localhost:5000/db:1"}}); err != nil {
+	if _, err := c.CreatePod(ctx, testPod("db"), api.CreateOptions{PulledImages: []string{"busybox", "localhost:5000/db:1"}}); err != nil {
 		t.Fatalf("CreatePod db: %v", err)
 	}
-	if got, want := fake.createOpts.PulledImages, []string{"busybox", "localhost:5000/db:1"}; !slices.Equal(got, want) {
+	if got, want := fake.LastCreateOptions().PulledImages, []string{"busybox", "localhost:5000/db:1"}; !slices.Equal(got, want) {
 		t.Errorf("pulled images reached the backend as %q, want %q", got, want)
 	}
-	if _, err := c.CreatePod(ctx, testPod("bad-ref"), runtime.CreateOptions{PulledImages: []string{"not a reference"}}); !errors.Is(err, errdefs.ErrInvalidArgument) {
+	if _, err := c.CreatePod(ctx, testPod("bad-ref"), api.CreateOptions{PulledImages: []string{"not a reference"}}); !errors.Is(err, errdefs.ErrInvalidArgument) {
 		t.Errorf("CreatePod with an invalid pulled image: got %v, want InvalidArgument", err)
 	}
 
-	_, err = c.CreatePod(ctx, testPod("web"), runtime.CreateOptions{})
+	_, err = c.CreatePod(ctx, testPod("web"), api.CreateOptions{})
 	if !errors.Is(err, errdefs.ErrAlreadyExists) {
 		t.Fatalf("second CreatePod: got %v, want AlreadyExists", err)
 	}
@@ -124,7 +125,7 @@ func TestPodLifecycle(t *testing.T) {
 	}
 
 	grace := int64(0)
-	if err := c.DeletePod(ctx, "default", "web", runtime.DeleteOptions{GracePeriodSeconds: &grace}); err != nil {
+	if err := c.DeletePod(ctx, "default", "web", api.DeleteOptions{GracePeriodSeconds: &grace}); err != nil {
 		t.Fatalf("DeletePod: %v", err)
 	}
 	_, err = c.GetPod(ctx, "default", "web")
@@ -135,14 +136,14 @@ func TestPodLifecycle(t *testing.T) {
 	if st.Code != http.StatusNotFound || st.Reason != metav1.StatusReasonNotFound || st.Message != `pods "web" not found` || st.Kind != "Status" {
 		t.Errorf("GetPod after delete: status %+v", st)
 	}
-	if err := c.DeletePod(ctx, "default", "web", runtime.DeleteOptions{}); !errors.Is(err, errdefs.ErrNotFound) {
+	if err := c.DeletePod(ctx, "default", "web", api.DeleteOptions{}); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Errorf("DeletePod again: got %v, want NotFound", err)
 	}
 }
 
 func TestCreatePodErrors(t *testing.T) {
 	ctx := t.Context()
-	fb := newFakeBackend()
+	fb := fakebackend.New()
 	c, sock := startServer(t, fb)
 
 	t.Run("unknown field", func(t *testing.T) {
@@ -179,7 +180,7 @@ func TestCreatePodErrors(t *testing.T) {
 			ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "nope"}},
 		}}}
 		p.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "conf", MountPath: "/etc/conf"}}
-		_, err := c.CreatePod(ctx, p, runtime.CreateOptions{})
+		_, err := c.CreatePod(ctx, p, api.CreateOptions{})
 		if !errors.Is(err, errdefs.ErrInvalidArgument) {
 			t.Fatalf("got %v, want Invalid", err)
 		}
@@ -190,39 +191,33 @@ func TestCreatePodErrors(t *testing.T) {
 		if _, err := c.CreateConfigMap(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "nope"}, Data: map[string]string{"a": "b"}}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := c.CreatePod(ctx, p, runtime.CreateOptions{}); err != nil {
+		if _, err := c.CreatePod(ctx, p, api.CreateOptions{}); err != nil {
 			t.Fatalf("CreatePod with its ConfigMap stored: %v", err)
 		}
 	})
 
 	t.Run("backend invalid", func(t *testing.T) {
-		fb.mu.Lock()
-		fb.createErr = fmt.Errorf("failed to plan pod %q: %w", "x", errdefs.ErrInvalidArgument)
-		fb.mu.Unlock()
-		defer func() { fb.mu.Lock(); fb.createErr = nil; fb.mu.Unlock() }()
-		_, err := c.CreatePod(ctx, testPod("x"), runtime.CreateOptions{})
+		fb.SetCreateErr(fmt.Errorf("failed to plan pod %q: %w", "x", errdefs.ErrInvalidArgument))
+		defer fb.SetCreateErr(nil)
+		_, err := c.CreatePod(ctx, testPod("x"), api.CreateOptions{})
 		if !errors.Is(err, errdefs.ErrInvalidArgument) || statusOf(t, err).Code != http.StatusUnprocessableEntity {
 			t.Fatalf("got %v, want Invalid 422", err)
 		}
 	})
 
 	t.Run("backend unavailable", func(t *testing.T) {
-		fb.mu.Lock()
-		fb.createErr = fmt.Errorf("containerd: %w", errdefs.ErrUnavailable)
-		fb.mu.Unlock()
-		defer func() { fb.mu.Lock(); fb.createErr = nil; fb.mu.Unlock() }()
-		_, err := c.CreatePod(ctx, testPod("x"), runtime.CreateOptions{})
+		fb.SetCreateErr(fmt.Errorf("containerd: %w", errdefs.ErrUnavailable))
+		defer fb.SetCreateErr(nil)
+		_, err := c.CreatePod(ctx, testPod("x"), api.CreateOptions{})
 		if !errors.Is(err, errdefs.ErrUnavailable) || statusOf(t, err).Code != http.StatusServiceUnavailable {
 			t.Fatalf("got %v, want ServiceUnavailable 503", err)
 		}
 	})
 
 	t.Run("backend internal", func(t *testing.T) {
-		fb.mu.Lock()
-		fb.createErr = errors.New("boom")
-		fb.mu.Unlock()
-		defer func() { fb.mu.Lock(); fb.createErr = nil; fb.mu.Unlock() }()
-		_, err := c.CreatePod(ctx, testPod("x"), runtime.CreateOptions{})
+		fb.SetCreateErr(errors.New("boom"))
+		defer fb.SetCreateErr(nil)
+		_, err := c.CreatePod(ctx, testPod("x"), api.CreateOptions{})
 		if st := statusOf(t, err); st.Code != http.StatusInternalServerError || st.Reason != metav1.StatusReasonInternalError || st.Message != "boom" {
 			t.Fatalf("status %+v", st)
 		}
@@ -254,7 +249,7 @@ func TestCreatePodErrors(t *testing.T) {
 
 func TestConfigMapsAndSecrets(t *testing.T) {
 	ctx := t.Context()
-	c, _ := startServer(t, newFakeBackend())
+	c, _ := startServer(t, fakebackend.New())
 	if _, err := c.CreateConfigMap(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "cfg"}, Data: map[string]string{"k": "v"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -291,25 +286,25 @@ func TestConfigMapsAndSecrets(t *testing.T) {
 
 func TestLogsFollow(t *testing.T) {
 	ctx := t.Context()
-	fb := newFakeBackend()
-	fb.logLines = make(chan string)
+	fb := fakebackend.New()
+	fb.LogLines = make(chan string)
 	c, _ := startServer(t, fb)
-	if _, err := c.CreatePod(ctx, testPod("web"), runtime.CreateOptions{}); err != nil {
+	if _, err := c.CreatePod(ctx, testPod("web"), api.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 
 	var static strings.Builder
-	if err := c.Logs(ctx, "default", "web", runtime.LogOptions{}, &static); err != nil || static.String() != "static line\n" {
+	if err := c.Logs(ctx, "default", "web", api.LogOptions{}, &static); err != nil || static.String() != "static line\n" {
 		t.Fatalf("Logs: %v %q", err, static.String())
 	}
-	if err := c.Logs(ctx, "default", "nope", runtime.LogOptions{}, io.Discard); !errors.Is(err, errdefs.ErrNotFound) {
+	if err := c.Logs(ctx, "default", "nope", api.LogOptions{}, io.Discard); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Errorf("Logs of a missing pod: %v", err)
 	}
 
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		err := c.Logs(ctx, "default", "web", runtime.LogOptions{Follow: true}, pw)
+		err := c.Logs(ctx, "default", "web", api.LogOptions{Follow: true}, pw)
 		pw.CloseWithError(err)
 		done <- err
 	}()
@@ -317,32 +312,32 @@ func TestLogsFollow(t *testing.T) {
 	for _, want := range []string{"one\n", "two\n", "three\n"} {
 		// Each line must arrive before the next one is written: the
 		// server flushes as the backend writes.
-		fb.logLines <- want
+		fb.LogLines <- want
 		got, err := lines.ReadString('\n')
 		if err != nil || got != want {
 			t.Fatalf("read %q, %v; want %q", got, err, want)
 		}
 	}
-	close(fb.logLines)
+	close(fb.LogLines)
 	if err := <-done; err != nil {
 		t.Fatalf("Logs follow: %v", err)
 	}
 }
 
 func TestLogsFollowEndsWithContext(t *testing.T) {
-	fb := newFakeBackend()
-	fb.logLines = make(chan string)
+	fb := fakebackend.New()
+	fb.LogLines = make(chan string)
 	c, _ := startServer(t, fb)
-	if _, err := c.CreatePod(t.Context(), testPod("web"), runtime.CreateOptions{}); err != nil {
+	if _, err := c.CreatePod(t.Context(), testPod("web"), api.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- c.Logs(ctx, "default", "web", runtime.LogOptions{Follow: true}, pw)
+		done <- c.Logs(ctx, "default", "web", api.LogOptions{Follow: true}, pw)
 	}()
-	fb.logLines <- "hello\n"
+	fb.LogLines <- "hello\n"
 	buf := make([]byte, 6)
 	if _, err := io.ReadFull(pr, buf); err != nil || string(buf) != "hello\n" {
 		t.Fatalf("read %q, %v", buf, err)
@@ -360,15 +355,15 @@ func TestLogsFollowEndsWithContext(t *testing.T) {
 
 func TestExec(t *testing.T) {
 	ctx := t.Context()
-	c, _ := startServer(t, newFakeBackend())
-	if _, err := c.CreatePod(ctx, testPod("web"), runtime.CreateOptions{}); err != nil {
+	c, _ := startServer(t, fakebackend.New())
+	if _, err := c.CreatePod(ctx, testPod("web"), api.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	var stdout, stderr strings.Builder
-	code, err := c.Exec(ctx, "default", "web", runtime.ExecOptions{
+	code, err := c.Exec(ctx, "default", "web", api.ExecOptions{
 		Container: "app",
 		Command:   []string{"echo", "hello", ";", "warn", "oops", ";", "echo", "bye", ";", "exit", "3"},
-	}, runtime.ExecIO{Stdout: &stdout, Stderr: &stderr})
+	}, api.ExecIO{Stdout: &stdout, Stderr: &stderr})
 	if err != nil {
 		t.Fatalf("Exec: %v", err)
 	}
@@ -379,22 +374,22 @@ func TestExec(t *testing.T) {
 	// stdin is copied until it ends, then the command sees EOF.
 	stdout.Reset()
 	in := strings.NewReader(strings.Repeat("x", 3<<20) + "end")
-	code, err = c.Exec(ctx, "default", "web", runtime.ExecOptions{Command: []string{"cat"}, Stdin: true},
-		runtime.ExecIO{Stdin: in, Stdout: &stdout, Stderr: &stderr})
+	code, err = c.Exec(ctx, "default", "web", api.ExecOptions{Command: []string{"cat"}, Stdin: true},
+		api.ExecIO{Stdin: in, Stdout: &stdout, Stderr: &stderr})
 	if err != nil || code != 0 || stdout.Len() != 3<<20+3 || !strings.HasSuffix(stdout.String(), "xend") {
 		t.Errorf("Exec cat: code %d err %v, %d bytes out", code, err, stdout.Len())
 	}
 
 	// Errors before the upgrade and after it are both Status errors.
-	_, err = c.Exec(ctx, "default", "nope", runtime.ExecOptions{Command: []string{"true"}}, runtime.ExecIO{})
+	_, err = c.Exec(ctx, "default", "nope", api.ExecOptions{Command: []string{"true"}}, api.ExecIO{})
 	if !errors.Is(err, errdefs.ErrNotFound) {
 		t.Errorf("Exec in a missing pod: %v", err)
 	}
-	_, err = c.Exec(ctx, "default", "web", runtime.ExecOptions{Command: []string{"fail"}}, runtime.ExecIO{})
+	_, err = c.Exec(ctx, "default", "web", api.ExecOptions{Command: []string{"fail"}}, api.ExecIO{})
 	if !errors.Is(err, errdefs.ErrFailedPrecondition) {
 		t.Errorf("Exec failing in the backend: %v", err)
 	}
-	_, err = c.Exec(ctx, "default", "web", runtime.ExecOptions{}, runtime.ExecIO{})
+	_, err = c.Exec(ctx, "default", "web", api.ExecOptions{}, api.ExecIO{})
 	if !errors.Is(err, errdefs.ErrInvalidArgument) {
 		t.Errorf("Exec without a command: %v", err)
 	}
@@ -402,8 +397,8 @@ func TestExec(t *testing.T) {
 
 func TestImages(t *testing.T) {
 	ctx := t.Context()
-	fb := newFakeBackend()
-	fb.pullProgress = []runtime.PullProgress{
+	fb := fakebackend.New()
+	fb.PullProgress = []api.PullProgress{
 		{Ref: "busybox", Status: "resolving"},
 		{Ref: "busybox", Status: "downloading", Current: 10, Total: 100},
 		{Ref: "busybox", Status: "downloading", Current: 100, Total: 100},
@@ -411,8 +406,8 @@ func TestImages(t *testing.T) {
 	}
 	c, _ := startServer(t, fb)
 
-	var got []runtime.PullProgress
-	img, err := c.PullImage(ctx, "busybox", func(p runtime.PullProgress) { got = append(got, p) })
+	var got []api.PullProgress
+	img, err := c.PullImage(ctx, "busybox", func(p api.PullProgress) { got = append(got, p) })
 	if err != nil || img.Name != "busybox" || img.Digest != "sha256:abc" {
 		t.Fatalf("PullImage: %v %+v", err, img)
 	}
@@ -421,18 +416,18 @@ func TestImages(t *testing.T) {
 	}
 
 	// A failure after progress arrives as the last line of the stream.
-	fb.pullErr = fmt.Errorf("failed to pull image %q: %w", "nope", errdefs.ErrNotFound)
+	fb.PullErr = fmt.Errorf("failed to pull image %q: %w", "nope", errdefs.ErrNotFound)
 	_, err = c.PullImage(ctx, "nope", nil)
 	if !errors.Is(err, errdefs.ErrNotFound) || !strings.Contains(err.Error(), "nope") {
 		t.Errorf("PullImage failing late: %v", err)
 	}
 	// A failure before any progress is an ordinary error answer.
-	fb.pullProgress = nil
+	fb.PullProgress = nil
 	_, err = c.PullImage(ctx, "nope", nil)
 	if !errors.Is(err, errdefs.ErrNotFound) || statusOf(t, err).Code != http.StatusNotFound {
 		t.Errorf("PullImage failing early: %v", err)
 	}
-	fb.pullErr = nil
+	fb.PullErr = nil
 
 	loaded, err := c.LoadImage(ctx, strings.NewReader("archive"))
 	if err != nil || len(loaded) != 1 || loaded[0].Name != "loaded/archive" {
@@ -451,7 +446,7 @@ func TestImages(t *testing.T) {
 }
 
 func TestContainerd(t *testing.T) {
-	c, _ := startServer(t, newFakeBackend())
+	c, _ := startServer(t, fakebackend.New())
 	info, err := c.Containerd(t.Context())
 	if err != nil {
 		t.Fatal(err)
@@ -498,5 +493,15 @@ func TestUnreachable(t *testing.T) {
 	// ...but not one that answers.
 	if _, err := daemon.Listen(stale, ""); !errors.Is(err, errdefs.ErrAlreadyExists) {
 		t.Errorf("Listen on a live socket: %v", err)
+	}
+}
+
+func testPod(name string) *corev1.Pod {
+	return &corev1.Pod{
+		TypeMeta:   metav1.TypeMeta{Kind: "Pod", APIVersion: "v1"},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{
+			Name: "app", Image: "busybox:1.36", Command: []string{"sleep", "3600"},
+		}}},
 	}
 }

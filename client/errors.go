@@ -9,6 +9,8 @@ import (
 
 	"github.com/containerd/errdefs"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/minipod/minipod/api"
 )
 
 // StatusError is an error the daemon answered with. errors.Is matches it
@@ -31,13 +33,13 @@ func (e *StatusError) Unwrap() error {
 		return errdefs.ErrConflict
 	case metav1.StatusReasonInvalid, metav1.StatusReasonBadRequest, metav1.StatusReasonRequestEntityTooLarge:
 		return errdefs.ErrInvalidArgument
-	case "FailedPrecondition":
+	case api.ReasonFailedPrecondition:
 		return errdefs.ErrFailedPrecondition
 	case metav1.StatusReasonServiceUnavailable:
 		return errdefs.ErrUnavailable
 	case metav1.StatusReasonForbidden, metav1.StatusReasonUnauthorized:
 		return errdefs.ErrPermissionDenied
-	case "NotImplemented":
+	case api.ReasonNotImplemented:
 		return errdefs.ErrNotImplemented
 	case metav1.StatusReasonTimeout:
 		return context.DeadlineExceeded

@@ -13,15 +13,15 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/minipod/minipod/daemon/execstream"
-	"github.com/minipod/minipod/runtime"
+	"github.com/minipod/minipod/api"
+	"github.com/minipod/minipod/api/execstream"
 )
 
 // Exec runs a command in a container of a pod, streaming stdio (see package
 // execstream for the protocol), and returns the command's exit code. When
 // stdio.Stdin is set (and opts.Stdin), it is copied to the command until it
 // ends; ctx ending cancels the command.
-func (c *Client) Exec(ctx context.Context, namespace, name string, opts runtime.ExecOptions, stdio runtime.ExecIO) (int, error) {
+func (c *Client) Exec(ctx context.Context, namespace, name string, opts api.ExecOptions, stdio api.ExecIO) (int, error) {
 	q := url.Values{"command": opts.Command}
 	if opts.Container != "" {
 		q.Set("container", opts.Container)

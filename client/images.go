@@ -11,15 +11,14 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/minipod/minipod/daemon"
-	"github.com/minipod/minipod/runtime"
+	"github.com/minipod/minipod/api"
 )
 
 // PullImage pulls ref, calling fn (if not nil) with each progress report.
-func (c *Client) PullImage(ctx context.Context, ref string, fn func(runtime.PullProgress)) (runtime.Image, error) {
+func (c *Client) PullImage(ctx context.Context, ref string, fn func(api.PullProgress)) (api.Image, error) {
 	resp, err := c.do(ctx, request{method: http.MethodPost, path: "/minipod/v1/images/pull", query: url.Values{"ref": {ref}}})
 	if err != nil {
-		return runtime.Image{}, err
+		return api.Image{}, err
 	}
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
@@ -31,13 +30,13 @@ func (c *Client) PullImage(ctx context.Context, ref string, fn func(runtime.Pull
 		}
 		var probe metav1.TypeMeta
 		if err := json.Unmarshal(line, &probe); err != nil {
-			return runtime.Image{}, fmt.Errorf("failed to pull image %q: bad line from the daemon: %w", ref, err)
+			return api.Image{}, fmt.Errorf("failed to pull image %q: bad line from the daemon: %w", ref, err)
 		}
 		switch probe.Kind {
 		case "":
-			var p runtime.PullProgress
+			var p api.PullProgress
 			if err := json.Unmarshal(line, &p); err != nil {
-				return runtime.Image{}, fmt.Errorf("failed to pull image %q: bad progress from the daemon: %w", ref, err)
+				return api.Image{}, fmt.Errorf("failed to pull image %q: bad progress from the daemon: %w", ref, err)
 			}
 			if fn != nil {
 				fn(p)
@@ -45,35 +44,35 @@ func (c *Client) PullImage(ctx context.Context, ref string, fn func(runtime.Pull
 		case "Status":
 			var st metav1.Status
 			if err := json.Unmarshal(line, &st); err != nil {
-				return runtime.Image{}, fmt.Errorf("failed to pull image %q: bad status from the daemon: %w", ref, err)
+				return api.Image{}, fmt.Errorf("failed to pull image %q: bad status from the daemon: %w", ref, err)
 			}
-			return runtime.Image{}, &StatusError{Status: st}
+			return api.Image{}, &StatusError{Status: st}
 		default:
-			var res daemon.PullResult
+			var res api.PullResult
 			if err := json.Unmarshal(line, &res); err != nil {
-				return runtime.Image{}, fmt.Errorf("failed to pull image %q: bad result from the daemon: %w", ref, err)
+				return api.Image{}, fmt.Errorf("failed to pull image %q: bad result from the daemon: %w", ref, err)
 			}
 			return res.Image, nil
 		}
 	}
 	if err := sc.Err(); err != nil {
 		if ctx.Err() != nil {
-			return runtime.Image{}, ctx.Err()
+			return api.Image{}, ctx.Err()
 		}
-		return runtime.Image{}, fmt.Errorf("failed to pull image %q: %w", ref, err)
+		return api.Image{}, fmt.Errorf("failed to pull image %q: %w", ref, err)
 	}
-	return runtime.Image{}, fmt.Errorf("failed to pull image %q: the daemon ended the stream without a result", ref)
+	return api.Image{}, fmt.Errorf("failed to pull image %q: the daemon ended the stream without a result", ref)
 }
 
 // LoadImage sends an OCI or Docker archive to the daemon and returns the
 // images it held.
-func (c *Client) LoadImage(ctx context.Context, archive io.Reader) ([]runtime.Image, error) {
+func (c *Client) LoadImage(ctx context.Context, archive io.Reader) ([]api.Image, error) {
 	resp, err := c.do(ctx, request{method: http.MethodPost, path: "/minipod/v1/images/load", body: archive, ctype: "application/x-tar"})
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	var list daemon.ImageList
+	var list api.ImageList
 	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
 		return nil, fmt.Errorf("failed to decode the loaded images: %w", err)
 	}
@@ -81,8 +80,8 @@ func (c *Client) LoadImage(ctx context.Context, archive io.Reader) ([]runtime.Im
 }
 
 // ListImages lists the images in minipod's containerd namespace.
-func (c *Client) ListImages(ctx context.Context) ([]runtime.Image, error) {
-	var list daemon.ImageList
+func (c *Client) ListImages(ctx context.Context) ([]api.Image, error) {
+	var list api.ImageList
 	if err := c.doJSON(ctx, http.MethodGet, "/minipod/v1/images", nil, nil, &list); err != nil {
 		return nil, err
 	}
@@ -95,8 +94,8 @@ func (c *Client) RemoveImage(ctx context.Context, ref string) error {
 }
 
 // Containerd tells which containerd the daemon uses, and whether it answers.
-func (c *Client) Containerd(ctx context.Context) (runtime.ContainerdInfo, error) {
-	var info runtime.ContainerdInfo
+func (c *Client) Containerd(ctx context.Context) (api.ContainerdInfo, error) {
+	var info api.ContainerdInfo
 	err := c.doJSON(ctx, http.MethodGet, "/minipod/v1/containerd", nil, nil, &info)
 	return info, err
 }

@@ -10,7 +10,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 
-	"github.com/minipod/minipod/runtime"
+	"github.com/minipod/minipod/api"
+	"github.com/minipod/minipod/internal/fakebackend"
 )
 
 // next waits for the watch's next line, with a deadline.
@@ -26,10 +27,10 @@ func next(t *testing.T, got <-chan string) string {
 }
 
 func TestWatchPods(t *testing.T) {
-	fake := newFakeBackend()
+	fake := fakebackend.New()
 	c, _ := startServer(t, fake)
 	ctx, cancel := context.WithCancel(t.Context())
-	if _, err := c.CreatePod(ctx, testPod("web"), runtime.CreateOptions{}); err != nil {
+	if _, err := c.CreatePod(ctx, testPod("web"), api.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	got := make(chan string, 16)
@@ -44,19 +45,19 @@ func TestWatchPods(t *testing.T) {
 	if s := next(t, got); s != "ADDED web Running" {
 		t.Fatalf("first: %q", s)
 	}
-	if _, err := c.CreatePod(ctx, testPod("db"), runtime.CreateOptions{}); err != nil {
+	if _, err := c.CreatePod(ctx, testPod("db"), api.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if s := next(t, got); s != "ADDED db Running" {
 		t.Fatalf("after a create: %q", s)
 	}
-	fake.change(func() { fake.pods["default/web"].Status.Phase = corev1.PodFailed })
+	fake.UpdatePod("default", "web", func(p *corev1.Pod) { p.Status.Phase = corev1.PodFailed })
 	if s := next(t, got); s != "MODIFIED web Failed" {
 		t.Fatalf("after a status change: %q", s)
 	}
 	// A change that leaves a pod as it was sends nothing for it.
-	fake.change(func() {})
-	if err := c.DeletePod(ctx, "default", "db", runtime.DeleteOptions{}); err != nil {
+	fake.Wake()
+	if err := c.DeletePod(ctx, "default", "db", api.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if s := next(t, got); s != "DELETED db Running" {
@@ -69,11 +70,11 @@ func TestWatchPods(t *testing.T) {
 }
 
 func TestWatchEvents(t *testing.T) {
-	fake := newFakeBackend()
+	fake := fakebackend.New()
 	ev := func(name string, count int32) corev1.Event {
 		return corev1.Event{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"}, Reason: "BackOff", Count: count}
 	}
-	fake.events = []corev1.Event{ev("web.1", 1)}
+	fake.SetEvents([]corev1.Event{ev("web.1", 1)})
 	c, _ := startServer(t, fake)
 	got := make(chan string, 16)
 	go func() {
@@ -85,7 +86,7 @@ func TestWatchEvents(t *testing.T) {
 	if s := next(t, got); s != "web.1 x1" {
 		t.Fatalf("first: %q", s)
 	}
-	fake.change(func() { fake.events = []corev1.Event{ev("web.1", 2), ev("web.2", 1)} })
+	fake.SetEvents([]corev1.Event{ev("web.1", 2), ev("web.2", 1)})
 	for _, want := range []string{"web.1 x2", "web.2 x1"} {
 		if s := next(t, got); s != want {
 			t.Fatalf("after a change: %q, want %q", s, want)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -14,17 +13,20 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/containerd/errdefs"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 
-	"github.com/minipod/minipod/runtime"
+	"github.com/minipod/minipod/api"
+	"github.com/minipod/minipod/internal/fakebackend"
 )
 
-// fuzzBackend accepts what reaches it and checks that only validated
-// objects do.
-type fuzzBackend struct{ t *testing.T }
+// fuzzBackend is the shared fake backend, and checks that only validated
+// objects reach it.
+type fuzzBackend struct {
+	*fakebackend.Backend
+	t *testing.T
+}
 
 func (b fuzzBackend) checkName(kind, ns, name string) {
 	if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
@@ -35,64 +37,22 @@ func (b fuzzBackend) checkName(kind, ns, name string) {
 	}
 }
 
-func (b fuzzBackend) CreatePod(_ context.Context, p *corev1.Pod, _ runtime.CreateOptions) (*corev1.Pod, error) {
+func (b fuzzBackend) CreatePod(ctx context.Context, p *corev1.Pod, opts api.CreateOptions) (*corev1.Pod, error) {
 	b.checkName("pod", p.Namespace, p.Name)
 	if len(p.Spec.Containers) == 0 {
 		b.t.Fatalf("a pod without containers reached the backend")
 	}
-	return p, nil
+	return b.Backend.CreatePod(ctx, p, opts)
 }
-func (fuzzBackend) GetPod(context.Context, string, string) (*corev1.Pod, error) {
-	return nil, errdefs.ErrNotFound
-}
-func (fuzzBackend) ListPods(context.Context, string) ([]corev1.Pod, error) { return nil, nil }
-func (fuzzBackend) DeletePod(context.Context, string, string, runtime.DeleteOptions) error {
-	return errdefs.ErrNotFound
-}
-func (b fuzzBackend) CreateConfigMap(_ context.Context, cm *corev1.ConfigMap) (*corev1.ConfigMap, error) {
+
+func (b fuzzBackend) CreateConfigMap(ctx context.Context, cm *corev1.ConfigMap) (*corev1.ConfigMap, error) {
 	b.checkName("configmap", cm.Namespace, cm.Name)
-	return cm, nil
+	return b.Backend.CreateConfigMap(ctx, cm)
 }
-func (fuzzBackend) GetConfigMap(context.Context, string, string) (*corev1.ConfigMap, error) {
-	return nil, errdefs.ErrNotFound
-}
-func (fuzzBackend) ListConfigMaps(context.Context, string) ([]corev1.ConfigMap, error) {
-	return nil, nil
-}
-func (fuzzBackend) DeleteConfigMap(context.Context, string, string) error { return errdefs.ErrNotFound }
-func (b fuzzBackend) CreateSecret(_ context.Context, s *corev1.Secret) (*corev1.Secret, error) {
+
+func (b fuzzBackend) CreateSecret(ctx context.Context, s *corev1.Secret) (*corev1.Secret, error) {
 	b.checkName("secret", s.Namespace, s.Name)
-	return s, nil
-}
-func (fuzzBackend) GetSecret(context.Context, string, string) (*corev1.Secret, error) {
-	return nil, errdefs.ErrNotFound
-}
-func (fuzzBackend) ListSecrets(context.Context, string) ([]corev1.Secret, error) { return nil, nil }
-func (fuzzBackend) DeleteSecret(context.Context, string, string) error           { return errdefs.ErrNotFound }
-func (fuzzBackend) ListEvents(context.Context, string, string) ([]corev1.Event, error) {
-	return nil, nil
-}
-func (fuzzBackend) Changed() <-chan struct{} { return nil }
-func (fuzzBackend) Logs(context.Context, string, string, runtime.LogOptions, io.Writer) error {
-	return errdefs.ErrNotFound
-}
-func (fuzzBackend) Exec(context.Context, string, string, runtime.ExecOptions, runtime.ExecIO) (int, error) {
-	return 0, errdefs.ErrNotFound
-}
-func (fuzzBackend) PullImage(context.Context, string, func(runtime.PullProgress)) (runtime.Image, error) {
-	return runtime.Image{}, errdefs.ErrNotFound
-}
-func (fuzzBackend) LoadImage(_ context.Context, r io.Reader) ([]runtime.Image, error) {
-	io.Copy(io.Discard, io.LimitReader(r, 1<<20))
-	return nil, errdefs.ErrInvalidArgument
-}
-func (fuzzBackend) ListImages(context.Context) ([]runtime.Image, error) { return nil, nil }
-func (fuzzBackend) RemoveImage(context.Context, string) error           { return errdefs.ErrNotFound }
-func (fuzzBackend) Containerd(context.Context) (runtime.ContainerdInfo, error) {
-	return runtime.ContainerdInfo{}, nil
-}
-func (fuzzBackend) GC(context.Context, bool) (*runtime.GCReport, error) {
-	return &runtime.GCReport{}, nil
+	return b.Backend.CreateSecret(ctx, s)
 }
 
 // fuzzRoutes are the API's routes but exec; {ns} and {name} are filled in
@@ -150,9 +110,8 @@ func FuzzAPIRequest(f *testing.F) {
 		// watch) sends what it has at once and ends.
 		stopping, stop := context.WithCancel(context.Background())
 		stop()
-		s := &server{b: fuzzBackend{t}, log: slog.New(slog.DiscardHandler), stopping: stopping}
+		s := &server{b: fuzzBackend{Backend: fakebackend.New(), t: t}, log: slog.New(slog.DiscardHandler), stopping: stopping}
 		mux := s.routes()
-		mux.HandleFunc("POST /minipod/v1/gc", gcHandler(fuzzBackend{t}))
 		rt := fuzzRoutes[int(route)%len(fuzzRoutes)]
 		p := strings.NewReplacer("{ns}", url.PathEscape(ns), "{name}", url.PathEscape(name)).Replace(rt.path)
 		if _, err := url.ParseQuery(query); err != nil {

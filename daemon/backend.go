@@ -1,60 +1,18 @@
 package daemon
 
 import (
-	"context"
-	"io"
-
-	"github.com/minipod/minipod/runtime"
-
-	corev1 "k8s.io/api/core/v1"
+	"github.com/minipod/minipod/api"
 )
 
-// Backend is what the API server serves: the pod runtime. *runtime.Runtime
-// implements it on the host; unit tests of the API use a fake.
-//
-// Errors are classified with github.com/containerd/errdefs (ErrNotFound,
-// ErrAlreadyExists, ErrInvalidArgument, ErrFailedPrecondition,
-// ErrUnavailable); the server turns them into metav1.Status with the
-// matching HTTP code and reason, and the error text as the message.
+// Backend is what the daemon serves: the minipod API (api.Backend, which
+// package client implements too), and what the daemon's watches and its
+// Kubernetes API need of the pod runtime besides. *runtime.Runtime
+// implements it on the host; unit tests use the fake in
+// internal/fakebackend.
 type Backend interface {
-	// CreatePod validates, defaults and creates the pod, and returns when all
-	// of its containers have been started (status Running) or the creation
-	// has failed and been rolled back (the error names the failed step).
-	CreatePod(ctx context.Context, pod *corev1.Pod, opts runtime.CreateOptions) (*corev1.Pod, error)
-	GetPod(ctx context.Context, namespace, name string) (*corev1.Pod, error)
-	// ListPods lists the pods of a namespace, or of every namespace when
-	// namespace is "".
-	ListPods(ctx context.Context, namespace string) ([]corev1.Pod, error)
-	DeletePod(ctx context.Context, namespace, name string, opts runtime.DeleteOptions) error
-
-	CreateConfigMap(ctx context.Context, cm *corev1.ConfigMap) (*corev1.ConfigMap, error)
-	GetConfigMap(ctx context.Context, namespace, name string) (*corev1.ConfigMap, error)
-	ListConfigMaps(ctx context.Context, namespace string) ([]corev1.ConfigMap, error)
-	DeleteConfigMap(ctx context.Context, namespace, name string) error
-	CreateSecret(ctx context.Context, s *corev1.Secret) (*corev1.Secret, error)
-	GetSecret(ctx context.Context, namespace, name string) (*corev1.Secret, error)
-	ListSecrets(ctx context.Context, namespace string) ([]corev1.Secret, error)
-	DeleteSecret(ctx context.Context, namespace, name string) error
-
-	// ListEvents returns the events of a namespace ("" = all), of one pod
-	// when pod is not "", oldest first.
-	ListEvents(ctx context.Context, namespace, pod string) ([]corev1.Event, error)
-
-	// Logs writes a container's log, as plain lines (with an RFC3339Nano
-	// timestamp prefix when opts.Timestamps), and with opts.Follow keeps
-	// writing until ctx ends or the container has exited.
-	Logs(ctx context.Context, namespace, name string, opts runtime.LogOptions, w io.Writer) error
-	// Exec runs a command in a running container and returns its exit code.
-	Exec(ctx context.Context, namespace, name string, opts runtime.ExecOptions, stdio runtime.ExecIO) (int, error)
-
-	// PullImage pulls ref, reporting progress to fn (which may be nil).
-	PullImage(ctx context.Context, ref string, fn func(runtime.PullProgress)) (runtime.Image, error)
-	// LoadImage imports an OCI or Docker archive and returns the images in it.
-	LoadImage(ctx context.Context, archive io.Reader) ([]runtime.Image, error)
-	ListImages(ctx context.Context) ([]runtime.Image, error)
-	RemoveImage(ctx context.Context, ref string) error
-
-	// Containerd tells which containerd the daemon uses, and whether it
-	// answers (for minipod doctor).
-	Containerd(ctx context.Context) (runtime.ContainerdInfo, error)
+	api.Backend
+	// Changed returns a channel closed the next time a pod is added or
+	// removed or a pod's status or events change. Watches list again when
+	// it is closed.
+	Changed() <-chan struct{}
 }

@@ -3,7 +3,7 @@ package daemon
 import "net/http"
 
 // GET /minipod/v1/containerd answers with the containerd the daemon uses
-// (runtime.ContainerdInfo), for minipod doctor.
+// (api.ContainerdInfo), for minipod doctor.
 func (s *server) containerd(w http.ResponseWriter, r *http.Request) {
 	info, err := s.b.Containerd(r.Context())
 	if err != nil {

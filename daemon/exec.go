@@ -9,8 +9,8 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/minipod/minipod/daemon/execstream"
-	"github.com/minipod/minipod/runtime"
+	"github.com/minipod/minipod/api"
+	"github.com/minipod/minipod/api/execstream"
 )
 
 // podExec runs a command in a container over the exec protocol described in
@@ -20,7 +20,7 @@ import (
 func (s *server) podExec(w http.ResponseWriter, r *http.Request) {
 	ns, name := r.PathValue("ns"), r.PathValue("name")
 	q := r.URL.Query()
-	opts := runtime.ExecOptions{Container: q.Get("container"), Command: q["command"]}
+	opts := api.ExecOptions{Container: q.Get("container"), Command: q["command"]}
 	var st *metav1.Status
 	if opts.Stdin, st = queryBool(r, "stdin"); st != nil {
 		writeStatus(w, st)
@@ -58,7 +58,7 @@ func (s *server) podExec(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := s.streamContext(r)
 	defer cancel()
 	fw := execstream.NewWriter(conn)
-	stdio := runtime.ExecIO{
+	stdio := api.ExecIO{
 		Stdout: fw.StreamWriter(execstream.Stdout),
 		Stderr: fw.StreamWriter(execstream.Stderr),
 	}
@@ -69,7 +69,7 @@ func (s *server) podExec(w http.ResponseWriter, r *http.Request) {
 		stdio.Stdin = stdinR
 		defer stdinR.Close()
 	}
-	resize := make(chan runtime.TermSize, 4)
+	resize := make(chan api.TermSize, 4)
 	stdio.Resize = resize
 	// Read the client's frames: stdin, the end of stdin, a terminal size, or
 	// the end of the connection, which cancels the command.
@@ -84,7 +84,7 @@ func (s *server) podExec(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			if stream == execstream.Resize {
-				var sz runtime.TermSize
+				var sz api.TermSize
 				if json.Unmarshal(payload, &sz) == nil {
 					select {
 					case resize <- sz:

@@ -7,36 +7,14 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/minipod/minipod/runtime"
+	"github.com/minipod/minipod/api"
 )
 
-// APIVersion is the apiVersion of minipod's own objects (images).
-const APIVersion = "minipod/v1"
-
-// ImageList is the body of GET /minipod/v1/images and of the answer to
-// POST /minipod/v1/images/load.
-type ImageList struct {
-	metav1.TypeMeta `json:",inline"`
-	Items           []runtime.Image `json:"items"`
-}
-
-// PullResult is the last line of a successful pull stream.
-//
-// POST /minipod/v1/images/pull?ref=REF answers with newline-delimited JSON:
-// zero or more runtime.PullProgress objects (they have no "kind"), then one
-// final object: a PullResult (kind "PullResult") or, when the pull failed
-// after the stream began, a metav1.Status (kind "Status"). A pull that fails
-// before any progress is answered with an ordinary error status code.
-type PullResult struct {
-	metav1.TypeMeta `json:",inline"`
-	Image           runtime.Image `json:"image"`
-}
-
-func newImageList(images []runtime.Image) *ImageList {
+func newImageList(images []api.Image) *api.ImageList {
 	if images == nil {
-		images = []runtime.Image{}
+		images = []api.Image{}
 	}
-	return &ImageList{TypeMeta: metav1.TypeMeta{Kind: "ImageList", APIVersion: APIVersion}, Items: images}
+	return &api.ImageList{TypeMeta: metav1.TypeMeta{Kind: "ImageList", APIVersion: api.APIVersion}, Items: images}
 }
 
 func (s *server) listImages(w http.ResponseWriter, r *http.Request) {
@@ -58,7 +36,7 @@ func (s *server) pullImage(w http.ResponseWriter, r *http.Request) {
 	enc := json.NewEncoder(fw)
 	var mu sync.Mutex // the backend may report from several goroutines
 	done := false
-	progress := func(p runtime.PullProgress) {
+	progress := func(p api.PullProgress) {
 		mu.Lock()
 		defer mu.Unlock()
 		if !done {
@@ -77,7 +55,7 @@ func (s *server) pullImage(w http.ResponseWriter, r *http.Request) {
 		enc.Encode(Status(err))
 		return
 	}
-	enc.Encode(&PullResult{TypeMeta: metav1.TypeMeta{Kind: "PullResult", APIVersion: APIVersion}, Image: img})
+	enc.Encode(&api.PullResult{TypeMeta: metav1.TypeMeta{Kind: "PullResult", APIVersion: api.APIVersion}, Image: img})
 }
 
 func (s *server) loadImage(w http.ResponseWriter, r *http.Request) {

@@ -29,8 +29,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 
+	"github.com/minipod/minipod/api"
 	"github.com/minipod/minipod/manifest"
-	"github.com/minipod/minipod/runtime"
 )
 
 // protobufType is the media type of Kubernetes' protobuf encoding.
@@ -1022,7 +1022,7 @@ func (k *kubeServer) createPod(w http.ResponseWriter, r *http.Request, kr kubeRe
 	k.background.Add(1)
 	go func(pod *corev1.Pod) {
 		defer k.background.Done()
-		_, err := k.b.CreatePod(context.WithoutCancel(ctx), pod, runtime.CreateOptions{})
+		_, err := k.b.CreatePod(context.WithoutCancel(ctx), pod, api.CreateOptions{})
 		if err != nil && !errors.Is(err, context.Canceled) {
 			k.log.Warn("failed to create pod", "namespace", pod.Namespace, "pod", pod.Name, "error", err)
 		}
@@ -1124,7 +1124,7 @@ func (k *kubeServer) delete(w http.ResponseWriter, r *http.Request, kr kubeReque
 			k.background.Add(1)
 			go func() {
 				defer k.background.Done()
-				err := k.b.DeletePod(context.WithoutCancel(r.Context()), ns, name, runtime.DeleteOptions{GracePeriodSeconds: grace})
+				err := k.b.DeletePod(context.WithoutCancel(r.Context()), ns, name, api.DeleteOptions{GracePeriodSeconds: grace})
 				if err != nil && !errors.Is(err, errdefs.ErrConflict) {
 					k.store.unmarkDeleting(ns, name)
 					k.log.Warn("failed to delete pod", "namespace", ns, "pod", name, "error", err)

@@ -53,12 +53,11 @@ func (ka *kubeAPI) serve(ctx context.Context, b Backend, log *slog.Logger) error
 	// log instead of raw stderr.
 	klog.SetSlogLogger(log.With("component", "kube-api"))
 	st := newKubeStore(b, hostNode())
-	n, _ := b.(Notifier)
 	syncDone := make(chan struct{})
 	sctx, cancel := context.WithCancel(ctx)
 	go func() {
 		defer close(syncDone)
-		st.run(sctx, n)
+		st.run(sctx)
 	}()
 	defer func() {
 		cancel()

@@ -82,12 +82,9 @@ func newKubeStore(b Backend, node *corev1.Node) *kubeStore {
 }
 
 // run syncs each time the backend reports a change, until ctx ends.
-func (st *kubeStore) run(ctx context.Context, n Notifier) {
+func (st *kubeStore) run(ctx context.Context) {
 	for ctx.Err() == nil {
-		var changed <-chan struct{}
-		if n != nil {
-			changed = n.Changed()
-		}
+		changed := st.b.Changed()
 		_ = st.sync(ctx)
 		select {
 		case <-ctx.Done():

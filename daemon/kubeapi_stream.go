@@ -15,6 +15,7 @@ import (
 	"k8s.io/cri-streaming/pkg/streaming/portforward"
 	"k8s.io/cri-streaming/pkg/streaming/remotecommand"
 
+	"github.com/minipod/minipod/api"
 	"github.com/minipod/minipod/netns"
 	"github.com/minipod/minipod/runtime"
 )
@@ -124,7 +125,7 @@ func (e exitError) Exited() bool    { return true }
 func (e exitError) ExitStatus() int { return int(e) }
 
 func (x *kubeExec) ExecInContainer(ctx context.Context, name, uid, container string, cmd []string, in io.Reader, out, errw io.WriteCloser, tty bool, resize <-chan remotecommand.TerminalSize, timeout time.Duration) error {
-	stdio := runtime.ExecIO{Stdin: in, Stdout: io.Discard, Stderr: io.Discard}
+	stdio := api.ExecIO{Stdin: in, Stdout: io.Discard, Stderr: io.Discard}
 	if out != nil {
 		stdio.Stdout = out
 	}
@@ -132,7 +133,7 @@ func (x *kubeExec) ExecInContainer(ctx context.Context, name, uid, container str
 		stdio.Stderr = errw
 	}
 	if resize != nil {
-		sizes := make(chan runtime.TermSize)
+		sizes := make(chan api.TermSize)
 		stdio.Resize = sizes
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
@@ -149,7 +150,7 @@ func (x *kubeExec) ExecInContainer(ctx context.Context, name, uid, container str
 						return
 					}
 					select {
-					case sizes <- runtime.TermSize{Width: s.Width, Height: s.Height}:
+					case sizes <- api.TermSize{Width: s.Width, Height: s.Height}:
 					case <-stop:
 						return
 					}
@@ -158,7 +159,7 @@ func (x *kubeExec) ExecInContainer(ctx context.Context, name, uid, container str
 		}()
 		defer func() { close(stop); wg.Wait() }()
 	}
-	code, err := x.b.Exec(ctx, x.namespace, name, runtime.ExecOptions{
+	code, err := x.b.Exec(ctx, x.namespace, name, api.ExecOptions{
 		Container: container, Command: cmd, Stdin: in != nil, TTY: tty,
 	}, stdio)
 	if err != nil {

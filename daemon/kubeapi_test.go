@@ -16,6 +16,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
+
+	"github.com/minipod/minipod/internal/fakebackend"
 )
 
 func TestPodRow(t *testing.T) {
@@ -94,34 +96,17 @@ func TestPodRow(t *testing.T) {
 
 func ptr[T any](v T) *T { return &v }
 
-// listBackend serves lists from fields; the store needs nothing else.
-type listBackend struct {
-	Backend
-	pods []corev1.Pod
-	cms  []corev1.ConfigMap
-}
-
-func (b *listBackend) ListPods(context.Context, string) ([]corev1.Pod, error) {
-	return append([]corev1.Pod(nil), b.pods...), nil
-}
-func (b *listBackend) ListConfigMaps(context.Context, string) ([]corev1.ConfigMap, error) {
-	return append([]corev1.ConfigMap(nil), b.cms...), nil
-}
-func (b *listBackend) ListSecrets(context.Context, string) ([]corev1.Secret, error) { return nil, nil }
-func (b *listBackend) ListEvents(context.Context, string, string) ([]corev1.Event, error) {
-	return nil, nil
-}
-
 func TestStoreResourceVersions(t *testing.T) {
 	ctx := context.Background()
-	b := &listBackend{}
+	b := fakebackend.New()
 	st := newKubeStore(b, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "host"}})
 	if err := st.sync(ctx); err != nil {
 		t.Fatal(err)
 	}
 	rv0 := st.current()
 
-	b.cms = []corev1.ConfigMap{{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "a", UID: "u1"}, Data: map[string]string{"k": "1"}}}
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "a", UID: "u1"}, Data: map[string]string{"k": "1"}}
+	b.PutConfigMap(cm)
 	st.sync(ctx)
 	rv1 := st.current()
 	if rv1 <= rv0 {
@@ -137,11 +122,15 @@ func TestStoreResourceVersions(t *testing.T) {
 		t.Fatalf("an unchanged sync moved the resourceVersion to %d", st.current())
 	}
 	// A change, a replacement under the same name, a removal.
-	b.cms[0].Data["k"] = "2"
+	cm.Data["k"] = "2"
+	b.PutConfigMap(cm)
 	st.sync(ctx)
-	b.cms[0].UID = "u2"
+	cm.UID = "u2"
+	b.PutConfigMap(cm)
 	st.sync(ctx)
-	b.cms = nil
+	if err := b.DeleteConfigMap(ctx, "default", "a"); err != nil {
+		t.Fatal(err)
+	}
 	st.sync(ctx)
 	changes, _, _, err := st.since("configmaps", rv0)
 	if err != nil {
@@ -172,15 +161,15 @@ func TestStoreResourceVersions(t *testing.T) {
 
 func TestStoreKeepsDeletionTimestamp(t *testing.T) {
 	ctx := context.Background()
-	b := &listBackend{}
+	b := fakebackend.New()
 	st := newKubeStore(b, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "host"}})
 	first := metav1.NewTime(time.Now().Add(-time.Minute).Truncate(time.Second))
-	b.pods = []corev1.Pod{{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "p", UID: "u", DeletionTimestamp: &first}}}
+	b.AddPod(&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "p", UID: "u", DeletionTimestamp: &first}})
 	st.sync(ctx)
 	rv := st.current()
 	// The runtime reports "now" each time it is asked.
 	later := metav1.Now()
-	b.pods[0].DeletionTimestamp = &later
+	b.UpdatePod("default", "p", func(p *corev1.Pod) { p.DeletionTimestamp = &later })
 	st.sync(ctx)
 	if st.current() != rv {
 		t.Fatal("a new deletionTimestamp from the backend counted as a change")
@@ -270,7 +259,8 @@ func TestCredsPersist(t *testing.T) {
 // TestKubeAPIEncodings: client-go's default Accept (protobuf, then JSON)
 // gets protobuf; kubectl's Table Accept gets a Table; errors are Status.
 func TestKubeAPIEncodings(t *testing.T) {
-	b := &listBackend{cms: []corev1.ConfigMap{{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "a", UID: "u"}, Data: map[string]string{"k": "v"}}}}
+	b := fakebackend.New()
+	b.PutConfigMap(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "a", UID: "u"}, Data: map[string]string{"k": "v"}})
 	st := newKubeStore(b, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "host"}})
 	k := &kubeServer{server: &server{b: b, log: slog.New(slog.DiscardHandler), stopping: context.Background()}, store: st}
 	get := func(path, accept string) *httptest.ResponseRecorder {

@@ -11,15 +11,13 @@ import (
 	"os"
 	"time"
 
+	"github.com/minipod/minipod/api"
 	"github.com/minipod/minipod/runtime"
 )
 
-// DefaultSocket is where the daemon listens unless told otherwise.
-const DefaultSocket = "/run/minipod/minipod.sock"
-
 // Config configures the daemon.
 type Config struct {
-	// Socket is the unix socket of the API (default DefaultSocket).
+	// Socket is the unix socket of the API (default api.DefaultSocket).
 	Socket string
 	// SocketGroup may use the socket besides root ("" = root only).
 	SocketGroup string
@@ -53,7 +51,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	}
 	socket := cfg.Socket
 	if socket == "" {
-		socket = DefaultSocket
+		socket = api.DefaultSocket
 	}
 	// The test-only fault hook (runtime.FaultEnv); inert when unset.
 	fault, err := runtime.FaultFromEnv()
@@ -151,7 +149,6 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		}()
 	}
 	extra := func(mux *http.ServeMux) {
-		mux.HandleFunc("POST /minipod/v1/gc", gcHandler(rt))
 		uiRoutes(mux, rt, ui)
 		mux.HandleFunc("GET /minipod/v1/kubeconfig", kubeconfigHandler(kube))
 		if cfg.Pprof {

@@ -18,6 +18,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/minipod/minipod/api"
 	"github.com/minipod/minipod/manifest"
 	"github.com/minipod/minipod/runtime"
 )
@@ -137,6 +138,7 @@ func (s *server) routes() *http.ServeMux {
 	mux.HandleFunc("POST /minipod/v1/images/load", s.loadImage)
 	mux.HandleFunc("DELETE /minipod/v1/images", s.removeImage)
 	mux.HandleFunc("GET /minipod/v1/containerd", s.containerd)
+	mux.HandleFunc("POST /minipod/v1/gc", s.gc)
 
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeStatus(w, newStatus(http.StatusNotFound, metav1.StatusReasonNotFound,
@@ -337,7 +339,7 @@ func (s *server) createPod(w http.ResponseWriter, r *http.Request) {
 	}
 	// pulledImage (repeated) names images the client pulled for this pod
 	// just before: imagePullPolicy Always does not pull them again.
-	opts := runtime.CreateOptions{PulledImages: r.URL.Query()["pulledImage"]}
+	opts := api.CreateOptions{PulledImages: r.URL.Query()["pulledImage"]}
 	for _, ref := range opts.PulledImages {
 		if _, err := runtime.NormalizeImage(ref); err != nil {
 			writeStatus(w, badRequest(fmt.Sprintf("query parameter pulledImage: %v", err)))
@@ -460,7 +462,7 @@ func (s *server) deletePod(w http.ResponseWriter, r *http.Request) {
 		writeStatus(w, badRequest(fmt.Sprintf("gracePeriodSeconds must not be negative, got %d", *grace)))
 		return
 	}
-	if err := s.b.DeletePod(r.Context(), r.PathValue("ns"), name, runtime.DeleteOptions{GracePeriodSeconds: grace}); err != nil {
+	if err := s.b.DeletePod(r.Context(), r.PathValue("ns"), name, api.DeleteOptions{GracePeriodSeconds: grace}); err != nil {
 		writeObjectError(w, err, "pods", name)
 		return
 	}
@@ -502,7 +504,7 @@ func (fw *flushWriter) Write(p []byte) (int, error) {
 
 func (s *server) podLogs(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	opts := runtime.LogOptions{Container: q.Get("container")}
+	opts := api.LogOptions{Container: q.Get("container")}
 	var st *metav1.Status
 	if opts.Follow, st = queryBool(r, "follow"); st != nil {
 		writeStatus(w, st)

@@ -6,14 +6,9 @@ import (
 	"net/http"
 
 	"github.com/containerd/errdefs"
-
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-)
 
-// Reasons minipod uses where Kubernetes has no StatusReason of its own.
-const (
-	ReasonFailedPrecondition metav1.StatusReason = "FailedPrecondition"
-	ReasonNotImplemented     metav1.StatusReason = "NotImplemented"
+	"github.com/minipod/minipod/api"
 )
 
 // statusClass maps an errdefs class to the HTTP code and reason of its Status.
@@ -26,13 +21,13 @@ var statusClasses = []struct {
 	{errdefs.ErrAlreadyExists, http.StatusConflict, metav1.StatusReasonAlreadyExists},
 	{errdefs.ErrConflict, http.StatusConflict, metav1.StatusReasonConflict},
 	{errdefs.ErrInvalidArgument, http.StatusUnprocessableEntity, metav1.StatusReasonInvalid},
-	{errdefs.ErrFailedPrecondition, http.StatusPreconditionFailed, ReasonFailedPrecondition},
+	{errdefs.ErrFailedPrecondition, http.StatusPreconditionFailed, api.ReasonFailedPrecondition},
 	{errdefs.ErrUnavailable, http.StatusServiceUnavailable, metav1.StatusReasonServiceUnavailable},
 	{errdefs.ErrPermissionDenied, http.StatusForbidden, metav1.StatusReasonForbidden},
 	// A pod the host cannot admit (OutOfcpu, OutOfmemory), answered as the
 	// API server answers a request over a quota.
 	{errdefs.ErrResourceExhausted, http.StatusForbidden, metav1.StatusReasonForbidden},
-	{errdefs.ErrNotImplemented, http.StatusNotImplemented, ReasonNotImplemented},
+	{errdefs.ErrNotImplemented, http.StatusNotImplemented, api.ReasonNotImplemented},
 	{context.DeadlineExceeded, http.StatusGatewayTimeout, metav1.StatusReasonTimeout},
 	{context.Canceled, http.StatusGatewayTimeout, metav1.StatusReasonTimeout},
 }

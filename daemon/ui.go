@@ -24,8 +24,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/minipod/minipod/api"
 	"github.com/minipod/minipod/internal/atomicfile"
-	"github.com/minipod/minipod/runtime"
 )
 
 // The live view: a read-only web page, served on loopback TCP, that draws
@@ -50,22 +50,6 @@ const (
 	logTail    = 20
 	maxLogLine = 2000
 )
-
-// HostViewer is implemented by a Backend that can show what a pod is on
-// the host, as *runtime.Runtime does.
-type HostViewer interface {
-	HostView(ctx context.Context, namespace, name string) (*runtime.HostView, error)
-}
-
-var _ HostViewer = (*runtime.Runtime)(nil)
-
-// UIInfo is what `minipod ui` gets from the daemon.
-type UIInfo struct {
-	// URL is a one-time login link to the live view.
-	URL string `json:"url"`
-	// Address is where the live view listens.
-	Address string `json:"address"`
-}
 
 type uiServer struct {
 	b        Backend
@@ -108,10 +92,10 @@ func randomHex(n int) (string, error) {
 }
 
 // info mints a one-time login link.
-func (u *uiServer) info() (UIInfo, error) {
+func (u *uiServer) info() (api.UIInfo, error) {
 	key, err := randomHex(24)
 	if err != nil {
-		return UIInfo{}, err
+		return api.UIInfo{}, err
 	}
 	u.mu.Lock()
 	now := time.Now()
@@ -123,7 +107,7 @@ func (u *uiServer) info() (UIInfo, error) {
 	u.logins[key] = now.Add(loginTTL)
 	u.mu.Unlock()
 	addr := net.JoinHostPort("127.0.0.1", u.port)
-	return UIInfo{URL: "http://" + addr + "/login?key=" + key, Address: "http://" + addr + "/"}, nil
+	return api.UIInfo{URL: "http://" + addr + "/login?key=" + key, Address: "http://" + addr + "/"}, nil
 }
 
 // serve serves the live view on l until ctx ends.
@@ -301,14 +285,12 @@ func (u *uiServer) overview(ctx context.Context) ([]podSummary, error) {
 	for _, p := range pods {
 		s := podSummary{Namespace: p.Namespace, Name: p.Name, Phase: string(p.Status.Phase), PodIP: p.Status.PodIP,
 			Deleting: p.DeletionTimestamp != nil}
-		if hv, ok := u.b.(HostViewer); ok {
-			if v, err := hv.HostView(ctx, p.Namespace, p.Name); err == nil {
-				s.Veth, s.Bridge = v.Veth.Host, v.Bridge.Name
-				s.Hosts = peerEntries(v.Hosts, p.Status.PodIP)
-				for _, c := range v.Containers {
-					if !c.Init {
-						s.Containers = append(s.Containers, containerBrief{Name: c.Name, State: c.State, Ready: c.Ready, Restarts: c.Restarts})
-					}
+		if v, err := u.b.HostView(ctx, p.Namespace, p.Name); err == nil {
+			s.Veth, s.Bridge = v.Veth.Host, v.Bridge.Name
+			s.Hosts = peerEntries(v.Hosts, p.Status.PodIP)
+			for _, c := range v.Containers {
+				if !c.Init {
+					s.Containers = append(s.Containers, containerBrief{Name: c.Name, State: c.State, Ready: c.Ready, Restarts: c.Restarts})
 				}
 			}
 		}
@@ -336,8 +318,8 @@ func peerEntries(hosts, self string) []hostsEntry {
 
 // podPage is what the page of one pod draws.
 type podPage struct {
-	View   *runtime.HostView `json:"view"`
-	Events []eventBrief      `json:"events"`
+	View   *api.HostView `json:"view"`
+	Events []eventBrief  `json:"events"`
 }
 
 type eventBrief struct {
@@ -349,11 +331,7 @@ type eventBrief struct {
 }
 
 func (u *uiServer) podView(ctx context.Context, ns, name string) (*podPage, error) {
-	hv, ok := u.b.(HostViewer)
-	if !ok {
-		return nil, fmt.Errorf("this daemon cannot inspect the host")
-	}
-	v, err := hv.HostView(ctx, ns, name)
+	v, err := u.b.HostView(ctx, ns, name)
 	if err != nil {
 		return nil, err
 	}
@@ -405,11 +383,6 @@ func (s *sse) send(event string, v any) error {
 // API's watches use, never a timer), and the tail of each container's log
 // ("log", "logreset") as it is written.
 func (u *uiServer) stream(w http.ResponseWriter, r *http.Request) {
-	n, ok := u.b.(Notifier)
-	if !ok {
-		http.Error(w, "this daemon cannot watch", http.StatusNotImplemented)
-		return
-	}
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	stop := context.AfterFunc(u.stopping, cancel)
@@ -419,11 +392,11 @@ func (u *uiServer) stream(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	out := &sse{w: w, rc: http.NewResponseController(w)}
 	if onePod {
-		go u.followLogs(ctx, n, out, ns, name)
+		go u.followLogs(ctx, out, ns, name)
 	}
 	var lastPods, lastPod []byte
 	for {
-		changed := n.Changed()
+		changed := u.b.Changed()
 		pods, err := u.overview(ctx)
 		if err != nil {
 			return
@@ -462,7 +435,7 @@ type logLine struct {
 
 // followLogs follows the log of each container of a pod, from its last
 // lines; when a container restarts, its tail starts again from the new run.
-func (u *uiServer) followLogs(ctx context.Context, n Notifier, out *sse, ns, name string) {
+func (u *uiServer) followLogs(ctx context.Context, out *sse, ns, name string) {
 	pod, err := u.b.GetPod(ctx, ns, name)
 	if err != nil {
 		return
@@ -472,13 +445,13 @@ func (u *uiServer) followLogs(ctx context.Context, n Notifier, out *sse, ns, nam
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			u.followLog(ctx, n, out, ns, name, c.Name)
+			u.followLog(ctx, out, ns, name, c.Name)
 		}()
 	}
 	wg.Wait()
 }
 
-func (u *uiServer) followLog(ctx context.Context, n Notifier, out *sse, ns, name, ctr string) {
+func (u *uiServer) followLog(ctx context.Context, out *sse, ns, name, ctr string) {
 	runOf := func() (int32, bool) {
 		p, err := u.b.GetPod(ctx, ns, name)
 		if err != nil {
@@ -493,7 +466,7 @@ func (u *uiServer) followLog(ctx context.Context, n Notifier, out *sse, ns, name
 	}
 	followed := int32(-1)
 	for ctx.Err() == nil {
-		changed := n.Changed()
+		changed := u.b.Changed()
 		run, running := runOf()
 		if running && run != followed {
 			followed = run
@@ -502,7 +475,7 @@ func (u *uiServer) followLog(ctx context.Context, n Notifier, out *sse, ns, name
 			}
 			tail := int64(logTail)
 			lw := &lineWriter{fn: func(l string) error { return out.send("log", logLine{Container: ctr, Line: l}) }}
-			_ = u.b.Logs(ctx, ns, name, runtime.LogOptions{Container: ctr, Follow: true, TailLines: &tail}, lw)
+			_ = u.b.Logs(ctx, ns, name, api.LogOptions{Container: ctr, Follow: true, TailLines: &tail}, lw)
 			lw.flush()
 			continue
 		}
@@ -563,13 +536,8 @@ func uiRoutes(mux *http.ServeMux, b Backend, u *uiServer) {
 		writeJSON(w, http.StatusOK, info)
 	})
 	mux.HandleFunc("GET /minipod/v1/namespaces/{ns}/pods/{name}/host", func(w http.ResponseWriter, r *http.Request) {
-		hv, ok := b.(HostViewer)
-		if !ok {
-			writeStatus(w, newStatus(http.StatusNotImplemented, metav1.StatusReasonMethodNotAllowed, "this daemon cannot inspect the host"))
-			return
-		}
 		name := r.PathValue("name")
-		v, err := hv.HostView(r.Context(), r.PathValue("ns"), name)
+		v, err := b.HostView(r.Context(), r.PathValue("ns"), name)
 		if err != nil {
 			writeObjectError(w, err, "pods", name)
 			return

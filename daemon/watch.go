@@ -9,18 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
-
-	"github.com/minipod/minipod/runtime"
 )
-
-// Notifier is implemented by a Backend that tells when its pods or events
-// change, as *runtime.Runtime does; the API's watches need it. (It is not
-// part of Backend, which the client mirrors method for method.)
-type Notifier interface {
-	// Changed returns a channel closed the next time a pod is added or
-	// removed or a pod's status or events change.
-	Changed() <-chan struct{}
-}
 
 // object is one item of a watched list, with the key that identifies it.
 type object struct {
@@ -35,11 +24,6 @@ type object struct {
 // reports a change, never on a timer, and sends only what differs from
 // what it sent last.
 func (s *server) watch(w http.ResponseWriter, r *http.Request, list func(context.Context) ([]object, error), deletions bool) {
-	n, ok := s.b.(Notifier)
-	if !ok {
-		writeStatus(w, newStatus(http.StatusMethodNotAllowed, metav1.StatusReasonMethodNotAllowed, "this daemon cannot watch"))
-		return
-	}
 	ctx, cancel := s.streamContext(r)
 	defer cancel()
 	fw := newFlushWriter(w, "application/json")
@@ -51,7 +35,7 @@ func (s *server) watch(w http.ResponseWriter, r *http.Request, list func(context
 	for {
 		// Taken before the list, so that a change while it is read is not
 		// missed.
-		changed := n.Changed()
+		changed := s.b.Changed()
 		objs, err := list(ctx)
 		if err != nil {
 			if !fw.started {
@@ -100,5 +84,3 @@ func (s *server) watch(w http.ResponseWriter, r *http.Request, list func(context
 		}
 	}
 }
-
-var _ Notifier = (*runtime.Runtime)(nil)

@@ -13,8 +13,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/minipod/minipod/api"
 	"github.com/minipod/minipod/client"
-	"github.com/minipod/minipod/runtime"
 )
 
 func sleeperPod(name string) *corev1.Pod {
@@ -40,7 +40,7 @@ func TestConcurrency(t *testing.T) {
 	e := newEnv(t)
 	c := client.New(e.socket)
 	now := int64(0)
-	del := runtime.DeleteOptions{GracePeriodSeconds: &now}
+	del := api.DeleteOptions{GracePeriodSeconds: &now}
 	checks, passed := 0, 0
 	pass := func(ok bool) {
 		checks++
@@ -54,7 +54,7 @@ func TestConcurrency(t *testing.T) {
 		defer cancel()
 		const n = 20
 		errs := inParallel(n, func(i int) error {
-			_, err := c.CreatePod(ctx, sleeperPod(fmt.Sprintf("par-%d", i)), runtime.CreateOptions{})
+			_, err := c.CreatePod(ctx, sleeperPod(fmt.Sprintf("par-%d", i)), api.CreateOptions{})
 			return err
 		})
 		if err := errors.Join(errs...); err != nil {
@@ -91,7 +91,7 @@ func TestConcurrency(t *testing.T) {
 		defer cancel()
 		const n = 8
 		errs := inParallel(n, func(int) error {
-			_, err := c.CreatePod(ctx, sleeperPod("contested"), runtime.CreateOptions{})
+			_, err := c.CreatePod(ctx, sleeperPod("contested"), api.CreateOptions{})
 			return err
 		})
 		won, lost := 0, 0
@@ -121,7 +121,7 @@ func TestConcurrency(t *testing.T) {
 			name := fmt.Sprintf("doomed-%d", i)
 			created := make(chan error, 1)
 			go func() {
-				_, err := c.CreatePod(ctx, sleeperPod(name), runtime.CreateOptions{})
+				_, err := c.CreatePod(ctx, sleeperPod(name), api.CreateOptions{})
 				created <- err
 			}()
 			// Delete as soon as the name is claimed.

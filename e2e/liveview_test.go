@@ -16,8 +16,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minipod/minipod/api"
 	"github.com/minipod/minipod/internal/testutil"
-	"github.com/minipod/minipod/runtime"
+	"github.com/minipod/minipod/manifest"
+	corev1 "k8s.io/api/core/v1"
 )
 
 // playwrightVersion is the playwright-core the browser test installs from
@@ -73,33 +75,174 @@ func artifactsDir(t *testing.T) string {
 			t.Fatal(err)
 		}
 		// A screenshot of an earlier run must not pass for this one's.
-		for _, f := range []string{"overview.png", "pod.png", "pod-restarted.png", "failure.png"} {
-			os.Remove(filepath.Join(dir, f))
+		old, _ := filepath.Glob(filepath.Join(dir, "*.png"))
+		for _, f := range old {
+			os.Remove(f)
 		}
 	}
 	return dir
 }
 
-// TestLiveView runs the sidecar example with the daemon's live view on,
-// and looks at it as a person would: in Chromium, from the link `minipod
-// ui` prints. The pod's page must draw the pod IP, the veth, each container
-// running and ready, the volume's host path, which process listens where
-// and the log tail; a container killed from the host must show its restart
-// on the page without a reload. It also checks the guards: no token, a
-// foreign Host, another origin, a write, a login link used twice.
+// liveExamples are the example files TestLiveView runs, in this order
+// (the collector and the databases first: the others reach them by name).
+var liveExamples = []string{
+	"log-collector/pod.yaml", "ambassador/databases.yaml", "sidecar/pod.yaml", "adapter/pod.yaml",
+	"ambassador/pod.yaml", "simple-webapp/pod.yaml", "hello-pod/pod.yaml",
+}
+
+// liveExtras is what a pod's page must show that its manifest does not
+// declare: a log line each program writes once it works, a socket the
+// manifest declares no port for, the names a pod reaches other pods by.
+var liveExtras = map[string]struct {
+	logContainer, logText string
+	listens               map[string][]string // container -> "ADDRESS:PORT"s beyond its containerPorts
+	reaches               []string
+}{
+	"log-collector": {logContainer: "collector", logText: "log-collector: receiving lines on :9000"},
+	"db-dev":        {logContainer: "kvdb", logText: "kvdb: serving 2 keys on :6379"},
+	"db-test":       {logContainer: "kvdb", logText: "kvdb: serving 2 keys on :6379"},
+	"db-prod":       {logContainer: "kvdb", logText: "kvdb: serving 2 keys on :6379"},
+	"web":           {logContainer: "log-shipper", logText: "following /var/log/webapp/access.log", reaches: []string{"log-collector"}},
+	"shop":          {logContainer: "adapter", logText: "log-adapter: following /var/log/app/access.log", reaches: []string{"log-collector"}},
+	"billing":       {logContainer: "adapter", logText: "log-adapter: following /var/log/app/access.log", reaches: []string{"log-collector"}},
+	"app": {logContainer: "app", logText: "db-client: GET greeting -> hello from dev",
+		listens: map[string][]string{"ambassador": {"127.0.0.1:6379"}}, reaches: []string{"db-dev", "db-test", "db-prod"}},
+	"simple-webapp": {logContainer: "simple-webapp", logText: "webapp: serving on :8080", reaches: []string{"log-collector"}},
+	"hello":         {logContainer: "poller", logText: "over localhost: hello from hello, served by the web container"},
+}
+
+// livePod is what the browser must find on one pod's page: the manifest's
+// containers, ports and mounts, and the host's facts as `minipod describe
+// pod --host` reads them (e2e/testdata/liveview/browse.cjs reads it).
+type livePod struct {
+	Name       string          `json:"name"`
+	IP         string          `json:"ip"`
+	Veth       string          `json:"veth"`
+	NetNS      string          `json:"netns"`
+	Cgroup     string          `json:"cgroup"`
+	Shim       string          `json:"shim"`
+	Containers []liveContainer `json:"containers"`
+	Volumes    []liveVolume    `json:"volumes"`
+	Hosts      []string        `json:"hosts"`
+	Log        [2]string       `json:"log"` // container, text
+}
+
+type liveContainer struct {
+	Name    string   `json:"name"`
+	Listens []string `json:"listens"` // ":PORT" or "ADDRESS:PORT"
+	Ports   []string `json:"ports"`   // "8080/TCP"
+	Probes  []string `json:"probes"`  // "readiness", "liveness", "startup"
+}
+
+type liveVolume struct {
+	Name     string            `json:"name"`
+	HostPath string            `json:"hostPath"`
+	Mounts   map[string]string `json:"mounts"` // container -> the label of its mount
+}
+
+// livePods reads what each example pod's page must show: the containers,
+// ports and mounts of the manifests, the host's side from the running pods.
+func (e *env) livePods() []livePod {
+	e.t.Helper()
+	var pods []livePod
+	for _, f := range liveExamples {
+		mf, err := manifest.ReadFile(example(f), nil)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		for _, p := range mf.Pods {
+			extra, ok := liveExtras[p.Name]
+			if !ok {
+				e.t.Fatalf("TestLiveView knows nothing of pod %s of %s: add it to liveExtras", p.Name, f)
+			}
+			var view api.HostView
+			e.eventuallyView(p.Name, &view, func(v *api.HostView) bool {
+				if v.Veth.Host == "" || v.Shim.PID == 0 {
+					return false
+				}
+				for _, c := range v.Containers {
+					if c.PID == 0 || !c.Ready {
+						return false
+					}
+				}
+				return true
+			})
+			lp := livePod{Name: p.Name, IP: view.PodIP, Veth: view.Veth.Host, NetNS: view.NetNS.Name, Cgroup: view.Cgroup.Path,
+				Shim: fmt.Sprint(view.Shim.PID), Hosts: extra.reaches, Log: [2]string{extra.logContainer, extra.logText}}
+			mounts := map[string]map[string]string{}
+			for _, c := range p.Spec.Containers {
+				lc := liveContainer{Name: c.Name, Listens: extra.listens[c.Name]}
+				for _, port := range c.Ports {
+					lc.Listens = append(lc.Listens, fmt.Sprintf(":%d", port.ContainerPort))
+					lc.Ports = append(lc.Ports, fmt.Sprintf("%d/%s", port.ContainerPort, port.Protocol))
+				}
+				for kind, pr := range map[string]*corev1.Probe{"readiness": c.ReadinessProbe, "liveness": c.LivenessProbe, "startup": c.StartupProbe} {
+					if pr != nil {
+						lc.Probes = append(lc.Probes, kind)
+					}
+				}
+				lp.Containers = append(lp.Containers, lc)
+				for _, m := range c.VolumeMounts {
+					if mounts[m.Name] == nil {
+						mounts[m.Name] = map[string]string{}
+					}
+					rw := "read-write"
+					if m.ReadOnly {
+						rw = "read-only"
+					}
+					mounts[m.Name][c.Name] = "mounts at " + m.MountPath + ", " + rw
+				}
+			}
+			for _, v := range p.Spec.Volumes {
+				lv := liveVolume{Name: v.Name, Mounts: mounts[v.Name]}
+				for _, hv := range view.Volumes {
+					if hv.Name == v.Name {
+						lv.HostPath = hv.HostPath
+					}
+				}
+				if lv.HostPath == "" {
+					e.t.Fatalf("describe pod %s --host shows no host path for volume %s", p.Name, v.Name)
+				}
+				lp.Volumes = append(lp.Volumes, lv)
+			}
+			pods = append(pods, lp)
+		}
+	}
+	return pods
+}
+
+// TestLiveView runs every example with the daemon's live view on, and
+// looks at it as a person would: in Chromium, from the link `minipod ui`
+// prints. The overview must show each pod and its IP; each pod's page must
+// draw its IP, veth, network namespace, cgroup and shim, each container
+// running and ready with the processes listening on its ports, each volume
+// with its host path and who mounts it where (read-only or not), the names
+// it reaches other pods by, and its log tail; a container killed from the
+// host must show its restart on the page without a reload. Screenshots of
+// each page are kept. It also checks the guards: no token, a foreign
+// Host, another origin, a write, a login link used twice.
 func TestLiveView(t *testing.T) {
 	modules := requireBrowser(t)
 	art := artifactsDir(t)
 	t.Logf("screenshots in %s", art)
 	e := newEnv(t, withDaemonArgs("--ui", "127.0.0.1:0"))
-	e.loadDemoImages("log-collector", "webapp", "log-shipper")
-	e.mustRun("run", example("log-collector/pod.yaml"))
-	e.mustRun("run", example("sidecar/pod.yaml"))
+	e.loadDemoImages("log-collector", "webapp", "log-shipper", "log-adapter", "kvdb", "db-client", "ambassador", "simple-webapp", "log-agent")
+	for _, f := range liveExamples {
+		e.mustRun("run", example(f))
+	}
 	defer func() {
-		e.mustRun("delete", "-f", example("sidecar/pod.yaml"))
-		e.mustRun("delete", "-f", example("log-collector/pod.yaml"))
+		for i := len(liveExamples) - 1; i >= 0; i-- {
+			e.mustRun("delete", "-f", example(liveExamples[i]))
+		}
 		e.assertNoLeaks()
 	}()
+	specs := e.livePods()
+	spec := filepath.Join(t.TempDir(), "pods.json")
+	if b, err := json.MarshalIndent(specs, "", "  "); err != nil {
+		t.Fatal(err)
+	} else if err := os.WriteFile(spec, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	// The token file and the link.
 	fi, err := os.Stat(filepath.Join(e.root, "ui-token"))
@@ -118,9 +261,9 @@ func TestLiveView(t *testing.T) {
 	base := "http://" + u.Host
 
 	// What the terminal says about the pod on the host.
-	var view runtime.HostView
+	var view api.HostView
 	hostText := e.mustRun("describe", "pod", "web", "--host")
-	e.eventuallyView("web", &view, func(v *runtime.HostView) bool {
+	e.eventuallyView("web", &view, func(v *api.HostView) bool {
 		return v.Veth.Host != "" && len(v.Listening) > 0 && v.Containers[0].PID > 0
 	})
 	pod := e.pod("web")
@@ -188,9 +331,7 @@ func TestLiveView(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "node", filepath.Join(suite.repo, "e2e/testdata/liveview/browse.cjs"))
 	cmd.Env = append(os.Environ(), "NODE_PATH="+modules, "ARTIFACTS="+art, "LOGIN_URL="+link,
-		"POD=web", "POD_IP="+pod.Status.PodIP, "VETH="+view.Veth.Host, "CONTAINERS=app,log-shipper",
-		"VOLUMES=logs="+view.Volumes[0].HostPath, "VICTIM=app", "LISTENS=:8080",
-		"LOG_CONTAINER=log-shipper", "LOG_TEXT=following /var/log/webapp/access.log")
+		"PODS="+spec, "VICTIM_POD=web", "VICTIM=app")
 	// Its own process group, so that the chromium it starts goes with it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
@@ -217,7 +358,7 @@ func TestLiveView(t *testing.T) {
 		switch {
 		case strings.HasPrefix(line, "READY"):
 			ready = true
-			e.eventuallyView("web", &view, func(v *runtime.HostView) bool { return v.Containers[0].PID > 0 })
+			e.eventuallyView("web", &view, func(v *api.HostView) bool { return v.Containers[0].PID > 0 })
 			pid := view.Containers[0].PID
 			if view.Containers[0].Name != "app" {
 				t.Fatalf("first container is %q, want app", view.Containers[0].Name)
@@ -234,7 +375,11 @@ func TestLiveView(t *testing.T) {
 	if err != nil || !ready || !restarted {
 		t.Fatalf("the browser test failed (%v):\n%s\ndaemon log tail:\n%s", err, stderr.String(), tail(e.daemonLog(), 30))
 	}
-	for _, f := range []string{"overview.png", "pod.png", "pod-restarted.png"} {
+	shots := []string{"overview.png", "pod-web-restarted.png"}
+	for _, p := range specs {
+		shots = append(shots, "pod-"+p.Name+".png")
+	}
+	for _, f := range shots {
 		if fi, err := os.Stat(filepath.Join(art, f)); err != nil || fi.Size() < 10000 {
 			t.Errorf("screenshot %s missing or empty: %v", f, err)
 		}
@@ -245,14 +390,14 @@ func TestLiveView(t *testing.T) {
 }
 
 // eventuallyView waits until the pod's host view satisfies ok.
-func (e *env) eventuallyView(name string, v *runtime.HostView, ok func(*runtime.HostView) bool) {
+func (e *env) eventuallyView(name string, v *api.HostView, ok func(*api.HostView) bool) {
 	e.t.Helper()
 	eventually(e.t, 30*time.Second, "the host view of "+name, func() bool {
 		out, _, code := e.run("describe", "pod", name, "--host", "-o", "json")
 		if code != 0 {
 			return false
 		}
-		*v = runtime.HostView{}
+		*v = api.HostView{}
 		return json.Unmarshal([]byte(out), v) == nil && len(v.Containers) > 0 && ok(v)
 	})
 }

@@ -199,6 +199,14 @@ spec:
 				t.Fatal(err)
 			}
 			p.Sandbox.Network = e.network
+			// Each volume shows its own kind (downwardAPI and projected
+			// volumes were shown as secrets).
+			kinds := map[string]string{"logs": "emptyDir", "info": "downwardAPI", "all": "projected", "conf": "configMap"}
+			for _, v := range p.Volumes {
+				if v.Kind != kinds[v.Name] {
+					t.Errorf("volume %s: kind %q in the dry run, want %q", v.Name, v.Kind, kinds[v.Name])
+				}
+			}
 
 			for _, cp := range p.Containers {
 				ctr, err := c.LoadContainer(ctx, cp.ID)

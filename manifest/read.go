@@ -24,9 +24,30 @@ type File struct {
 	Warnings   []string // full lines, naming file, document, object and field
 }
 
+// Existing are the ConfigMaps and Secrets that exist already outside the
+// file (those the daemon holds): a pod of the file may refer to them, as
+// on a cluster a pod refers to objects created beforehand. Unasked, when
+// not empty, says why they could not be looked up (no daemon answered);
+// a reference found nowhere then says so.
+type Existing struct {
+	ConfigMaps []*corev1.ConfigMap
+	Secrets    []*corev1.Secret
+	Unasked    string
+	// Unresolved leaves references unresolved (delete -f: what a pod
+	// refers to does not matter to deleting it).
+	Unresolved bool
+}
+
 // ReadFile reads and parses a manifest file; path "-" reads stdin. Files
-// larger than MaxSize are refused.
+// larger than MaxSize are refused. A pod may refer only to the file's own
+// ConfigMaps and Secrets.
 func ReadFile(path string, stdin io.Reader) (*File, error) {
+	return ReadFileWith(path, stdin, nil)
+}
+
+// ReadFileWith is ReadFile where a pod may also refer to the existing
+// objects.
+func ReadFileWith(path string, stdin io.Reader, existing *Existing) (*File, error) {
 	var r io.Reader
 	if path == "-" {
 		if stdin == nil {
@@ -48,7 +69,7 @@ func ReadFile(path string, stdin io.Reader) (*File, error) {
 	if len(data) > MaxSize {
 		return nil, tooLarge(path)
 	}
-	return Parse(path, data)
+	return ParseWith(path, data, existing)
 }
 
 func tooLarge(name string) *Error {
@@ -62,6 +83,12 @@ func tooLarge(name string) *Error {
 // own objects. It reports every problem at once: the error's Error() has
 // one line per problem, and errors.As finds each *Error.
 func Parse(name string, data []byte) (*File, error) {
+	return ParseWith(name, data, nil)
+}
+
+// ParseWith is Parse where the pods' references may also resolve to the
+// existing objects; the file's own objects come first.
+func ParseWith(name string, data []byte, existing *Existing) (*File, error) {
 	if len(data) > MaxSize {
 		return nil, tooLarge(name)
 	}
@@ -73,7 +100,21 @@ func Parse(name string, data []byte) (*File, error) {
 	refs := map[string]*Refs{}
 	nsRefs := func(ns string) *Refs {
 		if refs[ns] == nil {
-			refs[ns] = &Refs{ConfigMaps: map[string]*corev1.ConfigMap{}, Secrets: map[string]*corev1.Secret{}}
+			r := &Refs{ConfigMaps: map[string]*corev1.ConfigMap{}, Secrets: map[string]*corev1.Secret{}}
+			if existing != nil {
+				r.Unasked = existing.Unasked
+				for _, cm := range existing.ConfigMaps {
+					if namespaceOf(cm.Namespace) == namespaceOf(ns) {
+						r.ConfigMaps[cm.Name] = cm
+					}
+				}
+				for _, s := range existing.Secrets {
+					if namespaceOf(s.Namespace) == namespaceOf(ns) {
+						r.Secrets[s.Name] = s
+					}
+				}
+			}
+			refs[ns] = r
 		}
 		return refs[ns]
 	}
@@ -124,7 +165,11 @@ func Parse(name string, data []byte) (*File, error) {
 		d := &objs[i]
 		switch {
 		case d.pod != nil:
-			ps := validatePod(d.pod, nsRefs(d.pod.Namespace))
+			refs := nsRefs(d.pod.Namespace)
+			if existing != nil && existing.Unresolved {
+				refs = nil
+			}
+			ps := validatePod(d.pod, refs)
 			ps = append(ps, refuseValues(d.pod)...)
 			d.errs = append(d.errs, d.obj.errors(ps)...)
 			f.Pods = append(f.Pods, d.pod)
@@ -297,4 +342,12 @@ func marker(line []byte, m string) bool {
 	}
 	rest := line[len(m):]
 	return len(rest) == 0 || rest[0] == ' ' || rest[0] == '\t' || rest[0] == '\r' || rest[0] == '\n'
+}
+
+// namespaceOf is a namespace as given, or the default one when empty.
+func namespaceOf(ns string) string {
+	if ns == "" {
+		return defaultNamespace
+	}
+	return ns
 }

@@ -18,10 +18,14 @@ import (
 )
 
 // Refs are the ConfigMaps and Secrets a pod may refer to, by name, in the
-// pod's namespace. When a file is parsed they are the file's own objects.
+// pod's namespace. When a file is parsed they are the file's own objects,
+// and those that exist already where the caller looked (see Existing).
 type Refs struct {
 	ConfigMaps map[string]*corev1.ConfigMap
 	Secrets    map[string]*corev1.Secret
+	// Unasked, when not empty, says why objects outside the file could
+	// not be looked up; a reference found nowhere says so.
+	Unasked string
 }
 
 // ValidatePod checks a (defaulted) pod as the API server would, resolves
@@ -317,7 +321,7 @@ func validateEnv(ps *problems, p string, env *corev1.EnvVar, ns string, refs *Re
 		keySelector(ps, kp, ref.Name, ref.Key)
 		if refs != nil && ref.Name != "" && !isTrue(ref.Optional) {
 			if cm, ok := refs.ConfigMaps[ref.Name]; !ok {
-				ps.add(kp+".name", "%s", missingRef("configMap", ref.Name, ns))
+				ps.add(kp+".name", "%s", missingRef("configMap", ref.Name, ns, refs))
 			} else if !configMapHasKey(cm, ref.Key) && ref.Key != "" {
 				ps.add(kp+".key", "not found: key %q is not in configMap %q (set optional: true if it may be absent)", ref.Key, ref.Name)
 			}
@@ -329,7 +333,7 @@ func validateEnv(ps *problems, p string, env *corev1.EnvVar, ns string, refs *Re
 		keySelector(ps, kp, ref.Name, ref.Key)
 		if refs != nil && ref.Name != "" && !isTrue(ref.Optional) {
 			if s, ok := refs.Secrets[ref.Name]; !ok {
-				ps.add(kp+".name", "%s", missingRef("secret", ref.Name, ns))
+				ps.add(kp+".name", "%s", missingRef("secret", ref.Name, ns, refs))
 			} else if !secretHasKey(s, ref.Key) && ref.Key != "" {
 				ps.add(kp+".key", "not found: key %q is not in secret %q (set optional: true if it may be absent)", ref.Key, ref.Name)
 			}
@@ -383,14 +387,14 @@ func validateEnvFrom(ps *problems, p string, src *corev1.EnvFromSource, ns strin
 	if ref := src.ConfigMapRef; ref != nil {
 		if subdomain(ps, p+".configMapRef.name", ref.Name) && refs != nil && !isTrue(ref.Optional) {
 			if _, ok := refs.ConfigMaps[ref.Name]; !ok {
-				ps.add(p+".configMapRef.name", "%s", missingRef("configMap", ref.Name, ns))
+				ps.add(p+".configMapRef.name", "%s", missingRef("configMap", ref.Name, ns, refs))
 			}
 		}
 	}
 	if ref := src.SecretRef; ref != nil {
 		if subdomain(ps, p+".secretRef.name", ref.Name) && refs != nil && !isTrue(ref.Optional) {
 			if _, ok := refs.Secrets[ref.Name]; !ok {
-				ps.add(p+".secretRef.name", "%s", missingRef("secret", ref.Name, ns))
+				ps.add(p+".secretRef.name", "%s", missingRef("secret", ref.Name, ns, refs))
 			}
 		}
 	}
@@ -407,11 +411,15 @@ func keySelector(ps *problems, p, name, key string) {
 	}
 }
 
-func missingRef(kind, name, ns string) string {
+func missingRef(kind, name, ns string, refs *Refs) string {
 	if ns == "" {
 		ns = defaultNamespace
 	}
-	return fmt.Sprintf("not found: %s %q in namespace %q (define it in the same file or create it first, or set optional: true)", kind, name, ns)
+	msg := fmt.Sprintf("not found: %s %q in namespace %q (define it in the same file or create it first, or set optional: true)", kind, name, ns)
+	if refs.Unasked != "" {
+		msg += "; " + refs.Unasked
+	}
+	return msg
 }
 
 var validEnvFieldPaths = map[string]bool{
@@ -477,9 +485,34 @@ func validateVolume(ps *problems, p string, v *corev1.Volume, ns string, refs *R
 		}
 	}
 	if pr := v.Projected; pr != nil {
-		// Two sources may not write the same file.
+		// Each ConfigMap and Secret it projects must exist, as for a
+		// configMap or secret volume; two sources may not write the same
+		// file.
 		seen := map[string]bool{}
-		for _, src := range pr.Sources {
+		for j, src := range pr.Sources {
+			sp := fmt.Sprintf("%s.projected.sources[%d]", p, j)
+			if c := src.ConfigMap; c != nil && refs != nil && c.Name != "" && !isTrue(c.Optional) {
+				if cm, ok := refs.ConfigMaps[c.Name]; !ok {
+					ps.add(sp+".configMap.name", "%s", missingRef("configMap", c.Name, ns, refs))
+				} else {
+					for i, item := range c.Items {
+						if item.Key != "" && !configMapHasKey(cm, item.Key) {
+							ps.add(fmt.Sprintf("%s.configMap.items[%d].key", sp, i), "not found: key %q is not in configMap %q (set optional: true if it may be absent)", item.Key, c.Name)
+						}
+					}
+				}
+			}
+			if s := src.Secret; s != nil && refs != nil && s.Name != "" && !isTrue(s.Optional) {
+				if secret, ok := refs.Secrets[s.Name]; !ok {
+					ps.add(sp+".secret.name", "%s", missingRef("secret", s.Name, ns, refs))
+				} else {
+					for i, item := range s.Items {
+						if item.Key != "" && !secretHasKey(secret, item.Key) {
+							ps.add(fmt.Sprintf("%s.secret.items[%d].key", sp, i), "not found: key %q is not in secret %q (set optional: true if it may be absent)", item.Key, s.Name)
+						}
+					}
+				}
+			}
 			var items []corev1.KeyToPath
 			name := ""
 			switch {
@@ -523,7 +556,7 @@ func validateVolume(ps *problems, p string, v *corev1.Volume, ns string, refs *R
 		if subdomain(ps, cp+".name", c.Name) && refs != nil && !isTrue(c.Optional) {
 			var ok bool
 			if cm, ok = refs.ConfigMaps[c.Name]; !ok {
-				ps.add(cp+".name", "%s", missingRef("configMap", c.Name, ns))
+				ps.add(cp+".name", "%s", missingRef("configMap", c.Name, ns, refs))
 			}
 		}
 		fileMode(ps, cp+".defaultMode", c.DefaultMode)
@@ -541,7 +574,7 @@ func validateVolume(ps *problems, p string, v *corev1.Volume, ns string, refs *R
 		if subdomain(ps, sp+".secretName", s.SecretName) && refs != nil && !isTrue(s.Optional) {
 			var ok bool
 			if secret, ok = refs.Secrets[s.SecretName]; !ok {
-				ps.add(sp+".secretName", "%s", missingRef("secret", s.SecretName, ns))
+				ps.add(sp+".secretName", "%s", missingRef("secret", s.SecretName, ns, refs))
 			}
 		}
 		fileMode(ps, sp+".defaultMode", s.DefaultMode)

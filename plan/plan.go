@@ -1,8 +1,18 @@
-// Package runtime is minipod's pod lifecycle: a pure plan of what a pod
-// needs on the host, then apply and teardown of that plan on containerd.
+// Package plan turns a validated pod into the whole plan of what minipod
+// creates for it on the host: the pod's namespaces, CNI arguments, volumes
+// with their files, the contents of its /etc/hosts, /etc/hostname and
+// /etc/resolv.conf, and each container's containerd ID, process (argv and
+// env after $(VAR) expansion), user, capabilities and other security
+// settings, mounts with their OCI options, namespaces, cgroup and limits.
+// The runtime executes it; `minipod run --dry-run` prints it.
 //
-// The package name shadows Go's own runtime package, as apimachinery's does;
-// import the standard one as goruntime where both are needed.
+// It is pure: no host I/O, no containerd, and it builds on every OS. What
+// only the pod's creation knows is a named placeholder the plan carries:
+// the pod IP and the other pods of its namespace in /etc/hosts
+// (PodFile.Render fills them in), values such as status.podIP in env and
+// argv (Container.Process), the UID of a pod not yet created ("<uid>").
+// What the host holds is an input: the host's resolv.conf
+// (Options.HostResolvConf) and the images' configs (Options.Images).
 package plan
 
 import (

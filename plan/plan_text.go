@@ -270,6 +270,8 @@ func containerDetails(c Container, detail func(string, ...any)) {
 			detail("env %s=<%s, known once the pod exists>", e.Name, e.Deferred)
 		case e.From != "":
 			detail("env %s=%q (from %s)", e.Name, e.Value, e.From)
+		case e.Raw != "":
+			detail("env %s=%q (expanded from %q)", e.Name, e.Value, e.Raw)
 		default:
 			detail("env %s=%q", e.Name, e.Value)
 		}
@@ -279,7 +281,7 @@ func containerDetails(c Container, detail func(string, ...any)) {
 			continue
 		}
 		ro := "rw"
-		if m.ReadOnly {
+		if slices.Contains(m.Options, "ro") {
 			ro = "ro"
 		}
 		detail("mount %s <- volume %s (%s) %s", m.ContainerPath, m.Volume, m.HostPath, ro)

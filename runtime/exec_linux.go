@@ -12,12 +12,14 @@ import (
 	"github.com/containerd/errdefs"
 	"github.com/google/uuid"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/minipod/minipod/api"
 )
 
 // Exec runs a command in a running container of the pod, with the
 // container's environment, user and working directory, and returns its
 // exit code.
-func (r *Runtime) Exec(ctx context.Context, namespace, name string, opts ExecOptions, stdio ExecIO) (int, error) {
+func (r *Runtime) Exec(ctx context.Context, namespace, name string, opts api.ExecOptions, stdio api.ExecIO) (int, error) {
 	ps, err := r.lookup(namespace, name)
 	if err != nil {
 		return -1, err

@@ -17,6 +17,7 @@ import (
 	"github.com/containerd/containerd/v2/defaults"
 	"github.com/containerd/errdefs"
 
+	"github.com/minipod/minipod/api"
 	"github.com/minipod/minipod/netns"
 	"github.com/minipod/minipod/volumes"
 )
@@ -37,36 +38,8 @@ import (
 // from the moment it is claimed, its snapshots carry its UID, and what its
 // lease holds is skipped.
 
-// GCItem is one leftover.
-type GCItem struct {
-	Kind    string `json:"kind"`
-	Name    string `json:"name"`
-	Removed bool   `json:"removed,omitempty"`
-	Error   string `json:"error,omitempty"`
-}
-
-// GCReport is what GC found, and removed unless DryRun.
-type GCReport struct {
-	DryRun bool     `json:"dryRun"`
-	Items  []GCItem `json:"items"`
-}
-
-// GC kinds, in the leak checker's words.
-const (
-	GCContainer     = "container"
-	GCSnapshot      = "snapshot"
-	GCNetNS         = "netns"
-	GCIPReservation = "ip reservation"
-	GCMount         = "mount"
-	GCPodDir        = "pod dir"
-	GCLogDir        = "log dir"
-	GCCgroup        = "pod cgroup"
-	GCLease         = "lease"
-	GCShim          = "shim"
-)
-
 // GC removes leftovers that belong to no pod (see above).
-func (r *Runtime) GC(ctx context.Context, dryRun bool) (*GCReport, error) {
+func (r *Runtime) GC(ctx context.Context, dryRun bool) (*api.GCReport, error) {
 	// Holding r.mu keeps pods from being created meanwhile: a new pod's
 	// UID is claimed under it before anything of the pod exists.
 	r.mu.Lock()
@@ -86,10 +59,10 @@ func (r *Runtime) GC(ctx context.Context, dryRun bool) (*GCReport, error) {
 			known[uid] = true
 		}
 	}
-	rep := &GCReport{DryRun: dryRun, Items: []GCItem{}}
+	rep := &api.GCReport{DryRun: dryRun, Items: []api.GCItem{}}
 	orphans := map[string]bool{} // UIDs of leftovers seen in our state
 	add := func(kind, name string, remove func() error) {
-		it := GCItem{Kind: kind, Name: name}
+		it := api.GCItem{Kind: kind, Name: name}
 		if !dryRun {
 			if err := remove(); err != nil {
 				it.Error = err.Error()
@@ -119,7 +92,7 @@ func (r *Runtime) GC(ctx context.Context, dryRun bool) (*GCReport, error) {
 		if uid := l.Labels[LabelPodUID]; uid != "" {
 			name += " (pod " + uid + ")"
 		}
-		add(GCLease, name, func() error {
+		add(api.GCLease, name, func() error {
 			if err := r.client.LeasesService().Delete(nctx, l, leases.SynchronousDelete); err != nil && !errdefs.IsNotFound(err) {
 				return err
 			}
@@ -148,7 +121,7 @@ func (r *Runtime) GC(ctx context.Context, dryRun bool) (*GCReport, error) {
 		}
 		orphans[uid] = true
 		id := c.ID()
-		add(GCContainer, id, func() error { return r.removeContainer(ctx, id, "", 0) })
+		add(api.GCContainer, id, func() error { return r.removeContainer(ctx, id, "", 0) })
 	}
 
 	// Shims that serve no task, of pods gc does not know.
@@ -157,7 +130,7 @@ func (r *Runtime) GC(ctx context.Context, dryRun bool) (*GCReport, error) {
 		return nil, err
 	}
 	for _, sh := range orphanShims {
-		add(GCShim, fmt.Sprintf("%d (%s)", sh.pid, sh.id), func() error { return r.stopShim(sh) })
+		add(api.GCShim, fmt.Sprintf("%d (%s)", sh.pid, sh.id), func() error { return r.stopShim(sh) })
 	}
 
 	// Active snapshots of minipod's containers (labelled with their pod's
@@ -181,7 +154,7 @@ func (r *Runtime) GC(ctx context.Context, dryRun bool) (*GCReport, error) {
 		return nil, fmt.Errorf("failed to list snapshots: %w", err)
 	}
 	for _, key := range stale {
-		add(GCSnapshot, key, func() error {
+		add(api.GCSnapshot, key, func() error {
 			if err := sn.Remove(nctx, key); err != nil && !errdefs.IsNotFound(err) {
 				return err
 			}
@@ -206,7 +179,7 @@ func (r *Runtime) GC(ctx context.Context, dryRun bool) (*GCReport, error) {
 		if _, err := os.Stat(filepath.Join(r.cfg.NetNSDir, NetNSPrefix+uid)); err == nil {
 			att.NetNSPath = filepath.Join(r.cfg.NetNSDir, NetNSPrefix+uid)
 		}
-		add(GCIPReservation, ip+" ("+uid+")", func() error { return r.network.Remove(ctx, att) })
+		add(api.GCIPReservation, ip+" ("+uid+")", func() error { return r.network.Remove(ctx, att) })
 	}
 
 	// Pod and log directories, and the mounts under them.
@@ -240,7 +213,7 @@ func (r *Runtime) GC(ctx context.Context, dryRun bool) (*GCReport, error) {
 		if known[uid] || !orphans[uid] {
 			continue
 		}
-		add(GCNetNS, name, func() error {
+		add(api.GCNetNS, name, func() error {
 			ns, err := netns.LoadIn(r.cfg.NetNSDir, name)
 			if errdefs.IsNotFound(err) {
 				return nil
@@ -258,7 +231,7 @@ func (r *Runtime) GC(ctx context.Context, dryRun bool) (*GCReport, error) {
 			continue
 		}
 		for _, d := range podCgroupDirs(uid) {
-			add(GCCgroup, d, func() error { return rmdirCgroup(d) })
+			add(api.GCCgroup, d, func() error { return rmdirCgroup(d) })
 		}
 	}
 
@@ -273,7 +246,7 @@ func (r *Runtime) GC(ctx context.Context, dryRun bool) (*GCReport, error) {
 		if known[uid] {
 			continue
 		}
-		add(GCMount, m, func() error {
+		add(api.GCMount, m, func() error {
 			if err := syscall.Unmount(m, syscall.MNT_DETACH); err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.ENOENT) {
 				return fmt.Errorf("failed to unmount %q: %w", m, err)
 			}
@@ -282,11 +255,11 @@ func (r *Runtime) GC(ctx context.Context, dryRun bool) (*GCReport, error) {
 	}
 	for _, uid := range podDirs {
 		p := filepath.Join(podsDir, uid)
-		add(GCPodDir, p, func() error { return removeUnmounted(p) })
+		add(api.GCPodDir, p, func() error { return removeUnmounted(p) })
 	}
 	for _, d := range logDirs {
 		p := filepath.Join(logsDir, d)
-		add(GCLogDir, p, func() error { return os.RemoveAll(p) })
+		add(api.GCLogDir, p, func() error { return os.RemoveAll(p) })
 	}
 	if n := len(rep.Items); n > 0 {
 		r.log.Info("gc", "leftovers", n, "dryRun", dryRun)

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/minipod/minipod/api"
 )
 
 // Lifecycle hooks, as the kubelet runs them: postStart right after the
@@ -23,7 +25,7 @@ func (r *Runtime) runHook(ctx context.Context, ps *podState, c *corev1.Container
 	switch {
 	case h.Exec != nil:
 		var out strings.Builder
-		code, err := r.Exec(ctx, ns, name, ExecOptions{Container: c.Name, Command: h.Exec.Command}, ExecIO{Stdout: &out, Stderr: &out})
+		code, err := r.Exec(ctx, ns, name, api.ExecOptions{Container: c.Name, Command: h.Exec.Command}, api.ExecIO{Stdout: &out, Stderr: &out})
 		if err != nil {
 			return err
 		}

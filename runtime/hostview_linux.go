@@ -15,6 +15,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/minipod/minipod/api"
 	"github.com/minipod/minipod/plan"
 )
 
@@ -22,7 +23,7 @@ import (
 // netlink on the host's side (the veth whose peer lives in the pod's
 // namespace, and its bridge), /proc and /sys/fs/cgroup. It never enters
 // the pod's namespaces.
-func (r *Runtime) HostView(ctx context.Context, namespace, name string) (*HostView, error) {
+func (r *Runtime) HostView(ctx context.Context, namespace, name string) (*api.HostView, error) {
 	ps, err := r.lookup(namespace, name)
 	if err != nil {
 		return nil, err
@@ -60,7 +61,7 @@ func (r *Runtime) HostView(ctx context.Context, namespace, name string) (*HostVi
 		c.PID = int(t.Pid())
 		if v.Shim.PID == 0 && c.PID > 0 {
 			if ppid := parentOf(c.PID); ppid > 1 {
-				v.Shim = HostProcess{PID: ppid, Command: commandOf(ppid)}
+				v.Shim = api.HostProcess{PID: ppid, Command: commandOf(ppid)}
 			}
 		}
 	}
@@ -101,7 +102,7 @@ func (r *Runtime) HostView(ctx context.Context, namespace, name string) (*HostVi
 
 // findVeth finds the host end of the pod's veth: the host link whose peer
 // is in the namespace pinned at path, and the bridge it is enslaved to.
-func findVeth(v *HostView, path string) error {
+func findVeth(v *api.HostView, path string) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("failed to open the network namespace %q: %w", path, err)
@@ -253,8 +254,8 @@ func cgroupProcs(root, rel string) []int {
 // listeningSockets reads the listening TCP sockets of pid's network
 // namespace (/proc/PID/net/tcp and tcp6) and finds, among owners, the
 // process holding each.
-func listeningSockets(pid int, owners map[int]string) []HostSocket {
-	inodes := map[string]HostSocket{}
+func listeningSockets(pid int, owners map[int]string) []api.HostSocket {
+	inodes := map[string]api.HostSocket{}
 	var order []string
 	for _, file := range []string{"tcp", "tcp6"} {
 		f, err := os.Open(fmt.Sprintf("/proc/%d/net/%s", pid, file))
@@ -275,7 +276,7 @@ func listeningSockets(pid int, owners map[int]string) []HostSocket {
 			if _, dup := inodes[fl[9]]; !dup {
 				order = append(order, fl[9])
 			}
-			inodes[fl[9]] = HostSocket{Address: addr, Port: port}
+			inodes[fl[9]] = api.HostSocket{Address: addr, Port: port}
 		}
 		f.Close()
 	}
@@ -296,7 +297,7 @@ func listeningSockets(pid int, owners map[int]string) []HostSocket {
 			}
 		}
 	}
-	out := make([]HostSocket, 0, len(order))
+	out := make([]api.HostSocket, 0, len(order))
 	for _, ino := range order {
 		out = append(out, inodes[ino])
 	}

@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/minipod/minipod/api"
 	"github.com/minipod/minipod/internal/golden"
 	"github.com/minipod/minipod/manifest"
 	"github.com/minipod/minipod/plan"
@@ -21,7 +22,7 @@ const goldenUID = "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9"
 // sidecarHostView is the host view of the sidecar example as the daemon
 // would build it: from the pod's plan and status, then what it reads on the
 // host.
-func sidecarHostView(t *testing.T) *HostView {
+func sidecarHostView(t *testing.T) *api.HostView {
 	t.Helper()
 	data, err := os.ReadFile("../examples/sidecar/pod.yaml")
 	if err != nil {
@@ -52,11 +53,11 @@ func sidecarHostView(t *testing.T) *HostView {
 		}}
 	v := newHostView(pod, p)
 	v.Veth.Host, v.Veth.Index = "veth1a2b3c4d", 12
-	v.Bridge = HostLink{Name: "minipod0", IP: "10.77.0.1/16"}
-	v.Shim = HostProcess{PID: 4100, Command: "containerd-shim-runc-v2 -namespace minipod -id ..."}
+	v.Bridge = api.HostLink{Name: "minipod0", IP: "10.77.0.1/16"}
+	v.Shim = api.HostProcess{PID: 4100, Command: "containerd-shim-runc-v2 -namespace minipod -id ..."}
 	v.Containers[0].PID = 4242
 	v.Cgroup.Memory, v.Cgroup.CPU, v.Cgroup.Pids = "unlimited", "unlimited", "unlimited"
-	v.Listening = []HostSocket{{Address: "*", Port: 8080, PID: 4242, Process: "webapp --listen=:8080", Container: "app"}}
+	v.Listening = []api.HostSocket{{Address: "*", Port: 8080, PID: 4242, Process: "webapp --listen=:8080", Container: "app"}}
 	v.Hosts = string(p.Sandbox.Files[0].Render("10.77.0.3", []string{plan.PeerLine("10.77.0.2", "log-collector", "default")}))
 	return v
 }

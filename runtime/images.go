@@ -20,6 +20,8 @@ import (
 	"github.com/distribution/reference"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/minipod/minipod/api"
 )
 
 // NormalizeImage turns a pod's image field into the full reference
@@ -50,23 +52,23 @@ func (r *Runtime) resolver() remotes.Resolver {
 }
 
 // PullImage pulls and unpacks ref, reporting progress to fn.
-func (r *Runtime) PullImage(ctx context.Context, ref string, fn func(PullProgress)) (Image, error) {
+func (r *Runtime) PullImage(ctx context.Context, ref string, fn func(api.PullProgress)) (api.Image, error) {
 	name, err := NormalizeImage(ref)
 	if err != nil {
-		return Image{}, err
+		return api.Image{}, err
 	}
 	ctx = r.nsctx(ctx)
 	ctx, done, err := r.withLease(ctx, leasePull, nil)
 	if err != nil {
-		return Image{}, err
+		return api.Image{}, err
 	}
-	report := func(p PullProgress) {
+	report := func(p api.PullProgress) {
 		if fn != nil {
 			p.Ref = name
 			fn(p)
 		}
 	}
-	report(PullProgress{Status: "resolving"})
+	report(api.PullProgress{Status: "resolving"})
 	stop := make(chan struct{})
 	go func() {
 		// Progress comes from the content store's ingest statuses, as ctr
@@ -87,30 +89,30 @@ func (r *Runtime) PullImage(ctx context.Context, ref string, fn func(PullProgres
 					cur += s.Offset
 					total += s.Total
 				}
-				report(PullProgress{Status: "downloading", Current: cur, Total: total})
+				report(api.PullProgress{Status: "downloading", Current: cur, Total: total})
 			}
 		}
 	}()
 	img, err := r.client.Pull(ctx, name, containerd.WithPullUnpack, containerd.WithResolver(r.resolver()))
 	close(stop)
 	if derr := done(err != nil); err == nil && derr != nil {
-		return Image{}, fmt.Errorf("failed to pull image %q: %w", name, derr)
+		return api.Image{}, fmt.Errorf("failed to pull image %q: %w", name, derr)
 	}
 	if err != nil {
-		return Image{}, fmt.Errorf("failed to pull image %q: %w", name, err)
+		return api.Image{}, fmt.Errorf("failed to pull image %q: %w", name, err)
 	}
 	out := imageOf(ctx, img)
-	report(PullProgress{Status: "done", Current: out.Size, Total: out.Size})
+	report(api.PullProgress{Status: "done", Current: out.Size, Total: out.Size})
 	return out, nil
 }
 
-func imageOf(ctx context.Context, img containerd.Image) Image {
+func imageOf(ctx context.Context, img containerd.Image) api.Image {
 	size, _ := img.Size(ctx)
-	return Image{Name: img.Name(), Digest: img.Target().Digest.String(), Size: size, Created: img.Metadata().CreatedAt}
+	return api.Image{Name: img.Name(), Digest: img.Target().Digest.String(), Size: size, Created: img.Metadata().CreatedAt}
 }
 
 // LoadImage imports an OCI or Docker archive and unpacks its images.
-func (r *Runtime) LoadImage(ctx context.Context, rd io.Reader) (_ []Image, retErr error) {
+func (r *Runtime) LoadImage(ctx context.Context, rd io.Reader) (_ []api.Image, retErr error) {
 	ctx = r.nsctx(ctx)
 	ctx, done, err := r.withLease(ctx, leaseLoad, nil)
 	if err != nil {
@@ -129,7 +131,7 @@ func (r *Runtime) LoadImage(ctx context.Context, rd io.Reader) (_ []Image, retEr
 	if err != nil {
 		return nil, fmt.Errorf("failed to import image archive: %w", err)
 	}
-	var out []Image
+	var out []api.Image
 	for _, im := range imgs {
 		img := containerd.NewImage(r.client, im)
 		if err := img.Unpack(ctx, ""); err != nil {
@@ -141,13 +143,13 @@ func (r *Runtime) LoadImage(ctx context.Context, rd io.Reader) (_ []Image, retEr
 }
 
 // ListImages lists the images in minipod's containerd namespace.
-func (r *Runtime) ListImages(ctx context.Context) ([]Image, error) {
+func (r *Runtime) ListImages(ctx context.Context) ([]api.Image, error) {
 	ctx = r.nsctx(ctx)
 	imgs, err := r.client.ListImages(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("failed to list images: %w", err)
 	}
-	out := make([]Image, 0, len(imgs))
+	out := make([]api.Image, 0, len(imgs))
 	for _, img := range imgs {
 		out = append(out, imageOf(ctx, img))
 	}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/containerd/errdefs"
+
+	"github.com/minipod/minipod/api"
 )
 
 // parseCRILine splits a CRI log line into time, stream, tag and text.
@@ -32,7 +34,7 @@ func parseCRILine(line string) (t time.Time, stream string, partial bool, text s
 // writing until the container exits or ctx ends. It reads the run's current
 // file only, as the kubelet does: rotated files are not shown, and a follow
 // goes on into the file that replaces a rotated one.
-func (r *Runtime) Logs(ctx context.Context, namespace, name string, opts LogOptions, w io.Writer) error {
+func (r *Runtime) Logs(ctx context.Context, namespace, name string, opts api.LogOptions, w io.Writer) error {
 	ps, err := r.lookup(namespace, name)
 	if err != nil {
 		return err

@@ -1,3 +1,9 @@
+// Package runtime is minipod's pod lifecycle: apply and teardown of a
+// pod's plan (package plan) on containerd, the supervision of its
+// containers, and their status, logs and exec.
+//
+// The package name shadows Go's own runtime package, as apimachinery's does;
+// import the standard one as goruntime where both are needed.
 package runtime
 
 import (

@@ -9,12 +9,14 @@ import (
 
 	"github.com/containerd/errdefs"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/minipod/minipod/api"
 )
 
 // DeletePod stops the pod's containers (SIGTERM, the grace period, then
 // SIGKILL) and removes everything it created, the record last. It waits
 // for a creation in progress to finish first.
-func (r *Runtime) DeletePod(ctx context.Context, namespace, name string, opts DeleteOptions) error {
+func (r *Runtime) DeletePod(ctx context.Context, namespace, name string, opts api.DeleteOptions) error {
 	ps, err := r.lookup(namespace, name)
 	if err != nil {
 		return err
@@ -30,7 +32,7 @@ func (r *Runtime) DeletePod(ctx context.Context, namespace, name string, opts De
 }
 
 // deletePod deletes the pod of ps (see DeletePod).
-func (r *Runtime) deletePod(ctx context.Context, ps *podState, opts DeleteOptions) error {
+func (r *Runtime) deletePod(ctx context.Context, ps *podState, opts api.DeleteOptions) error {
 	namespace, name := ps.rec.Pod.Namespace, ps.rec.Pod.Name
 	select {
 	case <-ps.created:

@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/containerd/errdefs"
+
+	"github.com/minipod/minipod/api"
 )
 
 // retryTeardown finishes the rollback of a pod whose creation failed and
@@ -34,7 +36,7 @@ func (r *Runtime) retryTeardown(ps *podState) {
 		if state != StateFailed {
 			continue // a delete is under way; it may fail and leave it Failed
 		}
-		err := r.deletePod(r.life, ps, DeleteOptions{GracePeriodSeconds: &zero})
+		err := r.deletePod(r.life, ps, api.DeleteOptions{GracePeriodSeconds: &zero})
 		if err == nil || errdefs.IsNotFound(err) {
 			r.log.Info("finished the rollback of a pod whose creation failed", "pod", key)
 			return

@@ -18,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/minipod/minipod/api"
 	"github.com/minipod/minipod/manifest"
 	"github.com/minipod/minipod/netns"
 	"github.com/minipod/minipod/volumes"
@@ -28,18 +29,9 @@ var (
 	errAlreadyExists = errdefs.ErrAlreadyExists
 )
 
-// CreateOptions are the options of a pod's creation.
-type CreateOptions struct {
-	// PulledImages are images the caller pulled for this pod just before
-	// asking (minipod run pulls first, to show progress): an
-	// imagePullPolicy of Always is already satisfied for them, so they are
-	// not pulled a second time.
-	PulledImages []string
-}
-
 // CreatePod validates, defaults and creates the pod, and returns when all of
 // its containers run, or when its creation failed and was rolled back.
-func (r *Runtime) CreatePod(ctx context.Context, in *corev1.Pod, opts CreateOptions) (*corev1.Pod, error) {
+func (r *Runtime) CreatePod(ctx context.Context, in *corev1.Pod, opts api.CreateOptions) (*corev1.Pod, error) {
 	pod := in.DeepCopy()
 	manifest.DefaultPod(pod)
 	src := manifest.Source{File: "request", Doc: 1}

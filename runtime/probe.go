@@ -15,6 +15,8 @@ import (
 	"github.com/containerd/errdefs"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/minipod/minipod/api"
 )
 
 // Probes run as the kubelet runs them: exec inside the container, httpGet
@@ -192,7 +194,7 @@ func (r *Runtime) probeOnce(ctx context.Context, ps *podState, name string, c *c
 	switch {
 	case h.Exec != nil:
 		var out strings.Builder
-		code, err := r.Exec(ctx, ps.rec.Pod.Namespace, ps.rec.Pod.Name, ExecOptions{Container: name, Command: h.Exec.Command}, ExecIO{Stdout: &out, Stderr: &out})
+		code, err := r.Exec(ctx, ps.rec.Pod.Namespace, ps.rec.Pod.Name, api.ExecOptions{Container: name, Command: h.Exec.Command}, api.ExecIO{Stdout: &out, Stderr: &out})
 		if err != nil {
 			return probeResult{output: err.Error()}
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/errdefs"
 
+	"github.com/minipod/minipod/api"
 	"github.com/minipod/minipod/netns"
 )
 
@@ -88,7 +89,8 @@ type Config struct {
 // SystemContainerdAddress is where a host's own containerd listens.
 const SystemContainerdAddress = "/run/containerd/containerd.sock"
 
-// Runtime runs pods on one host. It implements daemon.Backend.
+// Runtime runs pods on one host. It implements api.Backend, and
+// daemon.Backend.
 type Runtime struct {
 	cfg     Config
 	client  *containerd.Client
@@ -304,22 +306,10 @@ func (r *Runtime) connect(ctx context.Context) error {
 	return nil
 }
 
-// ContainerdInfo is the containerd a daemon uses, as `minipod doctor`
-// reports it.
-type ContainerdInfo struct {
-	Address string `json:"address"`
-	// Embedded: the daemon started this containerd itself, under its root.
-	Embedded  bool   `json:"embedded"`
-	Namespace string `json:"namespace"`
-	// Version is containerd's, when it answers; Error says why it does not.
-	Version string `json:"version,omitempty"`
-	Error   string `json:"error,omitempty"`
-}
-
 // Containerd tells which containerd the runtime uses and whether it
 // answers now.
-func (r *Runtime) Containerd(ctx context.Context) (ContainerdInfo, error) {
-	info := ContainerdInfo{Address: r.address, Embedded: r.embedded != "", Namespace: r.cfg.ContainerdNamespace}
+func (r *Runtime) Containerd(ctx context.Context) (api.ContainerdInfo, error) {
+	info := api.ContainerdInfo{Address: r.address, Embedded: r.embedded != "", Namespace: r.cfg.ContainerdNamespace}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	v, err := r.client.Version(ctx)

@@ -19,6 +19,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/minipod/minipod/api"
 	"github.com/minipod/minipod/internal/testutil"
 	"github.com/minipod/minipod/netns"
 	"github.com/minipod/minipod/netns/cnitest"
@@ -130,7 +131,7 @@ func (h *hostEnv) runtimeWith(t *testing.T, cfg Config) *Runtime {
 		// keep its state directory busy.
 		if pods, err := r.ListPods(context.Background(), ""); err == nil {
 			for _, p := range pods {
-				if err := r.DeletePod(context.Background(), p.Namespace, p.Name, DeleteOptions{}); err != nil {
+				if err := r.DeletePod(context.Background(), p.Namespace, p.Name, api.DeleteOptions{}); err != nil {
 					t.Errorf("failed to delete pod %s left by the test: %v", p.Name, err)
 				}
 			}
@@ -193,7 +194,7 @@ func TestRunExecLogsDelete(t *testing.T) {
 	h := newHostEnv(t)
 	r := h.runtime(t, nil)
 	ctx := context.Background()
-	pod, err := r.CreatePod(ctx, testPod("rt", []string{"sh", "-c", "echo started; exec sleep 3600"}, []string{"sleep", "3600"}), CreateOptions{})
+	pod, err := r.CreatePod(ctx, testPod("rt", []string{"sh", "-c", "echo started; exec sleep 3600"}, []string{"sleep", "3600"}), api.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,20 +202,20 @@ func TestRunExecLogsDelete(t *testing.T) {
 		t.Fatalf("phase %s ip %q", pod.Status.Phase, pod.Status.PodIP)
 	}
 	var out strings.Builder
-	code, err := r.Exec(ctx, "default", "rt", ExecOptions{Container: "c1", Command: []string{"sh", "-c", "hostname; exit 3"}}, ExecIO{Stdout: &out, Stderr: &out})
+	code, err := r.Exec(ctx, "default", "rt", api.ExecOptions{Container: "c1", Command: []string{"sh", "-c", "hostname; exit 3"}}, api.ExecIO{Stdout: &out, Stderr: &out})
 	if err != nil || code != 3 || strings.TrimSpace(out.String()) != "rt" {
 		t.Fatalf("exec: code %d err %v out %q", code, err, out.String())
 	}
 	var catOut strings.Builder
-	code, err = r.Exec(ctx, "default", "rt", ExecOptions{Container: "c1", Command: []string{"cat"}, Stdin: true},
-		ExecIO{Stdin: strings.NewReader("through stdin\n"), Stdout: &catOut, Stderr: &catOut})
+	code, err = r.Exec(ctx, "default", "rt", api.ExecOptions{Container: "c1", Command: []string{"cat"}, Stdin: true},
+		api.ExecIO{Stdin: strings.NewReader("through stdin\n"), Stdout: &catOut, Stderr: &catOut})
 	if err != nil || code != 0 || catOut.String() != "through stdin\n" {
 		t.Fatalf("exec cat with stdin: code %d err %v out %q", code, err, catOut.String())
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		var logs strings.Builder
-		if err := r.Logs(ctx, "default", "rt", LogOptions{Container: "c0"}, &logs); err != nil {
+		if err := r.Logs(ctx, "default", "rt", api.LogOptions{Container: "c0"}, &logs); err != nil {
 			t.Fatal(err)
 		}
 		if strings.Contains(logs.String(), "started") {
@@ -225,10 +226,10 @@ func TestRunExecLogsDelete(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if _, err := r.CreatePod(ctx, testPod("rt", []string{"true"}), CreateOptions{}); !errdefs.IsAlreadyExists(err) {
+	if _, err := r.CreatePod(ctx, testPod("rt", []string{"true"}), api.CreateOptions{}); !errdefs.IsAlreadyExists(err) {
 		t.Fatalf("second create of the same name: %v", err)
 	}
-	if err := r.DeletePod(ctx, "default", "rt", DeleteOptions{}); err != nil {
+	if err := r.DeletePod(ctx, "default", "rt", api.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := r.GetPod(ctx, "default", "rt"); !errdefs.IsNotFound(err) {
@@ -255,7 +256,7 @@ func TestRollbackAtEveryStep(t *testing.T) {
 			p.Spec.InitContainers = []corev1.Container{{Name: "init", Image: "docker.io/library/busybox:1.36", Command: []string{"true"}}}
 			p.Spec.Volumes = []corev1.Volume{{Name: "mem", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}}}}
 			p.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "mem", MountPath: "/mem"}}
-			_, err := r.CreatePod(context.Background(), p, CreateOptions{})
+			_, err := r.CreatePod(context.Background(), p, api.CreateOptions{})
 			if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("step %q failed", step)) {
 				t.Fatalf("want the step named, got %v", err)
 			}
@@ -322,7 +323,7 @@ func TestTeardownAtEveryStep(t *testing.T) {
 			p.Spec.InitContainers = []corev1.Container{{Name: "init", Image: "docker.io/library/busybox:1.36", Command: []string{"true"}}}
 			p.Spec.Volumes = []corev1.Volume{{Name: "mem", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}}}}
 			p.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "mem", MountPath: "/mem"}}
-			_, err := r.CreatePod(context.Background(), p, CreateOptions{})
+			_, err := r.CreatePod(context.Background(), p, api.CreateOptions{})
 			if len(torn) != 1 || torn[0] != nil {
 				t.Fatalf("teardown of the pod left at %q: %v", step, torn)
 			}
@@ -338,7 +339,7 @@ func TestRollbackWhenCNIAddFails(t *testing.T) {
 	h := newHostEnv(t)
 	fake := &cnitest.Fake{FailAdd: fmt.Errorf("injected ADD failure")}
 	r := h.runtime(t, fake)
-	_, err := r.CreatePod(context.Background(), testPod("cni", []string{"sleep", "60"}), CreateOptions{})
+	_, err := r.CreatePod(context.Background(), testPod("cni", []string{"sleep", "60"}), api.CreateOptions{})
 	if err == nil || !strings.Contains(err.Error(), `step "CNI ADD" failed`) {
 		t.Fatalf("want the CNI step named, got %v", err)
 	}
@@ -419,7 +420,7 @@ func TestRestartPolicies(t *testing.T) {
 	// Always: a crashing container is restarted with back-off; its last
 	// termination and the previous run's log are kept.
 	crash := testPod("crash", []string{"sh", "-c", "echo run; exit 3"})
-	if _, err := r.CreatePod(ctx, crash, CreateOptions{}); err != nil {
+	if _, err := r.CreatePod(ctx, crash, api.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	p := waitFor("crash", "two restarts", func(p *corev1.Pod) bool { return p.Status.ContainerStatuses[0].RestartCount >= 2 })
@@ -435,17 +436,17 @@ func TestRestartPolicies(t *testing.T) {
 		return w != nil && w.Reason == "CrashLoopBackOff"
 	})
 	var prev strings.Builder
-	if err := r.Logs(ctx, "default", "crash", LogOptions{Previous: true}, &prev); err != nil || !strings.Contains(prev.String(), "run") {
+	if err := r.Logs(ctx, "default", "crash", api.LogOptions{Previous: true}, &prev); err != nil || !strings.Contains(prev.String(), "run") {
 		t.Fatalf("previous log %q, %v", prev.String(), err)
 	}
-	if err := r.DeletePod(ctx, "default", "crash", DeleteOptions{}); err != nil {
+	if err := r.DeletePod(ctx, "default", "crash", api.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 
 	// OnFailure: exit 0 is not restarted, and the pod Succeeded.
 	ok := testPod("ok", []string{"true"})
 	ok.Spec.RestartPolicy = corev1.RestartPolicyOnFailure
-	if _, err := r.CreatePod(ctx, ok, CreateOptions{}); err != nil {
+	if _, err := r.CreatePod(ctx, ok, api.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	p = waitFor("ok", "Succeeded", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodSucceeded })
@@ -455,7 +456,7 @@ func TestRestartPolicies(t *testing.T) {
 	// Never: a failure stays failed.
 	fail := testPod("fail", []string{"sh", "-c", "exit 2"})
 	fail.Spec.RestartPolicy = corev1.RestartPolicyNever
-	if _, err := r.CreatePod(ctx, fail, CreateOptions{}); err != nil {
+	if _, err := r.CreatePod(ctx, fail, api.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	p = waitFor("fail", "Failed", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodFailed })
@@ -463,7 +464,7 @@ func TestRestartPolicies(t *testing.T) {
 		t.Fatalf("state %+v", p.Status.ContainerStatuses[0].State)
 	}
 	for _, n := range []string{"ok", "fail"} {
-		if err := r.DeletePod(ctx, "default", n, DeleteOptions{}); err != nil {
+		if err := r.DeletePod(ctx, "default", n, api.DeleteOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -527,7 +528,7 @@ func TestNoRestartBehindTeardown(t *testing.T) {
 			}
 		}
 		fault.Store(&failAt)
-		_, err := r.CreatePod(ctx, testPod(name, []string{"sh", "-c", "exit 1"}, []string{"sh", "-c", "exit 1"}), CreateOptions{})
+		_, err := r.CreatePod(ctx, testPod(name, []string{"sh", "-c", "exit 1"}, []string{"sh", "-c", "exit 1"}), api.CreateOptions{})
 		fault.Store(nil)
 		if err == nil || !strings.Contains(err.Error(), "injected failure") {
 			t.Fatalf("create of %s: %v, want the injected failure", name, err)
@@ -542,7 +543,7 @@ func TestNoRestartBehindTeardown(t *testing.T) {
 	for i := range 5 {
 		name := fmt.Sprintf("crashloop-%d", i)
 		pod := testPod(name, []string{"sh", "-c", "exit 1"}, []string{"sh", "-c", "exit 1"})
-		created, err := r.CreatePod(ctx, pod, CreateOptions{})
+		created, err := r.CreatePod(ctx, pod, api.CreateOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -560,7 +561,7 @@ func TestNoRestartBehindTeardown(t *testing.T) {
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
-		if err := r.DeletePod(ctx, "default", name, DeleteOptions{}); err != nil {
+		if err := r.DeletePod(ctx, "default", name, api.DeleteOptions{}); err != nil {
 			t.Fatalf("delete of %s while it restarts: %v", name, err)
 		}
 		if dirs := podCgroupDirs(string(created.UID)); len(dirs) != 0 {

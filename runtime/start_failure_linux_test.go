@@ -9,6 +9,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/minipod/minipod/api"
 )
 
 // waitPod polls the pod's status until cond holds, or fails the test at the
@@ -63,7 +65,7 @@ func TestStartFailureIsRetried(t *testing.T) {
 	h := newHostEnv(t)
 	r := h.runtimeWith(t, Config{RestartBackOff: 100 * time.Millisecond})
 	ctx := context.Background()
-	created, err := r.CreatePod(ctx, testPod("badcmd", []string{"sleep", "3600"}, []string{"/no/such/command"}), CreateOptions{})
+	created, err := r.CreatePod(ctx, testPod("badcmd", []string{"sleep", "3600"}, []string{"/no/such/command"}), api.CreateOptions{})
 	if err != nil {
 		t.Fatalf("a container that cannot start undid the pod: %v", err)
 	}
@@ -92,7 +94,7 @@ func TestStartFailureIsRetried(t *testing.T) {
 	if !strings.Contains(ev["Failed"], "Error: ") || !strings.Contains(ev["Failed"], "/no/such/command") || ev["BackOff"] == "" {
 		t.Fatalf("events %v, want Failed naming the command and BackOff", ev)
 	}
-	if err := r.DeletePod(ctx, "default", "badcmd", DeleteOptions{}); err != nil {
+	if err := r.DeletePod(ctx, "default", "badcmd", api.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	assertEmpty(t, r)
@@ -101,7 +103,7 @@ func TestStartFailureIsRetried(t *testing.T) {
 	// pod Failed, nothing tried again.
 	never := testPod("never", []string{"/no/such/command"})
 	never.Spec.RestartPolicy = corev1.RestartPolicyNever
-	created, err = r.CreatePod(ctx, never, CreateOptions{})
+	created, err = r.CreatePod(ctx, never, api.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +114,7 @@ func TestStartFailureIsRetried(t *testing.T) {
 	if created.Status.Phase != corev1.PodFailed {
 		t.Fatalf("under Never: phase %s, want Failed", created.Status.Phase)
 	}
-	if err := r.DeletePod(ctx, "default", "never", DeleteOptions{}); err != nil {
+	if err := r.DeletePod(ctx, "default", "never", api.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	assertEmpty(t, r)
@@ -135,7 +137,7 @@ func TestRestartFailureIsRetried(t *testing.T) {
 	pod := testPod("comeback", []string{"/bin/run.d/run.sh"})
 	pod.Spec.Volumes = []corev1.Volume{{Name: "bin", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: dir}}}}
 	pod.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "bin", MountPath: "/bin/run.d"}}
-	if _, err := r.CreatePod(ctx, pod, CreateOptions{}); err != nil {
+	if _, err := r.CreatePod(ctx, pod, api.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	waitPod(t, r, "comeback", "a restart", func(p *corev1.Pod) bool { return statusOf(p, "c0").RestartCount >= 1 })
@@ -156,7 +158,7 @@ func TestRestartFailureIsRetried(t *testing.T) {
 		last := cs.LastTerminationState.Terminated
 		return cs.RestartCount > failedAt+1 && last != nil && last.Reason == "Error" && last.ExitCode == 1
 	})
-	if err := r.DeletePod(ctx, "default", "comeback", DeleteOptions{}); err != nil {
+	if err := r.DeletePod(ctx, "default", "comeback", api.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	assertEmpty(t, r)
@@ -187,7 +189,7 @@ func TestInitStartFailureIsRetried(t *testing.T) {
 	pod.Spec.Volumes = []corev1.Volume{{Name: "bin", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: dir}}}}
 	done := make(chan error, 1)
 	go func() {
-		_, err := r.CreatePod(ctx, pod, CreateOptions{})
+		_, err := r.CreatePod(ctx, pod, api.CreateOptions{})
 		done <- err
 	}()
 	deadline := time.Now().Add(30 * time.Second)
@@ -220,7 +222,7 @@ func TestInitStartFailureIsRetried(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the pod did not go on once its init container could run")
 	}
-	if err := r.DeletePod(ctx, "default", "initcomeback", DeleteOptions{}); err != nil {
+	if err := r.DeletePod(ctx, "default", "initcomeback", api.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	assertEmpty(t, r)
@@ -228,7 +230,7 @@ func TestInitStartFailureIsRetried(t *testing.T) {
 	never := testPod("initnever", []string{"sleep", "3600"})
 	never.Spec.RestartPolicy = corev1.RestartPolicyNever
 	never.Spec.InitContainers = []corev1.Container{{Name: "init", Image: "docker.io/library/busybox:1.36", Command: []string{"/no/such/command"}}}
-	if _, err := r.CreatePod(ctx, never, CreateOptions{}); err == nil || !strings.Contains(err.Error(), "Init:StartError") || !strings.Contains(err.Error(), "/no/such/command") {
+	if _, err := r.CreatePod(ctx, never, api.CreateOptions{}); err == nil || !strings.Contains(err.Error(), "Init:StartError") || !strings.Contains(err.Error(), "/no/such/command") {
 		t.Fatalf("under Never: %v, want Init:StartError naming the command", err)
 	}
 	assertEmpty(t, r)
@@ -245,7 +247,7 @@ func TestImagePullFailureKeepsPod(t *testing.T) {
 	// Port 1 on loopback: nothing listens, the pull fails at once.
 	pod := testPod("noimage", []string{"sleep", "3600"})
 	pod.Spec.Containers[0].Image = "127.0.0.1:1/minipod/absent:1.0"
-	created, err := r.CreatePod(ctx, pod, CreateOptions{})
+	created, err := r.CreatePod(ctx, pod, api.CreateOptions{})
 	if err != nil {
 		t.Fatalf("a pod whose image cannot be pulled was not kept: %v", err)
 	}
@@ -268,7 +270,7 @@ func TestImagePullFailureKeepsPod(t *testing.T) {
 		t.Fatalf("pod directories while the pod waits for its image: %d", len(dirs))
 	}
 	done := make(chan error, 1)
-	go func() { done <- r.DeletePod(ctx, "default", "noimage", DeleteOptions{}) }()
+	go func() { done <- r.DeletePod(ctx, "default", "noimage", api.DeleteOptions{}) }()
 	select {
 	case err := <-done:
 		if err != nil {
@@ -294,7 +296,7 @@ func TestSidecarStartFailureIsRetried(t *testing.T) {
 	pod.Spec.Volumes = []corev1.Volume{{Name: "bin", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: dir}}}}
 	done := make(chan error, 1)
 	go func() {
-		_, err := r.CreatePod(ctx, pod, CreateOptions{})
+		_, err := r.CreatePod(ctx, pod, api.CreateOptions{})
 		done <- err
 	}()
 	deadline := time.Now().Add(30 * time.Second)
@@ -331,7 +333,7 @@ func TestSidecarStartFailureIsRetried(t *testing.T) {
 	if cs := initStatusOf(p, "sidecar"); cs.State.Running == nil {
 		t.Fatalf("sidecar: %+v", cs.State)
 	}
-	if err := r.DeletePod(ctx, "default", "sidecarcomeback", DeleteOptions{}); err != nil {
+	if err := r.DeletePod(ctx, "default", "sidecarcomeback", api.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	assertEmpty(t, r)

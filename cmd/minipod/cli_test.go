@@ -9,16 +9,15 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/containerd/errdefs"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/minipod/minipod/api"
 	"github.com/minipod/minipod/daemon"
-	"github.com/minipod/minipod/runtime"
+	"github.com/minipod/minipod/internal/fakebackend"
 )
 
 // minipod runs the CLI with args and returns its exit code, stdout and stderr.
@@ -71,6 +70,48 @@ func TestRunDryRun(t *testing.T) {
 	// Placeholders read as in the text plan, not HTML-escaped.
 	if !strings.Contains(out, "<uid>") || strings.Contains(out, `\u003c`) {
 		t.Errorf("JSON plans escape <uid>:\n%s", out)
+	}
+}
+
+// downwardAPI and projected volumes show their own kind in the JSON plan,
+// and /etc/hosts its content with its placeholders.
+func TestRunDryRunVolumeKinds(t *testing.T) {
+	code, out, errOut := minipod(t, webYAML+`    volumeMounts:
+    - {name: info, mountPath: /info}
+    - {name: all, mountPath: /all}
+  volumes:
+  - name: info
+    downwardAPI:
+      items: [{path: name, fieldRef: {fieldPath: metadata.name}}]
+  - name: all
+    projected:
+      sources:
+      - downwardAPI:
+          items: [{path: ns, fieldRef: {fieldPath: metadata.namespace}}]
+`, "run", "--dry-run", "-o", "json", "-")
+	if code != 0 {
+		t.Fatalf("exit %d, stderr:\n%s", code, errOut)
+	}
+	var plans []struct {
+		Volumes []struct{ Name, Kind string }
+		Sandbox struct {
+			Files []struct{ ContainerPath, Content string }
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &plans); err != nil || len(plans) != 1 {
+		t.Fatalf("JSON plans: %v\n%s", err, out)
+	}
+	kinds := map[string]string{}
+	for _, v := range plans[0].Volumes {
+		kinds[v.Name] = v.Kind
+	}
+	if kinds["info"] != "downwardAPI" || kinds["all"] != "projected" {
+		t.Errorf("volume kinds %v, want info downwardAPI and all projected", kinds)
+	}
+	for _, f := range plans[0].Sandbox.Files {
+		if f.ContainerPath == "/etc/hosts" && (!strings.Contains(f.Content, "127.0.0.1\tlocalhost\n") || !strings.Contains(f.Content, "<pod IP>\tweb\n")) {
+			t.Errorf("/etc/hosts in the plan:\n%s", f.Content)
+		}
 	}
 }
 
@@ -257,62 +298,25 @@ func TestPrintRunResults(t *testing.T) {
 	}
 }
 
-// cliBackend is the part of a Backend the CLI tests use; the rest panics.
-type cliBackend struct {
-	daemon.Backend
-	mu      sync.Mutex
-	pods    map[string]*corev1.Pod
-	deleted []string
-}
-
-func (f *cliBackend) GetPod(ctx context.Context, ns, name string) (*corev1.Pod, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if p, ok := f.pods[name]; ok {
-		return p.DeepCopy(), nil
-	}
-	return nil, errdefs.ErrNotFound
-}
-
-func (f *cliBackend) ListPods(ctx context.Context, ns string) ([]corev1.Pod, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []corev1.Pod
-	for _, n := range []string{"web", "db"} {
-		if p, ok := f.pods[n]; ok {
-			out = append(out, *p)
-		}
-	}
-	return out, nil
-}
-
-func (f *cliBackend) DeletePod(ctx context.Context, ns, name string, opts runtime.DeleteOptions) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if _, ok := f.pods[name]; !ok {
-		return errdefs.ErrNotFound
-	}
-	delete(f.pods, name)
-	f.deleted = append(f.deleted, name)
-	return nil
-}
-
-func (f *cliBackend) Exec(ctx context.Context, ns, name string, opts runtime.ExecOptions, stdio runtime.ExecIO) (int, error) {
-	fmt.Fprintf(stdio.Stdout, "ran %s in %s\n", strings.Join(opts.Command, " "), opts.Container)
-	fmt.Fprintln(stdio.Stderr, "to stderr")
-	return 7, nil
-}
-
-func (f *cliBackend) Logs(ctx context.Context, ns, name string, opts runtime.LogOptions, w io.Writer) error {
-	_, err := fmt.Fprintf(w, "log of %s\n", opts.Container)
-	return err
-}
-
-func startCLIServer(t *testing.T) (string, *cliBackend) {
+// startCLIServer serves the sample pods from the shared fake backend, whose
+// exec and logs say what they were asked for.
+func startCLIServer(t *testing.T) (string, *fakebackend.Backend) {
 	t.Helper()
 	pods := samplePods()
 	pods[1].Namespace = "default"
-	fb := &cliBackend{pods: map[string]*corev1.Pod{"web": &pods[0], "db": &pods[1]}}
+	fb := fakebackend.New()
+	for i := range pods {
+		fb.AddPod(&pods[i])
+	}
+	fb.ExecFunc = func(ctx context.Context, ns, name string, opts api.ExecOptions, stdio api.ExecIO) (int, error) {
+		fmt.Fprintf(stdio.Stdout, "ran %s in %s\n", strings.Join(opts.Command, " "), opts.Container)
+		fmt.Fprintln(stdio.Stderr, "to stderr")
+		return 7, nil
+	}
+	fb.LogsFunc = func(ctx context.Context, ns, name string, opts api.LogOptions, w io.Writer) error {
+		_, err := fmt.Fprintf(w, "log of %s\n", opts.Container)
+		return err
+	}
 	sock := filepath.Join(t.TempDir(), "minipod.sock")
 	l, err := daemon.Listen(sock, "")
 	if err != nil {
@@ -360,8 +364,8 @@ func TestCLIAgainstServer(t *testing.T) {
 	if code != 1 || out != "pod \"web\" deleted\n" || errOut != "Error from server (NotFound): pods \"nope\" not found\n" {
 		t.Errorf("delete: exit %d stdout %q stderr %q", code, out, errOut)
 	}
-	if len(fb.deleted) != 1 || fb.deleted[0] != "web" {
-		t.Errorf("deleted %v", fb.deleted)
+	if deleted := fb.Deleted(); len(deleted) != 1 || deleted[0] != "web" {
+		t.Errorf("deleted %v", deleted)
 	}
 
 	code, _, errOut = minipod(t, "", "--socket", filepath.Join(t.TempDir(), "none.sock"), "get", "pods")

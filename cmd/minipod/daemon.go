@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/api/resource"
 
+	"github.com/minipod/minipod/api"
 	"github.com/minipod/minipod/daemon"
 	"github.com/minipod/minipod/netns"
 	"github.com/minipod/minipod/runtime"
@@ -117,7 +118,7 @@ To stop everything, delete the pods first, then the embedded containerd:
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.root, "root", runtime.DefaultStateRoot, "state root: pod records, volumes, logs, the embedded containerd; it must be new, empty or minipod's own")
-	f.StringVar(&o.socket, "socket", daemon.DefaultSocket, "unix socket of the API")
+	f.StringVar(&o.socket, "socket", api.DefaultSocket, "unix socket of the API")
 	f.StringVar(&o.socketGroup, "socket-group", "", "group that may use the socket besides root (default: root only)")
 	f.StringVar(&o.listenTCP, "listen-tcp", "", "also serve the API on this loopback address, 127.0.0.1:PORT, to clients with the token in <root>/api-token (off by default; other addresses are refused)")
 	f.StringVar(&o.ui, "ui", "", "serve the live view, a read-only web page of the host's pods, on this loopback address, 127.0.0.1:PORT (off by default; minipod ui prints a login link)")

@@ -9,9 +9,9 @@ import (
 	"github.com/containerd/errdefs"
 	"github.com/spf13/cobra"
 
+	"github.com/minipod/minipod/api"
 	"github.com/minipod/minipod/client"
 	"github.com/minipod/minipod/manifest"
-	"github.com/minipod/minipod/runtime"
 )
 
 type deleteOptions struct {
@@ -47,8 +47,8 @@ func newDeleteCommand(s ioStreams, g *globalOptions) *cobra.Command {
 	return cmd
 }
 
-func (o *deleteOptions) options() runtime.DeleteOptions {
-	var opts runtime.DeleteOptions
+func (o *deleteOptions) options() api.DeleteOptions {
+	var opts api.DeleteOptions
 	switch {
 	case o.now:
 		one := int64(1)
@@ -74,7 +74,7 @@ func deleteTargets(file string, stdin io.Reader, args []string, namespace string
 		if len(args) > 0 {
 			return nil, fmt.Errorf("give either -f FILE or a resource and names, not both")
 		}
-		f, err := manifest.ReadFile(file, stdin)
+		f, err := manifest.ReadFileWith(file, stdin, &manifest.Existing{Unresolved: true})
 		if err != nil {
 			return nil, err
 		}
@@ -126,7 +126,7 @@ func singular(resource string) string {
 // runDelete deletes every target, going on after a failure; it prints
 // `pod "web" deleted` for each, and fails (exit 1) if any failed. With
 // ignoreNotFound, a target that does not exist is skipped silently.
-func runDelete(ctx context.Context, c *client.Client, targets []deleteTarget, opts runtime.DeleteOptions, ignoreNotFound bool, out, errOut io.Writer) error {
+func runDelete(ctx context.Context, c *client.Client, targets []deleteTarget, opts api.DeleteOptions, ignoreNotFound bool, out, errOut io.Writer) error {
 	failed := false
 	for _, t := range targets {
 		var err error

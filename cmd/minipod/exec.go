@@ -13,8 +13,8 @@ import (
 	"golang.org/x/term"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/minipod/minipod/api"
 	"github.com/minipod/minipod/client"
-	"github.com/minipod/minipod/runtime"
 )
 
 type execOptions struct {
@@ -65,7 +65,7 @@ func runExec(ctx context.Context, c *client.Client, namespace string, o *execOpt
 			fmt.Fprintln(s.errOut, note)
 		}
 	}
-	stdio := runtime.ExecIO{Stdout: s.out, Stderr: s.errOut}
+	stdio := api.ExecIO{Stdout: s.out, Stderr: s.errOut}
 	if o.stdin {
 		stdio.Stdin = s.in
 	}
@@ -81,7 +81,7 @@ func runExec(ctx context.Context, c *client.Client, namespace string, o *execOpt
 			fmt.Fprintln(s.errOut, "Unable to use a TTY - input is not a terminal or the right kind of file")
 		}
 	}
-	code, err := c.Exec(ctx, namespace, o.pod, runtime.ExecOptions{
+	code, err := c.Exec(ctx, namespace, o.pod, api.ExecOptions{
 		Container: container, Command: o.command, Stdin: o.stdin, TTY: o.tty,
 	}, stdio)
 	if err != nil {
@@ -116,8 +116,8 @@ func execContainer(pod *corev1.Pod) (name, note string) {
 
 // watchTermSize sends the terminal's size now and on every SIGWINCH, until
 // ctx ends.
-func watchTermSize(ctx context.Context, out io.Writer) <-chan runtime.TermSize {
-	ch := make(chan runtime.TermSize, 4)
+func watchTermSize(ctx context.Context, out io.Writer) <-chan api.TermSize {
+	ch := make(chan api.TermSize, 4)
 	f, ok := out.(*os.File)
 	if !ok {
 		close(ch)
@@ -126,7 +126,7 @@ func watchTermSize(ctx context.Context, out io.Writer) <-chan runtime.TermSize {
 	send := func() {
 		if w, h, err := term.GetSize(int(f.Fd())); err == nil {
 			select {
-			case ch <- runtime.TermSize{Width: uint16(w), Height: uint16(h)}:
+			case ch <- api.TermSize{Width: uint16(w), Height: uint16(h)}:
 			default:
 			}
 		}

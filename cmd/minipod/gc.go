@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/minipod/minipod/runtime"
+	"github.com/minipod/minipod/api"
 )
 
 type gcOptions struct {
@@ -36,7 +36,7 @@ them. The daemon must be running (it does the work, as root).`,
 	return cmd
 }
 
-func printGCReport(w io.Writer, rep *runtime.GCReport) error {
+func printGCReport(w io.Writer, rep *api.GCReport) error {
 	if len(rep.Items) == 0 {
 		_, err := fmt.Fprintln(w, "no leftovers")
 		return err

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/minipod/minipod/api"
 	"github.com/minipod/minipod/client"
 )
 
@@ -24,7 +25,7 @@ type globalOptions struct {
 func (g *globalOptions) addFlags(cmd *cobra.Command) {
 	socket := os.Getenv("MINIPOD_SOCKET")
 	if socket == "" {
-		socket = client.DefaultSocket
+		socket = api.DefaultSocket
 	}
 	cmd.PersistentFlags().StringVar(&g.socket, "socket", socket, "the daemon's unix socket (default from MINIPOD_SOCKET)")
 	cmd.PersistentFlags().StringVar(&g.server, "server", os.Getenv("MINIPOD_SERVER"), "talk to the daemon's loopback TCP listener at 127.0.0.1:PORT (minipod daemon --listen-tcp) instead of the socket (default from MINIPOD_SERVER)")

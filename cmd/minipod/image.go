@@ -9,8 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/minipod/minipod/api"
 	"github.com/minipod/minipod/client"
-	"github.com/minipod/minipod/runtime"
 )
 
 func newImageCommand(s ioStreams, g *globalOptions) *cobra.Command {
@@ -99,7 +99,7 @@ func loadImage(ctx context.Context, c *client.Client, file string, stdin io.Read
 }
 
 // printImageTable writes REF DIGEST SIZE.
-func printImageTable(w io.Writer, images []runtime.Image) error {
+func printImageTable(w io.Writer, images []api.Image) error {
 	tw := newTable(w)
 	fmt.Fprintln(tw, "REF\tDIGEST\tSIZE")
 	for _, img := range images {

@@ -3,6 +3,7 @@ package main
 import (
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/minipod/minipod/api"
 	"github.com/minipod/minipod/runtime"
 )
 
@@ -45,7 +46,7 @@ func needsImageList(pods []*corev1.Pod) bool {
 // imagesToPull returns the images to pull before the pods are created, each
 // once, in the order the pods name them: Always pulls, IfNotPresent pulls
 // what present lacks, Never pulls nothing.
-func imagesToPull(pods []*corev1.Pod, present []runtime.Image) []string {
+func imagesToPull(pods []*corev1.Pod, present []api.Image) []string {
 	have := map[string]bool{}
 	for _, img := range present {
 		have[imageKey(img.Name)] = true

@@ -7,8 +7,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/minipod/minipod/api"
 	"github.com/minipod/minipod/manifest"
-	"github.com/minipod/minipod/runtime"
 )
 
 func TestImageKey(t *testing.T) {
@@ -42,7 +42,7 @@ func podWith(name string, containers ...corev1.Container) *corev1.Pod {
 }
 
 func TestImagesToPull(t *testing.T) {
-	present := []runtime.Image{{Name: "docker.io/library/busybox:1.36"}, {Name: "localhost:5000/app:v1"}}
+	present := []api.Image{{Name: "docker.io/library/busybox:1.36"}, {Name: "localhost:5000/app:v1"}}
 	tests := []struct {
 		name string
 		pods []*corev1.Pod

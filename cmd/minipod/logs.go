@@ -9,8 +9,8 @@ import (
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/minipod/minipod/api"
 	"github.com/minipod/minipod/client"
-	"github.com/minipod/minipod/runtime"
 )
 
 type logsOptions struct {
@@ -58,7 +58,7 @@ func runLogs(ctx context.Context, c *client.Client, namespace string, o *logsOpt
 	if err != nil {
 		return err
 	}
-	opts := runtime.LogOptions{Container: container, Follow: o.follow, Previous: o.previous, Timestamps: o.timestamps, Since: o.since}
+	opts := api.LogOptions{Container: container, Follow: o.follow, Previous: o.previous, Timestamps: o.timestamps, Since: o.since}
 	if o.tail >= 0 {
 		tail := o.tail
 		opts.TailLines = &tail

@@ -9,7 +9,7 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/minipod/minipod/runtime"
+	"github.com/minipod/minipod/api"
 )
 
 // progress draws what minipod is waiting for on stderr. On a terminal it
@@ -51,7 +51,7 @@ func (p *progress) clear() {
 }
 
 // Pull shows a pull's progress.
-func (p *progress) Pull(ev runtime.PullProgress) {
+func (p *progress) Pull(ev api.PullProgress) {
 	if !p.tty {
 		return
 	}
@@ -62,7 +62,7 @@ func (p *progress) Pull(ev runtime.PullProgress) {
 
 // pullLine is the line shown for a pull: "pulling busybox: downloading
 // 1.2MB/2.2MB (54%)".
-func pullLine(ev runtime.PullProgress) string {
+func pullLine(ev api.PullProgress) string {
 	s := fmt.Sprintf("pulling %s: %s", ev.Ref, ev.Status)
 	if ev.Total > 0 {
 		s += fmt.Sprintf(" %s/%s (%d%%)", humanSize(ev.Current), humanSize(ev.Total), ev.Current*100/ev.Total)

@@ -4,14 +4,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/minipod/minipod/runtime"
+	"github.com/minipod/minipod/api"
 )
 
 func TestProgressTerminal(t *testing.T) {
 	var b strings.Builder
 	p := newProgress(&b, true)
-	p.Pull(runtime.PullProgress{Ref: "busybox", Status: "resolving"})
-	p.Pull(runtime.PullProgress{Ref: "busybox", Status: "downloading", Current: 1200000, Total: 2400000})
+	p.Pull(api.PullProgress{Ref: "busybox", Status: "resolving"})
+	p.Pull(api.PullProgress{Ref: "busybox", Status: "downloading", Current: 1200000, Total: 2400000})
 	p.Done("pulled busybox")
 	p.Spin("waiting for pod web: ContainerCreating")
 	p.Spin("waiting for pod web: Running")
@@ -30,7 +30,7 @@ func TestProgressTerminal(t *testing.T) {
 func TestProgressNotTerminal(t *testing.T) {
 	var b strings.Builder
 	p := newProgress(&b, false)
-	p.Pull(runtime.PullProgress{Ref: "busybox", Status: "downloading", Current: 1, Total: 2})
+	p.Pull(api.PullProgress{Ref: "busybox", Status: "downloading", Current: 1, Total: 2})
 	p.Spin("waiting for pod web: ContainerCreating")
 	p.Done("pulled busybox")
 	p.Clear()
@@ -41,12 +41,12 @@ func TestProgressNotTerminal(t *testing.T) {
 
 func TestPullLine(t *testing.T) {
 	tests := []struct {
-		ev   runtime.PullProgress
+		ev   api.PullProgress
 		want string
 	}{
-		{runtime.PullProgress{Ref: "a", Status: "resolving"}, "pulling a: resolving"},
-		{runtime.PullProgress{Ref: "a", Status: "downloading", Current: 500}, "pulling a: downloading 500B"},
-		{runtime.PullProgress{Ref: "a", Status: "downloading", Current: 5000, Total: 10000}, "pulling a: downloading 5.0kB/10.0kB (50%)"},
+		{api.PullProgress{Ref: "a", Status: "resolving"}, "pulling a: resolving"},
+		{api.PullProgress{Ref: "a", Status: "downloading", Current: 500}, "pulling a: downloading 500B"},
+		{api.PullProgress{Ref: "a", Status: "downloading", Current: 5000, Total: 10000}, "pulling a: downloading 5.0kB/10.0kB (50%)"},
 	}
 	for _, tt := range tests {
 		if got := pullLine(tt.ev); got != tt.want {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -15,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/watch"
 
+	"github.com/minipod/minipod/api"
 	"github.com/minipod/minipod/client"
 	"github.com/minipod/minipod/manifest"
 	"github.com/minipod/minipod/plan"
@@ -64,7 +66,8 @@ func runFile(ctx context.Context, g *globalOptions, o *runOptions, s ioStreams) 
 	if o.output != "text" && o.output != "json" {
 		return fmt.Errorf("unknown output format %q: want text or json", o.output)
 	}
-	f, err := manifest.ReadFile(o.file, s.in)
+	existing := existingObjects(ctx, g)
+	f, err := manifest.ReadFileWith(o.file, s.in, existing)
 	if err != nil {
 		return err
 	}
@@ -72,7 +75,7 @@ func runFile(ctx context.Context, g *globalOptions, o *runOptions, s ioStreams) 
 		fmt.Fprintln(s.errOut, "Warning: "+w)
 	}
 	if o.dryRun {
-		return printPlans(s.out, f, o.output, runningPods(ctx, g.client()))
+		return printPlans(s.out, f, o.output, runningPods(ctx, g.client()), existing)
 	}
 	for _, pod := range f.Pods {
 		if pod.Namespace == "" {
@@ -112,6 +115,36 @@ func runFile(ctx context.Context, g *globalOptions, o *runOptions, s ioStreams) 
 	return nil
 }
 
+// existingObjects lists the ConfigMaps and Secrets the daemon holds, to
+// which the file's pods may refer as pods on a cluster refer to objects
+// created beforehand. When the daemon does not answer at once, the file's
+// own objects are all there is, and a reference to another one says why.
+func existingObjects(ctx context.Context, g *globalOptions) *manifest.Existing {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	c := g.client()
+	cms, err := c.ListConfigMaps(ctx, "")
+	var secrets []corev1.Secret
+	if err == nil {
+		secrets, err = c.ListSecrets(ctx, "")
+	}
+	if err != nil {
+		where := "at " + g.socket
+		if g.server != "" {
+			where = "at " + g.server
+		}
+		return &manifest.Existing{Unasked: "no daemon answered " + where + " to look for it there"}
+	}
+	e := &manifest.Existing{}
+	for i := range cms {
+		e.ConfigMaps = append(e.ConfigMaps, &cms[i])
+	}
+	for i := range secrets {
+		e.Secrets = append(e.Secrets, &secrets[i])
+	}
+	return e
+}
+
 // runningPods lists the daemon's running pods, for the /etc/hosts of a
 // dry run; nil when the daemon does not answer at once (a dry run does not
 // need it).
@@ -130,8 +163,9 @@ func runningPods(ctx context.Context, c *client.Client) []corev1.Pod {
 
 // printPlans writes the plan of every pod of f, as text or as a JSON array.
 // running are the daemon's pods (nil if it did not answer): the text shows
-// the /etc/hosts lines they give each pod.
-func printPlans(w io.Writer, f *manifest.File, format string, running []corev1.Pod) error {
+// the /etc/hosts lines they give each pod. The pods may read the existing
+// ConfigMaps and Secrets, and the file's, which come first.
+func printPlans(w io.Writer, f *manifest.File, format string, running []corev1.Pod, existing *manifest.Existing) error {
 	resolv, err := runtime.HostResolvConf()
 	if err != nil {
 		return err
@@ -139,8 +173,8 @@ func printPlans(w io.Writer, f *manifest.File, format string, running []corev1.P
 	opts := plan.Options{
 		StateRoot:      plan.DefaultStateRoot,
 		Network:        plan.DefaultNetwork,
-		ConfigMaps:     f.ConfigMaps,
-		Secrets:        f.Secrets,
+		ConfigMaps:     append(slices.Clone(existing.ConfigMaps), f.ConfigMaps...),
+		Secrets:        append(slices.Clone(existing.Secrets), f.Secrets...),
 		HostResolvConf: resolv,
 	}
 	plans := make([]*plan.Plan, 0, len(f.Pods))
@@ -201,7 +235,7 @@ func runPods(ctx context.Context, c *client.Client, f *manifest.File, detach boo
 	for i, pod := range f.Pods {
 		results[i].name = pod.Name
 	}
-	var present []runtime.Image
+	var present []api.Image
 	if needsImageList(f.Pods) {
 		var err error
 		if present, err = c.ListImages(ctx); err != nil {
@@ -239,7 +273,7 @@ func runPods(ctx context.Context, c *client.Client, f *manifest.File, detach boo
 			defer wg.Done()
 			var created *corev1.Pod
 			var err error
-			opts := runtime.CreateOptions{PulledImages: podImages(pod, pulled)}
+			opts := api.CreateOptions{PulledImages: podImages(pod, pulled)}
 			if detach {
 				created, err = c.SubmitPod(ctx, pod, opts)
 			} else if created, err = c.CreatePod(ctx, pod, opts); err == nil {

@@ -72,7 +72,7 @@ function showOverview() {
   main.replaceChildren(
     el("h1", {}, "Pods on this host"),
     el("p", {class: "lead"}, "Each pod is a network namespace with its own IP, plugged into the host's bridge by a veth (a virtual cable). " +
-      "Pods find each other by name through their /etc/hosts, which minipod keeps current: an arrow means \"this pod can reach that one by name\". Click a pod to see its anatomy."),
+      "Pods of a namespace (the dashed box) find each other by name through their /etc/hosts, which minipod keeps current. Click a pod to see its anatomy."),
     el("div", {class: "card", id: "overview"}, el("p", {class: "hint"}, "Waiting for the daemon…")));
   connect("/api/stream", {pods: drawOverview});
 }
@@ -84,67 +84,70 @@ function drawOverview(pods) {
     holder.replaceChildren(el("p", {class: "hint"}, "No pods yet. Try: minipod run examples/hello-pod/pod.yaml"));
     return;
   }
-  const W = 1160, cw = 250, gap = 30, perRow = 4;
-  const cardH = (p) => 112 + Math.min(4, (p.containers || []).length) * 16 + ((p.hosts || []).length ? 22 + p.hosts.length * 15 : 0);
-  const rows = Math.ceil(pods.length / perRow);
-  const rowHs = [];
-  for (let r = 0; r < rows; r++) rowHs.push(Math.max(...pods.slice(r * perRow, (r + 1) * perRow).map(cardH)) + 90);
-  const H = 150 + rowHs.reduce((a, b) => a + b, 0);
+  // One region per namespace: its pods reach each other by name, because
+  // each one's /etc/hosts names the others. Drawing an arrow for every
+  // pair would say the same thing n×(n-1) times, and hide the pods.
+  const namespaces = [...new Set(pods.map((p) => p.namespace))];
+  const W = 1160, cw = 246, gap = 28, perRow = 4;
+  const cardH = (p) => 120 + Math.min(4, (p.containers || []).length) * 16;
+  const layout = [];
+  let y = 130;
+  for (const ns of namespaces) {
+    const members = pods.filter((p) => p.namespace === ns);
+    const top = y;
+    y += 62;
+    members.forEach((p, i) => {
+      const col = i % perRow;
+      if (i > 0 && col === 0) y += Math.max(...members.slice(i - perRow, i).map(cardH)) + 50;
+      layout.push({p, x: 52 + col * (cw + gap), y});
+    });
+    y += Math.max(...members.slice(-(((members.length - 1) % perRow) + 1)).map(cardH)) + 24;
+    layout.push({ns, n: members.length, top, bottom: y});
+    y += 24;
+  }
+  const H = y + 10;
   const svg = s("svg", {viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": "pods on this host"});
-  svg.append(arrowDefs());
   box(svg, 8, 8, W - 16, H - 16, css("--host"), css("--line"), 16);
   txt(svg, 28, 36, "This host", "title", {"font-size": 16});
   const bridge = pods.find((p) => p.bridge);
   box(svg, 28, 56, W - 56, 40, css("--bridge"), css("--bridge-edge"), 20);
   txt(svg, 48, 81, "bridge " + (bridge ? bridge.bridge : ""), "title", {"font-size": 14});
   txt(svg, 250, 81, "a virtual switch on the host: packets between pods cross it", "muted", {"font-size": 12});
-  const pos = {};
-  pods.forEach((p, i) => {
-    const col = i % perRow, row = Math.floor(i / perRow);
-    const x = 40 + col * (cw + gap), y = 150 + rowHs.slice(0, row).reduce((a, b) => a + b, 0);
+  const front = s("g");
+  for (const l of layout.filter((l) => l.ns !== undefined)) {
+    const g = svg.appendChild(s("g", {"data-namespace": l.ns}));
+    box(g, 28, l.top, W - 56, l.bottom - l.top, "none", css("--netns-edge"), 14, "6 5");
+    txt(g, 52, l.top + 24, `namespace ${l.ns}`, "title", {"font-size": 14});
+    txt(g, 52, l.top + 42, l.n > 1
+      ? `its ${l.n} pods reach each other by name: minipod keeps every pod's /etc/hosts listing the others, name → IP`
+      : "a pod alone: its /etc/hosts names only itself", "muted", {"font-size": 12});
+  }
+  for (const {p, x, y} of layout.filter((l) => l.p)) {
     const h = cardH(p);
-    pos[p.namespace + "/" + p.name] = {x, y, h, p};
-    // veth from the bridge down to the pod
-    svg.append(s("line", {x1: x + 40, y1: 96, x2: x + 40, y2: y, stroke: css("--bridge-edge"), "stroke-width": 3}));
-    if (p.veth) txt(svg, x + 48, y - 12, "veth " + p.veth, "mono muted", {"font-size": 11});
+    // the veth: from the bridge down the gap beside the card, into its side
+    const vx = x - 14;
+    svg.append(s("path", {d: `M ${vx} 96 L ${vx} ${y + 30} L ${x} ${y + 30}`, fill: "none", stroke: css("--bridge-edge"), "stroke-width": 3, "pointer-events": "none"}));
     const a = s("a", {href: `#/pod/${encodeURIComponent(p.namespace)}/${encodeURIComponent(p.name)}`, "data-pod": p.name});
     const g = s("g");
     a.append(g);
     box(g, x, y, cw, h, css("--netns"), css("--netns-edge"), 14);
     txt(g, x + 14, y + 26, fit(p.name, 26), "title link", {"font-size": 15});
     txt(g, x + 14, y + 46, (p.podIP || "no IP yet") + "  ·  " + p.namespace, "mono", {"font-size": 12, "data-field": "ip"});
+    if (p.veth) txt(g, x + 14, y + 62, "veth " + p.veth, "mono muted", {"font-size": 11});
     const phase = p.deleting ? "Terminating" : p.phase;
-    pill(g, x + 14, y + 72, phase, phase === "Running" ? css("--ok") : phase === "Failed" ? css("--bad") : css("--warn"));
-    let ly = y + 98;
+    pill(g, x + 14, y + 84, phase, phase === "Running" ? css("--ok") : phase === "Failed" ? css("--bad") : css("--warn"));
+    let ly = y + 108;
     (p.containers || []).slice(0, 4).forEach((c) => {
       g.append(s("circle", {cx: x + 20, cy: ly - 4, r: 5, fill: stateColor(c.state)}));
       txt(g, x + 32, ly, fit(c.name, 18), "", {"font-size": 12});
       txt(g, x + 168, ly, (c.ready ? "ready" : "not ready") + (c.restarts ? `  ↻${c.restarts}` : ""), c.ready ? "ok" : "warn", {"font-size": 11.5});
       ly += 16;
     });
-    if ((p.hosts || []).length) {
-      ly += 6;
-      txt(g, x + 14, ly, "reaches by name (/etc/hosts)", "muted", {"font-size": 11});
-      for (const e of p.hosts) {
-        ly += 15;
-        txt(g, x + 14, ly, fit(e.names[0], 16) + " → " + e.ip, "mono", {"font-size": 11.5});
-      }
-    }
-    svg.append(a);
-  });
-  // who reaches whom by name: an arrow from a pod to each pod its
-  // /etc/hosts names
-  let k = 0;
-  for (const {x, y, h, p} of Object.values(pos)) {
-    for (const e of p.hosts || []) {
-      const t = Object.values(pos).find((q) => q.p.podIP === e.ip && q.p.namespace === p.namespace);
-      if (!t) continue;
-      const dx = t.x > x ? 1 : -1;
-      const x1 = x + cw / 2 + dx * 30, y1 = y + h, x2 = t.x + cw / 2 - dx * 30, y2 = t.y + t.h;
-      const dip = 40 + (k++ % 4) * 14;
-      svg.append(s("path", {d: `M ${x1} ${y1} C ${x1} ${y1 + dip}, ${x2} ${y2 + dip}, ${x2} ${y2 + 3}`, fill: "none", stroke: css("--netns-edge"), "stroke-width": 1.6, "marker-end": "url(#arrow)"}));
-    }
+    const n = (p.hosts || []).length;
+    txt(g, x + 14, ly + 2, n ? `reaches ${n} other pod${n > 1 ? "s" : ""} by name` : "no other pod by name", "muted", {"font-size": 11.5, "data-field": "reaches"});
+    front.append(a);
   }
+  svg.append(front);
   holder.replaceChildren(svg);
 }
 
@@ -203,13 +206,21 @@ function drawEvents(events) {
     el("span", {class: "when"}, new Date(e.last).toLocaleTimeString()))));
 }
 
+// cardChars is how many characters of a value fit on a container's card.
+const cardChars = 35;
+
 function cardLines(c, listening) {
   const lines = [];
   lines.push(["image", c.image]);
   if (c.pid) lines.push(["pid", c.pid + " on the host"]);
   for (const p of c.ports || []) lines.push(["port", p]);
   for (const l of listening.filter((l) => l.container === c.name)) {
-    lines.push(["listens", `${l.address}:${l.port}  ${l.process.split(" ")[0]} (pid ${l.pid})`]);
+    // the address whole (it is what matters), the process's name as fits
+    const at = `${l.address}:${l.port}`, pid = ` (pid ${l.pid})`;
+    const room = Math.max(4, cardChars - at.length - 2 - pid.length);
+    let proc = (l.process || "?").split(" ")[0];
+    if (proc.length > room) proc = proc.slice(0, room - 1) + "…";
+    lines.push(["listens", `${at}  ${proc}${pid}`]);
   }
   for (const p of c.probes || []) {
     const i = p.indexOf(": ");
@@ -276,7 +287,7 @@ function drawPod(page) {
   box(ns, 40, nsY, W - 80, nsH, css("--netns"), css("--netns-edge"), 16);
   ns.append(s("circle", {cx: vx, cy: nsY, r: 9, fill: css("--bridge-edge")}));
   txt(ns, vx + 16, nsY + 24, (v.veth.pod || "eth0") + "  " + (v.podIP || "no IP yet"), "title mono", {"font-size": 15, "data-field": "podIP"});
-  txt(ns, 60, nsY + 50, "network namespace " + v.netns.name + "  (pinned at " + fit(v.netns.path, 60) + ")", "muted mono", {"font-size": 11.5});
+  txt(ns, 60, nsY + 50, "network namespace " + v.netns.name + "  (pinned at " + fit(v.netns.path, 60) + ")", "muted mono", {"font-size": 11.5, "data-field": "netns"});
   const phase = v.phase || "Unknown";
   pill(ns, W - 180, nsY + 26, phase, phase === "Running" ? css("--ok") : phase === "Failed" ? css("--bad") : css("--warn"));
 
@@ -301,7 +312,7 @@ function drawPod(page) {
     cardLines(c, listening).forEach(([k, val], j) => {
       const ly = y + 76 + j * 17;
       txt(g, x + 18, ly, k, "muted", {"font-size": 11.5});
-      txt(g, x + 84, ly, fit(val, 35), "mono", {"font-size": 11.5});
+      txt(g, x + 84, ly, fit(val, cardChars), "mono", {"font-size": 11.5, "data-field": k});
     });
   });
   // localhost, shared
@@ -341,7 +352,7 @@ function drawPod(page) {
   txt(hg, hx + 16, volY + 42, "the same file in every container, kept current", "muted", {"font-size": 11});
   names.forEach((f, j) => {
     const own = f[0] === v.podIP;
-    txt(hg, hx + 16, volY + 64 + j * 17, fit(f[1], 22) + " → " + f[0] + (own ? "  (itself)" : ""), own ? "mono muted" : "mono", {"font-size": 12});
+    txt(hg, hx + 16, volY + 64 + j * 17, fit(f[1], 22) + " → " + f[0] + (own ? "  (itself)" : ""), own ? "mono muted" : "mono", {"font-size": 12, "data-host": f[1]});
   });
   if (!names.length) txt(hg, hx + 16, volY + 64, "no other pods yet", "muted", {"font-size": 12});
 
@@ -356,7 +367,7 @@ function drawPod(page) {
   // cgroup
   const cg = svg.appendChild(s("g", {"data-part": "cgroup"}));
   box(cg, 40, cgY, W - 80, 96, css("--cg"), css("--cg-edge"), 12);
-  txt(cg, 56, cgY + 24, "cgroup " + v.cgroup.path, "title mono", {"font-size": 13});
+  txt(cg, 56, cgY + 24, "cgroup " + v.cgroup.path, "title mono", {"font-size": 13, "data-field": "cgroup"});
   txt(cg, 56, cgY + 44, `pod limits: memory ${v.cgroup.memory || "?"} · cpu ${v.cgroup.cpu || "?"} · pids ${v.cgroup.pids || "?"}`, "", {"font-size": 12.5});
   txt(cg, 56, cgY + 64, "the kernel counts and limits what all the pod's processes use here; each container has its own cgroup inside", "muted", {"font-size": 11.5});
   txt(cg, 56, cgY + 82, "no pause container: the pod's namespaces are pinned as files in " + fit(v.namespaceDir, 56), "muted mono", {"font-size": 11});

@@ -20,8 +20,8 @@ import (
 	"github.com/vishvananda/netlink"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/minipod/minipod/api"
 	"github.com/minipod/minipod/netns"
-	"github.com/minipod/minipod/runtime"
 	"github.com/minipod/minipod/volumes"
 )
 
@@ -69,7 +69,7 @@ func (m *minipodSystem) density(ctx context.Context) (densityResult, error) {
 	// Running"), not the end of the run.
 	var failMu sync.Mutex
 	err := parallel(ctx, names, cfg.concurrency, func(ctx context.Context, name string) error {
-		p, err := m.client.CreatePod(ctx, podOf(name, 2, cmdTrapTerm, 30), runtime.CreateOptions{})
+		p, err := m.client.CreatePod(ctx, podOf(name, 2, cmdTrapTerm, 30), api.CreateOptions{})
 		if err != nil {
 			if ctx.Err() != nil {
 				return err
@@ -132,7 +132,7 @@ func (m *minipodSystem) density(ctx context.Context) (densityResult, error) {
 	logf("density: deleting all %d pods, %d at a time", cfg.pods, cfg.concurrency)
 	t0 = time.Now()
 	err = parallel(ctx, names, cfg.concurrency, func(ctx context.Context, name string) error {
-		if err := m.client.DeletePod(ctx, "default", name, runtime.DeleteOptions{}); err != nil && !errdefs.IsNotFound(err) {
+		if err := m.client.DeletePod(ctx, "default", name, api.DeleteOptions{}); err != nil && !errdefs.IsNotFound(err) {
 			return fmt.Errorf("failed to delete pod %s: %w", name, err)
 		}
 		return nil

@@ -20,9 +20,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/minipod/minipod/api"
 	"github.com/minipod/minipod/client"
 	"github.com/minipod/minipod/netns"
-	"github.com/minipod/minipod/runtime"
 )
 
 const benchImage = "docker.io/library/busybox:1.36"
@@ -116,7 +116,7 @@ func (m *minipodSystem) stop() {
 	if pods, err := m.client.ListPods(ctx, ""); err == nil {
 		zero := int64(0)
 		for _, p := range pods {
-			if err := m.client.DeletePod(ctx, p.Namespace, p.Name, runtime.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
+			if err := m.client.DeletePod(ctx, p.Namespace, p.Name, api.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
 				logf("failed to delete pod %s: %v", p.Name, err)
 			}
 		}
@@ -179,7 +179,7 @@ func (m *minipodSystem) delete(ctx context.Context, name string) error {
 // deleteNow kills the pod's containers at once (untimed clean-up).
 func (m *minipodSystem) deleteNow(ctx context.Context, name string) error {
 	zero := int64(0)
-	return m.client.DeletePod(ctx, "default", name, runtime.DeleteOptions{GracePeriodSeconds: &zero})
+	return m.client.DeletePod(ctx, "default", name, api.DeleteOptions{GracePeriodSeconds: &zero})
 }
 
 // forget removes a pod after a failed repetition, if it exists.

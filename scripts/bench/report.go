@@ -190,7 +190,7 @@ func (r *results) markdown() string {
 	fmt.Fprintf(&w, "| left behind | %d |\n", d.Leaks)
 
 	if len(r.GoBench) > 0 {
-		w.WriteString("\nPure path (`go test ./runtime -bench ReadValidatePlan10 -benchmem`):\n\n| benchmark | time/op | B/op | allocs/op |\n| --- | ---: | ---: | ---: |\n")
+		w.WriteString("\nPure path (`go test ./plan -bench ReadValidatePlan10 -benchmem`):\n\n| benchmark | time/op | B/op | allocs/op |\n| --- | ---: | ---: | ---: |\n")
 		for _, g := range r.GoBench {
 			fmt.Fprintf(&w, "| %s | %.1f µs | %.0f | %.0f |\n", g.Name, g.NsPerOp/1000, g.BytesPerOp, g.AllocsPerOp)
 		}
@@ -266,7 +266,7 @@ func firstLine(b []byte) string {
 
 // runGoBench runs the pure-path benchmark of the runtime package.
 func runGoBench(ctx context.Context, repo, benchtime string) ([]goBenchmark, error) {
-	args := []string{"test", "./runtime", "-run", "^$", "-bench", "ReadValidatePlan10", "-benchmem"}
+	args := []string{"test", "./plan", "-run", "^$", "-bench", "ReadValidatePlan10", "-benchmem"}
 	if benchtime != "" {
 		args = append(args, "-benchtime", benchtime)
 	}
