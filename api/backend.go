@@ -54,6 +54,9 @@ type Backend interface {
 	// LoadImage imports an OCI or Docker archive and returns the images in it.
 	LoadImage(ctx context.Context, archive io.Reader) ([]Image, error)
 	ListImages(ctx context.Context) ([]Image, error)
+	// ImageConfigs returns the configs of those of refs that are present,
+	// by ref as given.
+	ImageConfigs(ctx context.Context, refs []string) (map[string]*ImageConfig, error)
 	RemoveImage(ctx context.Context, ref string) error
 
 	// Containerd tells which containerd the daemon uses, and whether it

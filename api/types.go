@@ -79,6 +79,25 @@ type ImageList struct {
 	Items           []Image `json:"items"`
 }
 
+// ImageConfig is the part of an image's config that shapes a container
+// (the fields of plan.ImageConfig, which a dry run plans with).
+type ImageConfig struct {
+	Entrypoint []string `json:"entrypoint,omitempty"`
+	Cmd        []string `json:"cmd,omitempty"`
+	Env        []string `json:"env,omitempty"`
+	WorkingDir string   `json:"workingDir,omitempty"`
+	User       string   `json:"user,omitempty"`
+	StopSignal string   `json:"stopSignal,omitempty"`
+}
+
+// ImageConfigList is the answer of GET /minipod/v1/images/config?ref=REF
+// (ref repeated): the configs of those images that are present, by ref as
+// asked.
+type ImageConfigList struct {
+	metav1.TypeMeta `json:",inline"`
+	Items           map[string]*ImageConfig `json:"items"`
+}
+
 // PullResult is the last line of a successful pull stream.
 //
 // POST /minipod/v1/images/pull?ref=REF answers with newline-delimited JSON:

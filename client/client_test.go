@@ -437,6 +437,10 @@ func TestImages(t *testing.T) {
 	if err != nil || len(images) != 2 {
 		t.Fatalf("ListImages: %v %+v", err, images)
 	}
+	configs, err := c.ImageConfigs(ctx, []string{"busybox", "absent"})
+	if err != nil || len(configs) != 1 || configs["busybox"] == nil || configs["busybox"].Entrypoint[0] != "/busybox" {
+		t.Fatalf("ImageConfigs: %v %+v", err, configs)
+	}
 	if err := c.RemoveImage(ctx, "busybox"); err != nil {
 		t.Fatal(err)
 	}
@@ -503,5 +507,34 @@ func testPod(name string) *corev1.Pod {
 		Spec: corev1.PodSpec{Containers: []corev1.Container{{
 			Name: "app", Image: "busybox:1.36", Command: []string{"sleep", "3600"},
 		}}},
+	}
+}
+
+// TestServeIsRunsAPI: Serve, which the tests use, answers the routes the
+// daemon's Run serves: gc, a pod's host view, and the live view's and the
+// Kubernetes API's hand-outs (which say how to turn them on).
+func TestServeIsRunsAPI(t *testing.T) {
+	fb := fakebackend.New()
+	c, _ := startServer(t, fb)
+	ctx := t.Context()
+	rep, err := c.GC(ctx, true)
+	if err != nil || !rep.DryRun {
+		t.Fatalf("GC: %+v, %v", rep, err)
+	}
+	if _, err := c.CreatePod(ctx, testPod("web"), api.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	v, err := c.HostView(ctx, "default", "web")
+	if err != nil || v.Name != "web" || v.PodIP != "10.233.0.2" {
+		t.Fatalf("HostView: %+v, %v", v, err)
+	}
+	if _, err := c.HostView(ctx, "default", "nope"); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Fatalf("HostView of a missing pod: %v, want NotFound", err)
+	}
+	if _, err := c.UI(ctx); !errors.Is(err, errdefs.ErrNotFound) || !strings.Contains(err.Error(), "--ui") {
+		t.Fatalf("UI when off: %v, want NotFound saying how to turn it on", err)
+	}
+	if _, err := c.Kubeconfig(ctx); !errors.Is(err, errdefs.ErrNotFound) || !strings.Contains(err.Error(), "--kube-api") {
+		t.Fatalf("Kubeconfig when off: %v, want NotFound saying how to turn it on", err)
 	}
 }

@@ -19,7 +19,7 @@ func goTool(t *testing.T) string {
 
 // TestClientDependencies: the client links the API's types, not the
 // daemon or the pod runtime, and so no containerd code. (That it builds on
-// every OS is the "GOOS=darwin go build" step of scripts/test.sh.)
+// every OS is the "go build off Linux" step of scripts/test.sh.)
 func TestClientDependencies(t *testing.T) {
 	out, err := exec.Command(goTool(t), "list", "-deps", "github.com/minipod/minipod/client").CombinedOutput()
 	if err != nil {

@@ -88,6 +88,16 @@ func (c *Client) ListImages(ctx context.Context) ([]api.Image, error) {
 	return list.Items, nil
 }
 
+// ImageConfigs returns the configs of those of refs that are present, by
+// ref as given.
+func (c *Client) ImageConfigs(ctx context.Context, refs []string) (map[string]*api.ImageConfig, error) {
+	var list api.ImageConfigList
+	if err := c.doJSON(ctx, http.MethodGet, "/minipod/v1/images/config", url.Values{"ref": refs}, nil, &list); err != nil {
+		return nil, err
+	}
+	return list.Items, nil
+}
+
 // RemoveImage removes an image.
 func (c *Client) RemoveImage(ctx context.Context, ref string) error {
 	return c.doJSON(ctx, http.MethodDelete, "/minipod/v1/images", url.Values{"ref": {ref}}, nil, nil)

@@ -26,6 +26,23 @@ func (s *server) listImages(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, newImageList(images))
 }
 
+func (s *server) imageConfigs(w http.ResponseWriter, r *http.Request) {
+	refs := r.URL.Query()["ref"]
+	if len(refs) == 0 {
+		writeStatus(w, badRequest("query parameter ref is required: the images whose configs to read"))
+		return
+	}
+	configs, err := s.b.ImageConfigs(r.Context(), refs)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if configs == nil {
+		configs = map[string]*api.ImageConfig{}
+	}
+	writeJSON(w, http.StatusOK, &api.ImageConfigList{TypeMeta: metav1.TypeMeta{Kind: "ImageConfigList", APIVersion: api.APIVersion}, Items: configs})
+}
+
 func (s *server) pullImage(w http.ResponseWriter, r *http.Request) {
 	ref := r.URL.Query().Get("ref")
 	if ref == "" {

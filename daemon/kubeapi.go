@@ -168,8 +168,9 @@ func findResource(name string) *kubeResource {
 // kubeServer serves the Kubernetes core/v1 API of a backend.
 type kubeServer struct {
 	*server
-	store *kubeStore
-	creds *kubeCreds
+	store    *kubeStore
+	creds    *kubeCreds
+	internal *internalStreams // where translated WebSocket streams go
 }
 
 // serveKube serves the Kubernetes API on l (TLS, every request
@@ -179,6 +180,7 @@ func serveKube(ctx context.Context, l net.Listener, b Backend, st *kubeStore, cr
 	defer stop()
 	s := &server{b: b, log: log, stopping: stopping}
 	k := &kubeServer{server: s, store: st, creds: creds}
+	k.internal = newInternalStreams(http.HandlerFunc(k.route), log)
 	hs := &http.Server{
 		Handler:           k.logRequests(k.authenticate(http.HandlerFunc(k.route))),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -203,6 +205,7 @@ func serveKube(ctx context.Context, l net.Listener, b Backend, st *kubeStore, cr
 	if err := hs.Shutdown(sctx); err != nil {
 		hs.Close()
 	}
+	k.internal.shutdown(sctx)
 	s.background.Wait()
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("failed to serve the Kubernetes API on %q: %w", l.Addr(), err)
@@ -307,8 +310,12 @@ func (k *kubeServer) route(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case kr.sub == "log" && r.Method == http.MethodGet:
 		k.podLog(w, r, kr)
+	case kr.sub == "exec" && (r.Method == http.MethodGet || r.Method == http.MethodPost) && wantsWebSocketExec(r):
+		k.translateExec(w, r, kr)
 	case kr.sub == "exec" && (r.Method == http.MethodGet || r.Method == http.MethodPost):
 		k.podExec(w, r, kr)
+	case kr.sub == "portforward" && (r.Method == http.MethodGet || r.Method == http.MethodPost) && wantsWebSocketTunnel(r):
+		k.tunnelPortForward(w, r, kr)
 	case kr.sub == "portforward" && (r.Method == http.MethodGet || r.Method == http.MethodPost):
 		k.podPortForward(w, r, kr)
 	case kr.sub != "":
@@ -981,28 +988,15 @@ func (k *kubeServer) createObject(w http.ResponseWriter, r *http.Request, kr kub
 	k.writeObject(w, r, http.StatusCreated, nil, obj)
 }
 
-// createPod validates the pod, starts its creation and answers as soon as
-// the pod exists (Pending), as the API server does; the runtime then pulls
-// images and starts containers, which the pod's status and events show.
+// createPod admits the pod (admitPod), starts its creation and answers as
+// soon as the pod exists (Pending), as the API server does; the runtime then
+// pulls images and starts containers, which the pod's status and events
+// show.
 func (k *kubeServer) createPod(w http.ResponseWriter, r *http.Request, kr kubeRequest, data []byte, dry bool) {
 	ctx := r.Context()
-	pod, warnings, err := manifest.DecodePod(requestSource, data)
-	if err != nil {
-		k.writeStatus(w, r, badRequest(err.Error()))
-		return
-	}
-	if st := setNamespace(&pod.ObjectMeta, kr.namespace); st != nil {
+	pod, warnings, st := k.admitPod(ctx, kr.namespace, data)
+	if st != nil {
 		k.writeStatus(w, r, st)
-		return
-	}
-	manifest.DefaultPod(pod)
-	refs, err := k.refs(ctx, pod.Namespace)
-	if err != nil {
-		k.writeErr(w, r, err)
-		return
-	}
-	if err := manifest.ValidatePod(requestSource, pod, refs); err != nil {
-		k.writeStatus(w, r, newStatus(http.StatusUnprocessableEntity, metav1.StatusReasonInvalid, err.Error()))
 		return
 	}
 	if k.store.get("pods", pod.Namespace, pod.Name) != nil {

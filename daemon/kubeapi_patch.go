@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,17 +24,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/minipod/minipod/manifest"
-	"github.com/minipod/minipod/runtime"
 )
-
-// MetadataUpdater is implemented by a Backend that can change a pod's
-// labels and annotations, as *runtime.Runtime does; PATCH and PUT of pods
-// need it.
-type MetadataUpdater interface {
-	UpdatePodMetadata(ctx context.Context, namespace, name string, labels, annotations map[string]string, managedFields []metav1.ManagedFieldsEntry) (*corev1.Pod, error)
-}
-
-var _ MetadataUpdater = (*runtime.Runtime)(nil)
 
 // patchPod serves PATCH of a pod in the three kinds kubectl sends (JSON
 // patch, merge patch, strategic merge patch) and PUT of a whole pod. The
@@ -44,11 +33,6 @@ var _ MetadataUpdater = (*runtime.Runtime)(nil)
 // container's image change; minipod does not restart containers for it),
 // and any other change is refused as the API server refuses pod updates.
 func (k *kubeServer) patchPod(w http.ResponseWriter, r *http.Request, kr kubeRequest) {
-	up, ok := k.b.(MetadataUpdater)
-	if !ok {
-		k.writeStatus(w, r, newStatus(http.StatusMethodNotAllowed, metav1.StatusReasonMethodNotAllowed, "this daemon cannot update pods"))
-		return
-	}
 	dry, st := dryRun(r)
 	if st != nil {
 		k.writeStatus(w, r, st)
@@ -191,7 +175,7 @@ func (k *kubeServer) patchPod(w http.ResponseWriter, r *http.Request, kr kubeReq
 		k.writeObject(w, r, http.StatusOK, nil, out)
 		return
 	}
-	if _, err := up.UpdatePodMetadata(r.Context(), kr.namespace, kr.name, want.Labels, want.Annotations, want.ManagedFields); err != nil {
+	if _, err := k.b.UpdatePodMetadata(r.Context(), kr.namespace, kr.name, want.Labels, want.Annotations, want.ManagedFields); err != nil {
 		if errors.Is(err, errdefs.ErrNotFound) {
 			k.objectNotFound(w, r, kr)
 			return

@@ -66,21 +66,19 @@ func (ka *kubeAPI) serve(ctx context.Context, b Backend, log *slog.Logger) error
 	return serveKube(ctx, ka.l, b, st, ka.creds, log)
 }
 
-// kubeconfigHandler serves GET /minipod/v1/kubeconfig on the socket: only
-// those who may use the socket get the API's credentials.
-func kubeconfigHandler(ka *kubeAPI) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if ka == nil {
-			writeStatus(w, newStatus(http.StatusNotFound, metav1.StatusReasonNotFound,
-				"this daemon does not serve the Kubernetes API (it was started with --kube-api \"\")"))
-			return
-		}
-		data, err := ka.kubeconfig()
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		w.Header().Set("Content-Type", "application/yaml")
-		w.Write(data)
+// kubeconfig serves GET /minipod/v1/kubeconfig on the socket: only those
+// who may use the socket get the API's credentials.
+func (s *server) kubeconfig(w http.ResponseWriter, r *http.Request) {
+	if s.kube == nil {
+		writeStatus(w, newStatus(http.StatusNotFound, metav1.StatusReasonNotFound,
+			"this daemon does not serve the Kubernetes API (it was started with --kube-api \"\")"))
+		return
 	}
+	data, err := s.kube.kubeconfig()
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/yaml")
+	w.Write(data)
 }

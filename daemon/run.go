@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
-	"net/http/pprof"
 	"os"
 	"time"
 
@@ -148,17 +146,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 			err = errors.Join(err, <-uiDone)
 		}()
 	}
-	extra := func(mux *http.ServeMux) {
-		uiRoutes(mux, rt, ui)
-		mux.HandleFunc("GET /minipod/v1/kubeconfig", kubeconfigHandler(kube))
-		if cfg.Pprof {
-			mux.HandleFunc("/debug/pprof/", pprof.Index)
-			mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-			mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-			mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-			mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-		}
-	}
+	opts.ui, opts.kube, opts.pprof = ui, kube, cfg.Pprof
 	kubeDone := make(chan error, 1)
 	kctx, kcancel := context.WithCancel(ctx)
 	defer kcancel()
@@ -175,7 +163,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		kubeDone <- nil
 	}
 	log.Info("minipod daemon serving", "socket", socket, "root", cfg.Runtime.Root)
-	err = serve(ctx, l, rt, log, extra, opts)
+	err = serve(ctx, l, rt, log, opts)
 	kcancel()
 	err = errors.Join(err, <-kubeDone)
 	log.Info("minipod daemon stopped; pods keep running")

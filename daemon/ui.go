@@ -519,29 +519,18 @@ func (lw *lineWriter) flush() {
 	}
 }
 
-// uiRoutes adds, on the API's socket, the live view's login link and each
-// pod's host view.
-func uiRoutes(mux *http.ServeMux, b Backend, u *uiServer) {
-	mux.HandleFunc("GET /minipod/v1/ui", func(w http.ResponseWriter, r *http.Request) {
-		if u == nil {
-			writeStatus(w, newStatus(http.StatusNotFound, metav1.StatusReasonNotFound,
-				"the live view is off: start the daemon with --ui 127.0.0.1:7777 (any free loopback port)"))
-			return
-		}
-		info, err := u.info()
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, info)
-	})
-	mux.HandleFunc("GET /minipod/v1/namespaces/{ns}/pods/{name}/host", func(w http.ResponseWriter, r *http.Request) {
-		name := r.PathValue("name")
-		v, err := b.HostView(r.Context(), r.PathValue("ns"), name)
-		if err != nil {
-			writeObjectError(w, err, "pods", name)
-			return
-		}
-		writeJSON(w, http.StatusOK, v)
-	})
+// uiLogin serves GET /minipod/v1/ui on the API's socket: a one-time login
+// link to the live view.
+func (s *server) uiLogin(w http.ResponseWriter, r *http.Request) {
+	if s.ui == nil {
+		writeStatus(w, newStatus(http.StatusNotFound, metav1.StatusReasonNotFound,
+			"the live view is off: start the daemon with --ui 127.0.0.1:7777 (any free loopback port)"))
+		return
+	}
+	info, err := s.ui.info()
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, info)
 }

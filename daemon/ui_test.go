@@ -97,8 +97,7 @@ func TestUIGuard(t *testing.T) {
 
 // TestUIOff: with the live view off, the socket says how to turn it on.
 func TestUIOff(t *testing.T) {
-	mux := http.NewServeMux()
-	uiRoutes(mux, nil, nil)
+	mux := (&server{}).routes()
 	w := httptest.NewRecorder()
 	mux.ServeHTTP(w, httptest.NewRequest("GET", "/minipod/v1/ui", nil))
 	if w.Code != http.StatusNotFound || !strings.Contains(w.Body.String(), "--ui 127.0.0.1:7777") {

@@ -1,7 +1,11 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -13,8 +17,12 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/tools/portforward"
+	"k8s.io/client-go/tools/remotecommand"
+	utilexec "k8s.io/client-go/util/exec"
 	"k8s.io/utils/ptr"
 )
 
@@ -126,7 +134,7 @@ func TestClientGo(t *testing.T) {
 			TerminationGracePeriodSeconds: ptr.To[int64](1),
 			Containers: []corev1.Container{{
 				Name: "app", Image: "docker.io/library/busybox:1.36", ImagePullPolicy: corev1.PullIfNotPresent,
-				Command: []string{"sh", "-c", "echo hello from client-go; exec sleep 3600"},
+				Command: []string{"sh", "-c", "mkdir -p /www && echo hello through a tunnel > /www/index.html && httpd -p 8080 -h /www && echo hello from client-go; exec sleep 3600"},
 			}},
 		},
 	}
@@ -139,6 +147,63 @@ func TestClientGo(t *testing.T) {
 	}
 	await("ADDED", func(p *corev1.Pod) bool { return p.UID == created.UID })
 	running := await("MODIFIED", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodRunning && p.Status.PodIP != "" })
+
+	// exec over WebSocket (v5.channel.k8s.io), which kubectl 1.30 and
+	// later ask for first: no fallback to SPDY here.
+	execURL := cs.CoreV1().RESTClient().Post().Resource("pods").Namespace("default").Name("cg").SubResource("exec").
+		VersionedParams(&corev1.PodExecOptions{Container: "app", Command: []string{"sh", "-c", "echo out; echo err >&2; exit 3"}, Stdout: true, Stderr: true}, scheme.ParameterCodec).URL()
+	ex, err := remotecommand.NewWebSocketExecutor(cfg, "GET", execURL.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	err = ex.StreamWithContext(ctx, remotecommand.StreamOptions{Stdout: &stdout, Stderr: &stderr})
+	var exit utilexec.CodeExitError
+	if !errors.As(err, &exit) || exit.Code != 3 || stdout.String() != "out\n" || stderr.String() != "err\n" {
+		t.Fatalf("exec over WebSocket: err %v, stdout %q, stderr %q; want exit 3, out, err", err, stdout.String(), stderr.String())
+	}
+
+	// port-forward with SPDY tunnelled through a WebSocket, as kubectl
+	// 1.31 and later ask first.
+	pfURL := cs.CoreV1().RESTClient().Post().Resource("pods").Namespace("default").Name("cg").SubResource("portforward").URL()
+	dialer, err := portforward.NewSPDYOverWebsocketDialer(pfURL, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopPF, ready := make(chan struct{}), make(chan struct{})
+	fw, err := portforward.NewOnAddresses(dialer, []string{"127.0.0.1"}, []string{"0:8080"}, stopPF, ready, io.Discard, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pfDone := make(chan error, 1)
+	go func() { pfDone <- fw.ForwardPorts() }()
+	select {
+	case <-ready:
+	case err := <-pfDone:
+		t.Fatalf("port-forward over a WebSocket tunnel: %v", err)
+	case <-ctx.Done():
+		t.Fatal("port-forward over a WebSocket tunnel never got ready")
+	}
+	ports, err := fw.GetPorts()
+	if err != nil || len(ports) != 1 {
+		t.Fatalf("forwarded ports: %v %v", ports, err)
+	}
+	var body string
+	eventually(t, 20*time.Second, "the pod's httpd through the tunnel", func() bool {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", ports[0].Local))
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		body = string(b)
+		return resp.StatusCode == http.StatusOK
+	})
+	close(stopPF)
+	<-pfDone
+	if body != "hello through a tunnel\n" {
+		t.Fatalf("through the tunnel: %q", body)
+	}
 
 	got, err := cs.CoreV1().Pods("default").Get(ctx, "cg", metav1.GetOptions{})
 	if err != nil || got.UID != created.UID || got.Status.PodIP != running.Status.PodIP {

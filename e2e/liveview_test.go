@@ -281,6 +281,31 @@ func TestLiveView(t *testing.T) {
 	if !strings.Contains(dry, "| "+collector+"  log-collector log-collector.default") {
 		t.Errorf("the dry run's /etc/hosts lacks the running log-collector (%s):\n%s", collector, dry)
 	}
+	// It reads the images' configs from the daemon, which has them, and
+	// says which image it does not have.
+	for _, want := range []string{
+		"- docker.io/minipod/webapp:1.0 is on this host; its config, which the containers below start from:",
+		"-   entrypoint /usr/local/bin/webapp, cmd (none)",
+		"runs /usr/local/bin/webapp --listen=:8080 --access-log=/var/log/webapp/access.log  (from the image's ENTRYPOINT + args of the pod)",
+		"runs /usr/local/bin/log-shipper --file=/var/log/webapp/access.log --to=log-collector:9000",
+	} {
+		if !strings.Contains(dry, want) {
+			t.Errorf("the dry run lacks %q:\n%s", want, dry)
+		}
+	}
+	if strings.Contains(dry, "config not known") {
+		t.Errorf("the dry run says an image's config is not known, though the daemon has both:\n%s", dry)
+	}
+	absent := e.mustRun("run", "--dry-run", e.writeFile("absent.yaml", `apiVersion: v1
+kind: Pod
+metadata: {name: absent}
+spec:
+  containers:
+  - {name: app, image: "docker.io/minipod/absent:1.0"}
+`))
+	if want := "- docker.io/minipod/absent:1.0 is not on this host: the run pulls it first"; !strings.Contains(absent, want) {
+		t.Errorf("the dry run of an image the daemon lacks does not say %q:\n%s", want, absent)
+	}
 
 	// The guards.
 	get := func(method, path string, hdr map[string]string) int {

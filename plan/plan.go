@@ -105,6 +105,8 @@ type Image struct {
 	PullPolicy string `json:"pullPolicy"`
 	// ConfigKnown is false when the image's config was not known to Plan.
 	ConfigKnown bool `json:"configKnown"`
+	// Config is the image's config, when known.
+	Config *ImageConfig `json:"config,omitempty"`
 }
 
 // SandboxPlan is what all of the pod's containers share: the network, IPC
@@ -352,8 +354,8 @@ func Pod(pod *corev1.Pod, opts Options) (*Plan, error) {
 			continue
 		}
 		seen[c.Image] = true
-		_, known := opts.Images[c.Image]
-		p.Images = append(p.Images, Image{Ref: c.Image, PullPolicy: string(c.ImagePullPolicy), ConfigKnown: known})
+		cfg, known := opts.Images[c.Image]
+		p.Images = append(p.Images, Image{Ref: c.Image, PullPolicy: string(c.ImagePullPolicy), ConfigKnown: known, Config: cfg})
 	}
 
 	p.Sandbox = planSandbox(pod, uid, podDir, opts)

@@ -38,8 +38,9 @@ type Security struct {
 	GroupsOf string `json:"groupsOf,omitempty"`
 	// Capabilities are the process's bounding, effective and permitted
 	// sets: the runtime's default set, less CapDrop, plus CapAdd. With
-	// AllCapabilities (privileged, or capAdd ALL) it is every capability
-	// the host's kernel knows, which only the host can list.
+	// AllCapabilities they are every capability the host's kernel knows,
+	// which only the host can list: with capAdd ALL, all of them; when
+	// privileged, all of them less CapDrop.
 	Capabilities    []string `json:"capabilities"`
 	AllCapabilities bool     `json:"allCapabilities,omitempty"`
 }

@@ -51,3 +51,30 @@ func TestMergeGroups(t *testing.T) {
 		}
 	}
 }
+
+// The capability sets are containerd's default set, less the dropped ones,
+// plus the added ones in their order; ALL drops or adds every one.
+func TestCapabilities(t *testing.T) {
+	tests := []struct {
+		name string
+		s    Security
+		want []string
+		all  bool
+	}{
+		{"default", Security{}, defaultCapabilities, false},
+		{"drop ALL, add one", Security{CapDrop: []string{"ALL"}, CapAdd: []string{"CAP_NET_BIND_SERVICE"}}, []string{"CAP_NET_BIND_SERVICE"}, false},
+		{"drop ALL", Security{CapDrop: []string{"ALL"}}, []string{}, false},
+		{"drop two, add one", Security{CapDrop: []string{"CAP_MKNOD", "CAP_NET_RAW"}, CapAdd: []string{"CAP_SYS_TIME"}},
+			[]string{"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP",
+				"CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE", "CAP_SYS_TIME"}, false},
+		{"add one already there", Security{CapAdd: []string{"CAP_KILL"}}, defaultCapabilities, false},
+		{"privileged", Security{Privileged: true}, nil, true},
+		{"add ALL", Security{CapAdd: []string{"ALL"}}, nil, true},
+	}
+	for _, tc := range tests {
+		got, all := capabilities(tc.s)
+		if !slices.Equal(got, tc.want) || all != tc.all || (got == nil) != (tc.want == nil) {
+			t.Errorf("%s: capabilities = %q, all %v; want %q, all %v", tc.name, got, all, tc.want, tc.all)
+		}
+	}
+}

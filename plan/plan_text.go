@@ -17,6 +17,9 @@ type TextOptions struct {
 	// Peers are those of the pod's namespace (the pod itself excluded).
 	PeersKnown bool
 	Peers      []Peer
+	// ImagesKnown says that the daemon answered which of the pod's images
+	// it has: an image whose config the plan lacks is not on the host.
+	ImagesKnown bool
 }
 
 // Peer is a running pod that the pod will reach by name.
@@ -58,13 +61,22 @@ func (p *Plan) WriteTextWith(w io.Writer, opts TextOptions) error {
 	var imgs []string
 	for _, im := range p.Images {
 		s := fmt.Sprintf("%s (pull %s)", im.Ref, im.PullPolicy)
-		if !im.ConfigKnown {
+		if !im.ConfigKnown && !opts.ImagesKnown {
 			s += " [config not known yet]"
 		}
 		imgs = append(imgs, s)
 	}
 	step("make images present: "+strings.Join(imgs, ", "),
 		"a missing image fails the run before anything is created")
+	for _, im := range p.Images {
+		switch {
+		case im.Config != nil:
+			detail("%s is on this host; its config, which the containers below start from:", im.Ref)
+			imageConfigDetails(im.Config, func(format string, args ...any) { detail("  "+format, args...) })
+		case opts.ImagesKnown:
+			detail("%s is not on this host: the run pulls it first; its ENTRYPOINT, CMD, USER, WORKDIR and ENV are known then", im.Ref)
+		}
+	}
 	step("save the pod record and create the pod directory "+p.PodDir,
 		"the record exists before any host resource, so a crashed daemon can find and remove what follows")
 	if refs := p.objectRefs(); len(refs) > 0 {
@@ -248,6 +260,29 @@ func plural(s string, n int) string {
 		return s
 	}
 	return s + "s"
+}
+
+// imageConfigDetails tells what of an image's config shapes a container
+// that does not override it.
+func imageConfigDetails(c *ImageConfig, detail func(string, ...any)) {
+	none := func(argv []string) string {
+		if len(argv) == 0 {
+			return "(none)"
+		}
+		return QuoteArgv(argv)
+	}
+	detail("entrypoint %s, cmd %s", none(c.Entrypoint), none(c.Cmd))
+	user, dir := c.User, c.WorkingDir
+	if user == "" {
+		user = "(none: root)"
+	}
+	if dir == "" {
+		dir = "(none: /)"
+	}
+	detail("user %s, working dir %s", user, dir)
+	for _, e := range c.Env {
+		detail("env %s", e)
+	}
 }
 
 func containerDetails(c Container, detail func(string, ...any)) {

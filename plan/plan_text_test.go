@@ -38,6 +38,44 @@ func TestPlanTextPeers(t *testing.T) {
 	}
 }
 
+// TestPlanTextImages: with the daemon's answer, the dry run shows the
+// config of an image on the host (what the container starts from) and
+// says that an image not on the host is pulled first; without it, that
+// the configs are not known.
+func TestPlanTextImages(t *testing.T) {
+	data, err := os.ReadFile("../examples/sidecar/pod.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	images := map[string]*ImageConfig{"docker.io/minipod/webapp:1.0": {Entrypoint: []string{"/webapp"}, User: "65534", WorkingDir: "/srv", Env: []string{"PATH=/bin"}}}
+	text := func(opts TextOptions) string {
+		var b bytes.Buffer
+		if err := planOf(t, "sidecar.yaml", data, images).WriteTextWith(&b, opts); err != nil {
+			t.Fatal(err)
+		}
+		return b.String()
+	}
+	known := text(TextOptions{ImagesKnown: true})
+	for _, want := range []string{
+		"- docker.io/minipod/webapp:1.0 is on this host; its config, which the containers below start from:",
+		"-   entrypoint /webapp, cmd (none)",
+		"-   user 65534, working dir /srv",
+		"-   env PATH=/bin",
+		"- docker.io/minipod/log-shipper:1.0 is not on this host: the run pulls it first",
+		"runs /webapp --listen=:8080 --access-log=/var/log/webapp/access.log  (from the image's ENTRYPOINT + args of the pod)",
+	} {
+		if !strings.Contains(known, want) {
+			t.Errorf("the plan text with the daemon's images lacks %q:\n%s", want, known)
+		}
+	}
+	if strings.Contains(known, "config not known") {
+		t.Errorf("the plan text with the daemon's images says a config is not known:\n%s", known)
+	}
+	if unknown := text(TextOptions{}); !strings.Contains(unknown, "docker.io/minipod/log-shipper:1.0 (pull IfNotPresent) [config not known yet]") {
+		t.Errorf("the plan text without the daemon's answer does not say the shipper's config is not known:\n%s", unknown)
+	}
+}
+
 // TestPlanTextWhyOnce: no reason is given twice in a plan's text, and every
 // step with a reason of its own gives it.
 func TestPlanTextWhyOnce(t *testing.T) {

@@ -3,72 +3,142 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"slices"
+	"sort"
+	"sync"
 	"time"
 
-	apievents "github.com/containerd/containerd/api/events"
-	"github.com/containerd/typeurl/v2"
+	"github.com/containerd/errdefs"
+	"github.com/google/uuid"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 )
 
-// watchOOM follows containerd's event stream for out-of-memory kills in
-// minipod's namespace and marks the container, so that its termination
-// reads OOMKilled as on a node. It re-subscribes with back-off when the
-// stream breaks, until ctx ends.
-func (r *Runtime) watchOOM(ctx context.Context) {
-	backoff := 100 * time.Millisecond
-	for ctx.Err() == nil {
-		ch, errs := r.client.Subscribe(ctx, `topic=="/tasks/oom"`, fmt.Sprintf(`namespace==%q`, r.cfg.ContainerdNamespace))
-	recv:
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case err := <-errs:
-				if err != nil {
-					r.log.Debug("containerd event stream ended", "err", err)
-				}
-				break recv
-			case env := <-ch:
-				if env == nil {
-					break recv
-				}
-				backoff = 100 * time.Millisecond
-				v, err := typeurl.UnmarshalAny(env.Event)
-				if err != nil {
-					continue
-				}
-				if oom, ok := v.(*apievents.TaskOOM); ok {
-					r.markOOM(oom.ContainerID)
-				}
-			}
+// maxPodEvents bounds the events kept per pod; the oldest go first.
+const maxPodEvents = 200
+
+// eventTTL is how long an event is kept after its last occurrence, as the
+// API server's --event-ttl keeps it (1h by default): the events of a
+// deleted pod outlive it by that long, and older events of a live pod go.
+const eventTTL = time.Hour
+
+// pastEvents holds the events of deleted pods until they expire.
+type pastEvents struct {
+	mu     sync.Mutex
+	events []corev1.Event
+}
+
+// keep holds a deleted pod's events.
+func (p *pastEvents) keep(events []corev1.Event, now time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.events = append(unexpired(p.events, now), unexpired(events, now)...)
+}
+
+// of returns the unexpired events of deleted pods of a namespace ("" =
+// all), of pods named pod when it is not "".
+func (p *pastEvents) of(namespace, pod string, now time.Time) []corev1.Event {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.events = unexpired(p.events, now)
+	var out []corev1.Event
+	for _, e := range p.events {
+		if (namespace == "" || e.InvolvedObject.Namespace == namespace) && (pod == "" || e.InvolvedObject.Name == pod) {
+			out = append(out, e)
 		}
-		select {
-		case <-ctx.Done():
+	}
+	return out
+}
+
+// unexpired returns the events last seen within eventTTL of now, in a new
+// slice.
+func unexpired(events []corev1.Event, now time.Time) []corev1.Event {
+	var out []corev1.Event
+	for _, e := range events {
+		if now.Sub(e.LastTimestamp.Time) < eventTTL {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// event records a v1 Event about a pod (or one of its containers), as the
+// kubelet reports Pulled, Created, Started, Killing, BackOff, Unhealthy...
+// Repeats of the same reason and message are counted, not stored again.
+func (r *Runtime) event(ps *podState, typ, reason, message, container string) {
+	now := metav1.NewTime(time.Now())
+	defer r.changes.notify()
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	pod := ps.rec.Pod
+	ref := corev1.ObjectReference{Kind: "Pod", APIVersion: "v1", Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID}
+	if container != "" {
+		ref.FieldPath = fmt.Sprintf("spec.containers{%s}", container)
+	}
+	for i := len(ps.events) - 1; i >= 0; i-- {
+		e := &ps.events[i]
+		if e.Reason == reason && e.Message == message && e.InvolvedObject.FieldPath == ref.FieldPath {
+			e.Count++
+			e.LastTimestamp = now
 			return
-		case <-time.After(backoff):
 		}
-		if backoff < 5*time.Second {
-			backoff *= 2
-		}
+	}
+	ps.events = append(ps.events, corev1.Event{
+		TypeMeta:       metav1.TypeMeta{Kind: "Event", APIVersion: "v1"},
+		ObjectMeta:     metav1.ObjectMeta{Name: fmt.Sprintf("%s.%s", pod.Name, uuid.NewString()[:8]), Namespace: pod.Namespace, UID: types.UID(uuid.NewString())},
+		InvolvedObject: ref,
+		Reason:         reason,
+		Message:        message,
+		Type:           typ,
+		Count:          1,
+		FirstTimestamp: now,
+		LastTimestamp:  now,
+		Source:         corev1.EventSource{Component: "minipod", Host: r.nodeName},
+	})
+	if len(ps.events) > maxPodEvents {
+		ps.events = ps.events[len(ps.events)-maxPodEvents:]
 	}
 }
 
-// markOOM records that a container's run was ended by the OOM killer.
-func (r *Runtime) markOOM(id string) {
-	states := r.podStates()
+// ListEvents returns the events of the pods of a namespace ("" = all), or
+// of one pod, oldest first; those of deleted pods are kept for eventTTL.
+// Asked for one pod, it returns that pod's own events, or when no pod has
+// that name, those of the deleted pods that had it (NotFound if none).
+func (r *Runtime) ListEvents(ctx context.Context, namespace, pod string) ([]corev1.Event, error) {
+	now := time.Now()
+	var states []*podState
+	var out []corev1.Event
+	if pod != "" {
+		ps, err := r.lookup(namespace, pod)
+		if errdefs.IsNotFound(err) {
+			if out = r.pastEvents.of(namespace, pod, now); len(out) == 0 {
+				return nil, err
+			}
+		} else if err != nil {
+			return nil, err
+		} else {
+			states = []*podState{ps}
+		}
+	} else {
+		states = r.podStates()
+		out = r.pastEvents.of(namespace, "", now)
+	}
 	for _, ps := range states {
 		ps.mu.Lock()
-		for name, cs := range ps.containers {
-			if cs.ID != id {
-				continue
-			}
-			cs.OOMKilled = true
-			go r.event(ps, corev1.EventTypeWarning, "OOMKilling", "Memory cgroup out of memory: killed a process of container "+name, name)
-			if cs.Exited && cs.ExitCode == 137 {
-				cs.Reason = "OOMKilled"
-			}
-			r.log.Info("container killed by the OOM killer", "pod", podKey(ps.rec.Pod.Namespace, ps.rec.Pod.Name), "container", name)
+		if namespace == "" || ps.rec.Pod.Namespace == namespace {
+			out = append(out, unexpired(ps.events, now)...)
 		}
 		ps.mu.Unlock()
 	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].LastTimestamp.Before(&out[j].LastTimestamp) })
+	return out, nil
+}
+
+// keepEvents holds a deleted pod's events for eventTTL.
+func (r *Runtime) keepEvents(ps *podState) {
+	ps.mu.Lock()
+	events := slices.Clone(ps.events)
+	ps.mu.Unlock()
+	r.pastEvents.keep(events, time.Now())
 }

@@ -221,6 +221,32 @@ func (r *Runtime) ensureImage(ctx context.Context, ref string, policy corev1.Pul
 	return img, pulled, nil
 }
 
+// ImageConfigs reads the configs of those of refs that are present, by ref
+// as given; an image that is not present has no entry (a dry run says so).
+func (r *Runtime) ImageConfigs(ctx context.Context, refs []string) (map[string]*api.ImageConfig, error) {
+	ctx = r.nsctx(ctx)
+	out := map[string]*api.ImageConfig{}
+	for _, ref := range refs {
+		name, err := NormalizeImage(ref)
+		if err != nil {
+			return nil, err
+		}
+		img, err := r.client.GetImage(ctx, name)
+		if errdefs.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("failed to look up image %q: %w", name, err)
+		}
+		cfg, err := imageConfig(ctx, img)
+		if err != nil {
+			return nil, err
+		}
+		out[ref] = (*api.ImageConfig)(cfg)
+	}
+	return out, nil
+}
+
 // imageConfig reads the parts of an image's config that shape a container.
 func imageConfig(ctx context.Context, img containerd.Image) (*ImageConfig, error) {
 	desc, err := img.Config(ctx)

@@ -80,7 +80,7 @@ func (r *Runtime) deletePod(ctx context.Context, ps *podState, opts api.DeleteOp
 	if err := r.updateQoSCgroups(); err != nil {
 		r.log.Warn("failed to update the QoS cgroups", "err", err)
 	}
-	if prev == StateFailed {
+	if prev == StateRollbackIncomplete {
 		// A creation that failed may have left its lease (containerd was
 		// down when it ended).
 		if err := r.removePodLeases(ctx, string(rec.Pod.UID)); err != nil {

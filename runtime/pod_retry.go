@@ -33,7 +33,7 @@ func (r *Runtime) retryTeardown(ps *podState) {
 		ps.mu.Lock()
 		state := ps.rec.State
 		ps.mu.Unlock()
-		if state != StateFailed {
+		if state != StateRollbackIncomplete {
 			continue // a delete is under way; it may fail and leave it Failed
 		}
 		err := r.deletePod(r.life, ps, api.DeleteOptions{GracePeriodSeconds: &zero})

@@ -19,7 +19,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/minipod/minipod/api"
-	"github.com/minipod/minipod/manifest"
 	"github.com/minipod/minipod/netns"
 	"github.com/minipod/minipod/volumes"
 )
@@ -29,18 +28,16 @@ var (
 	errAlreadyExists = errdefs.ErrAlreadyExists
 )
 
-// CreatePod validates, defaults and creates the pod, and returns when all of
-// its containers run, or when its creation failed and was rolled back.
+// CreatePod creates the pod, and returns when all of its containers run, or
+// when its creation failed and was rolled back. The pod is one the API
+// admitted: defaulted (manifest.DefaultPod) and validated
+// (manifest.ValidatePod) against the namespace's ConfigMaps and Secrets;
+// CreatePod checks only what depends on the host (hostPaths, resources).
 func (r *Runtime) CreatePod(ctx context.Context, in *corev1.Pod, opts api.CreateOptions) (*corev1.Pod, error) {
 	pod := in.DeepCopy()
-	manifest.DefaultPod(pod)
-	src := manifest.Source{File: "request", Doc: 1}
-	refs, cms, secrets, err := r.refs(ctx, pod.Namespace)
+	cms, secrets, err := r.refs(ctx, pod.Namespace)
 	if err != nil {
 		return nil, err
-	}
-	if err := manifest.ValidatePod(src, pod, refs); err != nil {
-		return nil, fmt.Errorf("%w: %w", errdefs.ErrInvalidArgument, err)
 	}
 	if err := r.checkHostPaths(pod); err != nil {
 		return nil, err
@@ -125,7 +122,7 @@ func (r *Runtime) create(ctx context.Context, ps *podState, cms []*corev1.Config
 	if err != nil {
 		r.mu.Lock()
 		ps.mu.Lock()
-		failed := ps.rec.State == StateFailed
+		failed := ps.rec.State == StateRollbackIncomplete
 		ps.mu.Unlock()
 		if !failed {
 			delete(r.pods, key)
@@ -143,27 +140,26 @@ func (r *Runtime) create(ctx context.Context, ps *podState, cms []*corev1.Config
 	return nil
 }
 
-func (r *Runtime) refs(ctx context.Context, ns string) (manifest.Refs, []*corev1.ConfigMap, []*corev1.Secret, error) {
-	refs := manifest.Refs{ConfigMaps: map[string]*corev1.ConfigMap{}, Secrets: map[string]*corev1.Secret{}}
+// refs are the ConfigMaps and Secrets of a namespace, which the pod's
+// volumes and env read.
+func (r *Runtime) refs(ctx context.Context, ns string) ([]*corev1.ConfigMap, []*corev1.Secret, error) {
 	cmList, err := r.ListConfigMaps(ctx, ns)
 	if err != nil {
-		return refs, nil, nil, err
+		return nil, nil, err
 	}
 	sList, err := r.ListSecrets(ctx, ns)
 	if err != nil {
-		return refs, nil, nil, err
+		return nil, nil, err
 	}
 	var cms []*corev1.ConfigMap
 	var secrets []*corev1.Secret
 	for i := range cmList {
-		refs.ConfigMaps[cmList[i].Name] = &cmList[i]
 		cms = append(cms, &cmList[i])
 	}
 	for i := range sList {
-		refs.Secrets[sList[i].Name] = &sList[i]
 		secrets = append(secrets, &sList[i])
 	}
-	return refs, cms, secrets, nil
+	return cms, secrets, nil
 }
 
 // Apply steps, named in errors, in the daemon's debug timings and by the

@@ -216,7 +216,7 @@ func (p *podState) status(hostIP string) *corev1.Pod {
 			if init {
 				reason = "PodInitializing"
 			}
-			if p.rec.State == StateFailed {
+			if p.rec.State == StateRollbackIncomplete {
 				// Never to be created: the creation failed, and what it
 				// left is being removed (see TeardownFailed).
 				reason = "CreateContainerError"
@@ -253,7 +253,7 @@ func (p *podState) status(hostIP string) *corev1.Pod {
 			cs.Ready = s.Started && s.Ready
 		case s.Exited:
 			cs.State.Terminated = s.terminated()
-		case p.rec.State == StateFailed:
+		case p.rec.State == StateRollbackIncomplete:
 			cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: "CreateContainerError"}
 		default:
 			cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: "ContainerCreating"}
@@ -299,7 +299,7 @@ func (p *podState) status(hostIP string) *corev1.Pod {
 	}
 	n := len(pod.Spec.Containers)
 	switch {
-	case p.rec.State == StateCreating || p.rec.State == StateFailed:
+	case p.rec.State == StateCreating || p.rec.State == StateRollbackIncomplete:
 		st.Phase = corev1.PodPending
 	case running > 0 || restarting > 0:
 		st.Phase = corev1.PodRunning

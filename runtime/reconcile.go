@@ -42,7 +42,7 @@ func (r *Runtime) reconcile(ctx context.Context) error {
 			r.log.Info("tearing down a pod left half created or half deleted", "pod", key, "state", rec.State)
 			if err := r.teardown(ctx, rec, 0); err != nil {
 				r.log.Warn("teardown failed; the pod stays listed so that delete can retry", "pod", key, "err", err)
-				rec.State, rec.TeardownError = StateFailed, err.Error()
+				rec.State, rec.TeardownError = StateRollbackIncomplete, err.Error()
 				_ = r.records.save(rec)
 				ps := newPodState(rec)
 				close(ps.created)

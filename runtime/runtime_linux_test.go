@@ -21,6 +21,7 @@ import (
 
 	"github.com/minipod/minipod/api"
 	"github.com/minipod/minipod/internal/testutil"
+	"github.com/minipod/minipod/manifest"
 	"github.com/minipod/minipod/netns"
 	"github.com/minipod/minipod/netns/cnitest"
 	"github.com/minipod/minipod/volumes"
@@ -176,6 +177,14 @@ func testSubnet(n int) string {
 	return fmt.Sprintf("10.236.%d.0/24", n%250+1)
 }
 
+// admitted is pod as the API hands it to the runtime: defaulted (the API
+// validates it too).
+func admitted(pod *corev1.Pod) *corev1.Pod {
+	p := pod.DeepCopy()
+	manifest.DefaultPod(p)
+	return p
+}
+
 func testPod(name string, cmds ...[]string) *corev1.Pod {
 	grace := int64(0)
 	p := &corev1.Pod{
@@ -194,7 +203,7 @@ func TestRunExecLogsDelete(t *testing.T) {
 	h := newHostEnv(t)
 	r := h.runtime(t, nil)
 	ctx := context.Background()
-	pod, err := r.CreatePod(ctx, testPod("rt", []string{"sh", "-c", "echo started; exec sleep 3600"}, []string{"sleep", "3600"}), api.CreateOptions{})
+	pod, err := r.CreatePod(ctx, admitted(testPod("rt", []string{"sh", "-c", "echo started; exec sleep 3600"}, []string{"sleep", "3600"})), api.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +235,7 @@ func TestRunExecLogsDelete(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if _, err := r.CreatePod(ctx, testPod("rt", []string{"true"}), api.CreateOptions{}); !errdefs.IsAlreadyExists(err) {
+	if _, err := r.CreatePod(ctx, admitted(testPod("rt", []string{"true"})), api.CreateOptions{}); !errdefs.IsAlreadyExists(err) {
 		t.Fatalf("second create of the same name: %v", err)
 	}
 	if err := r.DeletePod(ctx, "default", "rt", api.DeleteOptions{}); err != nil {
@@ -256,7 +265,7 @@ func TestRollbackAtEveryStep(t *testing.T) {
 			p.Spec.InitContainers = []corev1.Container{{Name: "init", Image: "docker.io/library/busybox:1.36", Command: []string{"true"}}}
 			p.Spec.Volumes = []corev1.Volume{{Name: "mem", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}}}}
 			p.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "mem", MountPath: "/mem"}}
-			_, err := r.CreatePod(context.Background(), p, api.CreateOptions{})
+			_, err := r.CreatePod(context.Background(), admitted(p), api.CreateOptions{})
 			if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("step %q failed", step)) {
 				t.Fatalf("want the step named, got %v", err)
 			}
@@ -323,7 +332,7 @@ func TestTeardownAtEveryStep(t *testing.T) {
 			p.Spec.InitContainers = []corev1.Container{{Name: "init", Image: "docker.io/library/busybox:1.36", Command: []string{"true"}}}
 			p.Spec.Volumes = []corev1.Volume{{Name: "mem", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}}}}
 			p.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "mem", MountPath: "/mem"}}
-			_, err := r.CreatePod(context.Background(), p, api.CreateOptions{})
+			_, err := r.CreatePod(context.Background(), admitted(p), api.CreateOptions{})
 			if len(torn) != 1 || torn[0] != nil {
 				t.Fatalf("teardown of the pod left at %q: %v", step, torn)
 			}
@@ -339,7 +348,7 @@ func TestRollbackWhenCNIAddFails(t *testing.T) {
 	h := newHostEnv(t)
 	fake := &cnitest.Fake{FailAdd: fmt.Errorf("injected ADD failure")}
 	r := h.runtime(t, fake)
-	_, err := r.CreatePod(context.Background(), testPod("cni", []string{"sleep", "60"}), api.CreateOptions{})
+	_, err := r.CreatePod(context.Background(), admitted(testPod("cni", []string{"sleep", "60"})), api.CreateOptions{})
 	if err == nil || !strings.Contains(err.Error(), `step "CNI ADD" failed`) {
 		t.Fatalf("want the CNI step named, got %v", err)
 	}
@@ -420,7 +429,7 @@ func TestRestartPolicies(t *testing.T) {
 	// Always: a crashing container is restarted with back-off; its last
 	// termination and the previous run's log are kept.
 	crash := testPod("crash", []string{"sh", "-c", "echo run; exit 3"})
-	if _, err := r.CreatePod(ctx, crash, api.CreateOptions{}); err != nil {
+	if _, err := r.CreatePod(ctx, admitted(crash), api.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	p := waitFor("crash", "two restarts", func(p *corev1.Pod) bool { return p.Status.ContainerStatuses[0].RestartCount >= 2 })
@@ -446,7 +455,7 @@ func TestRestartPolicies(t *testing.T) {
 	// OnFailure: exit 0 is not restarted, and the pod Succeeded.
 	ok := testPod("ok", []string{"true"})
 	ok.Spec.RestartPolicy = corev1.RestartPolicyOnFailure
-	if _, err := r.CreatePod(ctx, ok, api.CreateOptions{}); err != nil {
+	if _, err := r.CreatePod(ctx, admitted(ok), api.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	p = waitFor("ok", "Succeeded", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodSucceeded })
@@ -456,7 +465,7 @@ func TestRestartPolicies(t *testing.T) {
 	// Never: a failure stays failed.
 	fail := testPod("fail", []string{"sh", "-c", "exit 2"})
 	fail.Spec.RestartPolicy = corev1.RestartPolicyNever
-	if _, err := r.CreatePod(ctx, fail, api.CreateOptions{}); err != nil {
+	if _, err := r.CreatePod(ctx, admitted(fail), api.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	p = waitFor("fail", "Failed", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodFailed })
@@ -528,7 +537,7 @@ func TestNoRestartBehindTeardown(t *testing.T) {
 			}
 		}
 		fault.Store(&failAt)
-		_, err := r.CreatePod(ctx, testPod(name, []string{"sh", "-c", "exit 1"}, []string{"sh", "-c", "exit 1"}), api.CreateOptions{})
+		_, err := r.CreatePod(ctx, admitted(testPod(name, []string{"sh", "-c", "exit 1"}, []string{"sh", "-c", "exit 1"})), api.CreateOptions{})
 		fault.Store(nil)
 		if err == nil || !strings.Contains(err.Error(), "injected failure") {
 			t.Fatalf("create of %s: %v, want the injected failure", name, err)
@@ -543,7 +552,7 @@ func TestNoRestartBehindTeardown(t *testing.T) {
 	for i := range 5 {
 		name := fmt.Sprintf("crashloop-%d", i)
 		pod := testPod(name, []string{"sh", "-c", "exit 1"}, []string{"sh", "-c", "exit 1"})
-		created, err := r.CreatePod(ctx, pod, api.CreateOptions{})
+		created, err := r.CreatePod(ctx, admitted(pod), api.CreateOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}

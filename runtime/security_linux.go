@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -143,4 +144,30 @@ func localhostProfile(seccompDir, profile string) (string, error) {
 		return "", fmt.Errorf("seccomp profile %s is not a file", path)
 	}
 	return path, nil
+}
+
+// applyFSGroup gives a volume to the pod's fsGroup, as the kubelet does:
+// group-owned, group read-write, directories setgid so that new files
+// inherit the group.
+func applyFSGroup(root string, gid int64) error {
+	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			return nil
+		}
+		if err := os.Lchown(p, -1, int(gid)); err != nil {
+			return fmt.Errorf("failed to give %q to fsGroup %d: %w", p, gid, err)
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		mode := info.Mode().Perm() | 0o060
+		if d.IsDir() {
+			mode |= 0o010 | os.ModeSetgid
+		}
+		return os.Chmod(p, mode)
+	})
 }

@@ -65,7 +65,7 @@ func TestStartFailureIsRetried(t *testing.T) {
 	h := newHostEnv(t)
 	r := h.runtimeWith(t, Config{RestartBackOff: 100 * time.Millisecond})
 	ctx := context.Background()
-	created, err := r.CreatePod(ctx, testPod("badcmd", []string{"sleep", "3600"}, []string{"/no/such/command"}), api.CreateOptions{})
+	created, err := r.CreatePod(ctx, admitted(testPod("badcmd", []string{"sleep", "3600"}, []string{"/no/such/command"})), api.CreateOptions{})
 	if err != nil {
 		t.Fatalf("a container that cannot start undid the pod: %v", err)
 	}
@@ -103,7 +103,7 @@ func TestStartFailureIsRetried(t *testing.T) {
 	// pod Failed, nothing tried again.
 	never := testPod("never", []string{"/no/such/command"})
 	never.Spec.RestartPolicy = corev1.RestartPolicyNever
-	created, err = r.CreatePod(ctx, never, api.CreateOptions{})
+	created, err = r.CreatePod(ctx, admitted(never), api.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +137,7 @@ func TestRestartFailureIsRetried(t *testing.T) {
 	pod := testPod("comeback", []string{"/bin/run.d/run.sh"})
 	pod.Spec.Volumes = []corev1.Volume{{Name: "bin", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: dir}}}}
 	pod.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "bin", MountPath: "/bin/run.d"}}
-	if _, err := r.CreatePod(ctx, pod, api.CreateOptions{}); err != nil {
+	if _, err := r.CreatePod(ctx, admitted(pod), api.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	waitPod(t, r, "comeback", "a restart", func(p *corev1.Pod) bool { return statusOf(p, "c0").RestartCount >= 1 })
@@ -189,7 +189,7 @@ func TestInitStartFailureIsRetried(t *testing.T) {
 	pod.Spec.Volumes = []corev1.Volume{{Name: "bin", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: dir}}}}
 	done := make(chan error, 1)
 	go func() {
-		_, err := r.CreatePod(ctx, pod, api.CreateOptions{})
+		_, err := r.CreatePod(ctx, admitted(pod), api.CreateOptions{})
 		done <- err
 	}()
 	deadline := time.Now().Add(30 * time.Second)
@@ -230,7 +230,7 @@ func TestInitStartFailureIsRetried(t *testing.T) {
 	never := testPod("initnever", []string{"sleep", "3600"})
 	never.Spec.RestartPolicy = corev1.RestartPolicyNever
 	never.Spec.InitContainers = []corev1.Container{{Name: "init", Image: "docker.io/library/busybox:1.36", Command: []string{"/no/such/command"}}}
-	if _, err := r.CreatePod(ctx, never, api.CreateOptions{}); err == nil || !strings.Contains(err.Error(), "Init:StartError") || !strings.Contains(err.Error(), "/no/such/command") {
+	if _, err := r.CreatePod(ctx, admitted(never), api.CreateOptions{}); err == nil || !strings.Contains(err.Error(), "Init:StartError") || !strings.Contains(err.Error(), "/no/such/command") {
 		t.Fatalf("under Never: %v, want Init:StartError naming the command", err)
 	}
 	assertEmpty(t, r)
@@ -247,7 +247,7 @@ func TestImagePullFailureKeepsPod(t *testing.T) {
 	// Port 1 on loopback: nothing listens, the pull fails at once.
 	pod := testPod("noimage", []string{"sleep", "3600"})
 	pod.Spec.Containers[0].Image = "127.0.0.1:1/minipod/absent:1.0"
-	created, err := r.CreatePod(ctx, pod, api.CreateOptions{})
+	created, err := r.CreatePod(ctx, admitted(pod), api.CreateOptions{})
 	if err != nil {
 		t.Fatalf("a pod whose image cannot be pulled was not kept: %v", err)
 	}
@@ -296,7 +296,7 @@ func TestSidecarStartFailureIsRetried(t *testing.T) {
 	pod.Spec.Volumes = []corev1.Volume{{Name: "bin", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: dir}}}}
 	done := make(chan error, 1)
 	go func() {
-		_, err := r.CreatePod(ctx, pod, api.CreateOptions{})
+		_, err := r.CreatePod(ctx, admitted(pod), api.CreateOptions{})
 		done <- err
 	}()
 	deadline := time.Now().Add(30 * time.Second)

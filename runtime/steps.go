@@ -150,7 +150,7 @@ func (a *podApply) rollback(ctx context.Context, err error) error {
 	if rbErr := a.undo.rollback(ctx); rbErr != nil {
 		serr.Rollback = rbErr
 		a.ps.mu.Lock()
-		a.rec.State = StateFailed
+		a.rec.State = StateRollbackIncomplete
 		a.rec.TeardownError = rbErr.Error()
 		a.ps.mu.Unlock()
 		_ = a.r.records.save(a.rec)

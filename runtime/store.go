@@ -39,9 +39,12 @@ const (
 	StateCreating RecordState = "Creating"
 	StateRunning  RecordState = "Running"
 	StateDeleting RecordState = "Deleting"
-	// StateFailed marks a pod whose creation failed and whose rollback did
-	// not complete; delete retries the teardown.
-	StateFailed RecordState = "Failed"
+	// StateRollbackIncomplete marks a pod whose creation failed and whose
+	// rollback did not complete; delete (and a daemon's start) retries the
+	// teardown. The pod shows as Pending with TeardownFailed. On disk it is
+	// "Failed", the value records have always carried, so that records of
+	// an older daemon load as they are.
+	StateRollbackIncomplete RecordState = "Failed"
 )
 
 // recordStore keeps pod records as JSON files under <root>/pods/<uid>/pod.json.

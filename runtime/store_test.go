@@ -44,7 +44,7 @@ func TestRecordStoreRoundTrip(t *testing.T) {
 		}
 	}
 	// Saving again replaces the record, atomically: no temp file is left.
-	a.State, a.TeardownError = StateFailed, "failed to undo cni: boom"
+	a.State, a.TeardownError = StateRollbackIncomplete, "failed to undo cni: boom"
 	if err := s.save(a); err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func TestRecordStoreRoundTrip(t *testing.T) {
 	}
 	sort.Slice(recs, func(i, j int) bool { return recs[i].Pod.UID < recs[j].Pod.UID })
 	got := recs[0]
-	if got.Pod.Name != "web" || got.State != StateFailed || got.TeardownError != a.TeardownError ||
+	if got.Pod.Name != "web" || got.State != StateRollbackIncomplete || got.TeardownError != a.TeardownError ||
 		got.PodIP != a.PodIP || got.Containers["app"] != a.Containers["app"] || !got.Created.Equal(a.Created) ||
 		got.Plan == nil || got.Plan.UID != "uid-a" || len(got.Plan.Containers) != 1 {
 		t.Errorf("record read back = %+v, want %+v", got, a)
@@ -141,5 +141,35 @@ func TestRecordStoreCorrupt(t *testing.T) {
 	// A corrupt record can still be removed.
 	if err := s.remove("garbage"); err != nil {
 		t.Errorf("remove of a corrupt record: %v", err)
+	}
+}
+
+// TestRecordStatesOnDisk: the states keep the values records have always
+// carried, so that a record an older daemon wrote loads as it meant it.
+func TestRecordStatesOnDisk(t *testing.T) {
+	dir := t.TempDir()
+	s := &recordStore{dir: dir}
+	for state, onDisk := range map[RecordState]string{
+		StateCreating: "Creating", StateRunning: "Running", StateDeleting: "Deleting",
+		StateRollbackIncomplete: "Failed",
+	} {
+		uid := "uid-" + onDisk
+		if err := os.MkdirAll(filepath.Join(dir, uid), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		old := `{"pod":{"metadata":{"name":"web","namespace":"default","uid":"` + uid + `"}},"state":"` + onDisk + `","created":"2025-01-01T00:00:00Z"}`
+		if err := os.WriteFile(s.path(uid), []byte(old), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		recs, bad := s.list()
+		var got *Record
+		for _, r := range recs {
+			if string(r.Pod.UID) == uid {
+				got = r
+			}
+		}
+		if len(bad) > 0 || got == nil || got.State != state {
+			t.Fatalf("a record with state %q: %+v (unreadable: %v), want state %s", onDisk, got, bad, state)
+		}
 	}
 }

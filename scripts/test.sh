@@ -157,21 +157,18 @@ existing_pkgs() {
 }
 
 # The pure packages build for every OS: they are what a dry run, a client
-# or a test on a developer's Mac or Windows machine links.
+# or a test on a developer's Mac or Windows machine links (and the client
+# links no runtime and no containerd: client/deps_test.go).
 cross_build() {
 	local goos
 	for goos in darwin windows; do
-		GOOS=$goos go build ./plan ./manifest || return
+		GOOS=$goos go build ./plan ./manifest ./api/... ./client || return
 	done
 }
 
 export MINIPOD_BUSYBOX_IMAGE=${MINIPOD_BUSYBOX_IMAGE:-$repo_root/_output/images/busybox.tar}
 
 step "go build" go build ./...
-# What a client needs builds on every OS: no runtime, no containerd
-# (client/deps_test.go checks what the client links).
-# shellcheck disable=SC2046
-step "GOOS=darwin go build (api, client, manifest, plan)" env GOOS=darwin GOARCH=arm64 CGO_ENABLED=0 go build -o /dev/null $(existing_pkgs ./api/... ./client ./manifest ./plan/...)
 step "go vet" go vet ./...
 step "go build off Linux" cross_build
 step "gofmt" gofmt_check

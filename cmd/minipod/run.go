@@ -75,7 +75,7 @@ func runFile(ctx context.Context, g *globalOptions, o *runOptions, s ioStreams) 
 		fmt.Fprintln(s.errOut, "Warning: "+w)
 	}
 	if o.dryRun {
-		return printPlans(s.out, f, o.output, runningPods(ctx, g.client()), existing)
+		return printPlans(s.out, f, o.output, runningPods(ctx, g.client()), existing, imageConfigs(ctx, g.client(), f))
 	}
 	for _, pod := range f.Pods {
 		if pod.Namespace == "" {
@@ -161,11 +161,41 @@ func runningPods(ctx context.Context, c *client.Client) []corev1.Pod {
 	return pods
 }
 
+// imageConfigs asks the daemon for the configs of the images f's pods
+// name, for a dry run; nil when the daemon does not answer at once.
+func imageConfigs(ctx context.Context, c *client.Client, f *manifest.File) map[string]*plan.ImageConfig {
+	var refs []string
+	seen := map[string]bool{}
+	for _, pod := range f.Pods {
+		for _, ctr := range plan.AllContainers(pod) {
+			if !seen[ctr.Image] {
+				seen[ctr.Image] = true
+				refs = append(refs, ctr.Image)
+			}
+		}
+	}
+	if len(refs) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	configs, err := c.ImageConfigs(ctx, refs)
+	if err != nil {
+		return nil
+	}
+	out := make(map[string]*plan.ImageConfig, len(configs))
+	for ref, cfg := range configs {
+		out[ref] = (*plan.ImageConfig)(cfg)
+	}
+	return out
+}
+
 // printPlans writes the plan of every pod of f, as text or as a JSON array.
 // running are the daemon's pods (nil if it did not answer): the text shows
 // the /etc/hosts lines they give each pod. The pods may read the existing
-// ConfigMaps and Secrets, and the file's, which come first.
-func printPlans(w io.Writer, f *manifest.File, format string, running []corev1.Pod, existing *manifest.Existing) error {
+// ConfigMaps and Secrets, and the file's, which come first. images are the
+// configs of the images the daemon has (nil if it did not answer).
+func printPlans(w io.Writer, f *manifest.File, format string, running []corev1.Pod, existing *manifest.Existing, images map[string]*plan.ImageConfig) error {
 	resolv, err := runtime.HostResolvConf()
 	if err != nil {
 		return err
@@ -176,6 +206,7 @@ func printPlans(w io.Writer, f *manifest.File, format string, running []corev1.P
 		ConfigMaps:     append(slices.Clone(existing.ConfigMaps), f.ConfigMaps...),
 		Secrets:        append(slices.Clone(existing.Secrets), f.Secrets...),
 		HostResolvConf: resolv,
+		Images:         images,
 	}
 	plans := make([]*plan.Plan, 0, len(f.Pods))
 	for _, pod := range f.Pods {
@@ -195,7 +226,7 @@ func printPlans(w io.Writer, f *manifest.File, format string, running []corev1.P
 		if i > 0 {
 			fmt.Fprintln(w)
 		}
-		opts := plan.TextOptions{PeersKnown: running != nil}
+		opts := plan.TextOptions{PeersKnown: running != nil, ImagesKnown: images != nil}
 		for _, p := range running {
 			if p.Namespace == pp.Namespace && p.Name != pp.Name && p.Status.PodIP != "" &&
 				p.Status.Phase == corev1.PodRunning && p.DeletionTimestamp == nil {

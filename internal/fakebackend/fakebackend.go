@@ -9,19 +9,22 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"sort"
 	"strings"
 	"sync"
 
 	"github.com/containerd/errdefs"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/minipod/minipod/api"
 )
 
 // Backend is an in-memory api.Backend that also reports its changes
-// (Changed), as the daemon needs of a backend.
+// (Changed) and updates pod metadata, as the daemon needs of a backend
+// (daemon.Backend).
 //
 // The exported fields are set before the backend is served or between
 // calls; the methods are safe for concurrent use.
@@ -422,6 +425,21 @@ func (f *Backend) ListImages(ctx context.Context) ([]api.Image, error) {
 	return append([]api.Image(nil), f.images...), nil
 }
 
+// ImageConfigs gives each present image the entrypoint /NAME.
+func (f *Backend) ImageConfigs(ctx context.Context, refs []string) (map[string]*api.ImageConfig, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[string]*api.ImageConfig{}
+	for _, ref := range refs {
+		for _, img := range f.images {
+			if img.Name == ref {
+				out[ref] = &api.ImageConfig{Entrypoint: []string{"/" + ref}}
+			}
+		}
+	}
+	return out, nil
+}
+
 func (f *Backend) RemoveImage(ctx context.Context, ref string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -450,4 +468,18 @@ func (f *Backend) HostView(ctx context.Context, ns, name string) (*api.HostView,
 		return nil, err
 	}
 	return &api.HostView{Namespace: p.Namespace, Name: p.Name, UID: string(p.UID), Phase: string(p.Status.Phase), PodIP: p.Status.PodIP}, nil
+}
+
+// UpdatePodMetadata replaces a stored pod's labels, annotations and managed
+// fields.
+func (f *Backend) UpdatePodMetadata(ctx context.Context, ns, name string, labels, annotations map[string]string, managedFields []metav1.ManagedFieldsEntry) (*corev1.Pod, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p, ok := f.pods[key(ns, name)]
+	if !ok {
+		return nil, fmt.Errorf("failed to update pod %q: %w", name, errdefs.ErrNotFound)
+	}
+	p.Labels, p.Annotations, p.ManagedFields = maps.Clone(labels), maps.Clone(annotations), managedFields
+	f.wakeLocked()
+	return p.DeepCopy(), nil
 }
