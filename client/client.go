@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	utilnet "k8s.io/apimachinery/pkg/util/net"
 	"net"
 	"net/http"
 	"net/url"
@@ -37,7 +38,15 @@ type Client struct {
 	tokenOnce sync.Once
 	token     string
 	tokenErr  error
+	// warn, when set, receives each warning the daemon sends with an
+	// answer (as client-go's WarningHandler does).
+	warn func(string)
 }
+
+// OnWarning makes the client pass each warning the daemon sends (a
+// Warning header: containerd unreachable, a field that means nothing on
+// one host) to fn.
+func (c *Client) OnWarning(fn func(string)) { c.warn = fn }
 
 // DefaultTokenFile is where a daemon with the default state root keeps the
 // token of its TCP listener.
@@ -169,6 +178,12 @@ func (c *Client) do(ctx context.Context, req request) (*http.Response, error) {
 		return nil, c.unreachable(err)
 	}
 	if resp.StatusCode/100 == 2 || resp.StatusCode == http.StatusSwitchingProtocols {
+		if c.warn != nil {
+			warnings, _ := utilnet.ParseWarningHeaders(resp.Header.Values("Warning"))
+			for _, w := range warnings {
+				c.warn(w.Text)
+			}
+		}
 		return resp, nil
 	}
 	defer resp.Body.Close()

@@ -569,6 +569,9 @@ func (k *kubeServer) get(w http.ResponseWriter, r *http.Request, kr kubeRequest)
 	if !ok {
 		return
 	}
+	if kr.res.name == "pods" {
+		k.store.health.warnIfRuntimeDown(r.Context(), w, k.b)
+	}
 	if out.table {
 		tbl, st := k.table(r, kr.res, []k8sruntime.Object{obj}, "")
 		if st != nil {
@@ -609,6 +612,9 @@ func (k *kubeServer) list(w http.ResponseWriter, r *http.Request, kr kubeRequest
 		}
 	}
 	rvText := strconv.FormatUint(rv, 10)
+	if kr.res.name == "pods" {
+		k.store.health.warnIfRuntimeDown(r.Context(), w, k.b)
+	}
 	if out.table {
 		tbl, st := k.table(r, kr.res, items, rvText)
 		if st != nil {

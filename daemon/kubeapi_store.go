@@ -32,7 +32,10 @@ type kubeStore struct {
 	b        Backend
 	node     *corev1.Node
 	nodeName string
-	started  metav1.Time
+	// health tells whether containerd answers: the Node is NotReady while
+	// it does not.
+	health  runtimeHealth
+	started metav1.Time
 
 	syncMu sync.Mutex // one sync at a time
 
@@ -149,6 +152,19 @@ func (st *kubeStore) sync(ctx context.Context) error {
 		return err
 	}
 
+	// The Node, NotReady while containerd does not answer (asked before
+	// the store is locked: the answer may take a while).
+	node := st.node.DeepCopy()
+	if down, since := st.health.check(ctx, st.b); down != "" {
+		node.Status.Conditions = []corev1.NodeCondition{{
+			Type: corev1.NodeReady, Status: corev1.ConditionFalse,
+			LastHeartbeatTime: metav1.NewTime(since), LastTransitionTime: metav1.NewTime(since),
+			Reason: "KubeletNotReady", Message: "container runtime is down: " + down,
+		}}
+	} else if !since.IsZero() && len(node.Status.Conditions) > 0 {
+		node.Status.Conditions[0].LastTransitionTime = metav1.NewTime(since)
+		node.Status.Conditions[0].LastHeartbeatTime = metav1.NewTime(since)
+	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	before := st.rv
@@ -206,7 +222,7 @@ func (st *kubeStore) sync(ctx context.Context) error {
 	}
 	st.apply("namespaces", cur)
 
-	st.apply("nodes", map[string]k8sruntime.Object{objKey("", st.node.Name): st.node.DeepCopy()})
+	st.apply("nodes", map[string]k8sruntime.Object{objKey("", st.node.Name): node})
 
 	if st.rv != before {
 		close(st.wake)

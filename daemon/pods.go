@@ -142,6 +142,7 @@ func (s *server) listPods(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	s.health.warnIfRuntimeDown(r.Context(), w, s.b)
 	if pods == nil {
 		pods = []corev1.Pod{}
 	}
@@ -158,6 +159,7 @@ func (s *server) getPod(w http.ResponseWriter, r *http.Request) {
 		writeObjectError(w, err, "pods", name)
 		return
 	}
+	s.health.warnIfRuntimeDown(r.Context(), w, s.b)
 	writeJSON(w, http.StatusOK, podObject(pod))
 }
 

@@ -108,6 +108,8 @@ type server struct {
 	// whose login link and kubeconfig the API hands out.
 	ui   *uiServer
 	kube *kubeAPI
+	// health tells whether containerd answers.
+	health runtimeHealth
 }
 
 // routes are the minipod API, one handler per resource and verb; the

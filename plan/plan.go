@@ -200,6 +200,9 @@ type Container struct {
 	// CgroupPath its cgroup, in the pod's.
 	ID         string `json:"id"`
 	CgroupPath string `json:"cgroupPath"`
+	// Hostname is the name the container's spec sets in its UTS
+	// namespace; none with hostNetwork, where it keeps the host's.
+	Hostname string `json:"hostname,omitempty"`
 	Init       bool   `json:"init,omitempty"`
 	Image      string `json:"image"`
 	PullPolicy string `json:"pullPolicy"`
@@ -707,6 +710,9 @@ func planContainer(pod *corev1.Pod, c *corev1.Container, init bool, p *Plan, ref
 			Protocol: strings.ToLower(string(port.Protocol)), HostIP: port.HostIP})
 	}
 	cp.CgroupPath = p.CgroupParent + "/" + cp.ID
+	if !p.Sandbox.HostNetwork {
+		cp.Hostname = p.Sandbox.Hostname
+	}
 	cp.expandPlanned()
 	return cp, nil
 }

@@ -40,7 +40,8 @@ type Security struct {
 	// sets: the runtime's default set, less CapDrop, plus CapAdd. With
 	// AllCapabilities they are every capability the host's kernel knows,
 	// which only the host can list: with capAdd ALL, all of them; when
-	// privileged, all of them less CapDrop.
+	// privileged, all of them less CapDrop (a privileged container that
+	// drops ALL has only CapAdd).
 	Capabilities    []string `json:"capabilities"`
 	AllCapabilities bool     `json:"allCapabilities,omitempty"`
 }
@@ -53,15 +54,17 @@ var defaultCapabilities = []string{
 	"CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
 }
 
-// capabilities are the sets the process gets: the default set, less the
-// dropped ones (all with ALL), plus the added ones, in that order, as
-// containerd's spec options apply them.
+// capabilities are the sets the process gets, as containerd's spec options
+// apply them in turn: the default set (every known one when privileged),
+// less the dropped ones (all with ALL), plus the added ones in their order
+// (every known one with ALL).
 func capabilities(s Security) (caps []string, all bool) {
-	if s.Privileged || slices.Contains(s.CapAdd, "ALL") {
+	dropAll := slices.Contains(s.CapDrop, "ALL")
+	if slices.Contains(s.CapAdd, "ALL") || s.Privileged && !dropAll {
 		return nil, true
 	}
 	caps = []string{}
-	if !slices.Contains(s.CapDrop, "ALL") {
+	if !s.Privileged && !dropAll {
 		for _, c := range defaultCapabilities {
 			if !slices.Contains(s.CapDrop, c) {
 				caps = append(caps, c)

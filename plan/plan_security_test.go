@@ -69,6 +69,8 @@ func TestCapabilities(t *testing.T) {
 				"CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE", "CAP_SYS_TIME"}, false},
 		{"add one already there", Security{CapAdd: []string{"CAP_KILL"}}, defaultCapabilities, false},
 		{"privileged", Security{Privileged: true}, nil, true},
+		{"privileged, drop one", Security{Privileged: true, CapDrop: []string{"CAP_SYS_ADMIN"}}, nil, true},
+		{"privileged, drop ALL, add one", Security{Privileged: true, CapDrop: []string{"ALL"}, CapAdd: []string{"CAP_KILL"}}, []string{"CAP_KILL"}, false},
 		{"add ALL", Security{CapAdd: []string{"ALL"}}, nil, true},
 	}
 	for _, tc := range tests {

@@ -88,10 +88,8 @@ func (r *Runtime) createContainer(ctx context.Context, a *podApply, cp *Containe
 	if cp.WorkingDir != "" {
 		specOpts = append(specOpts, oci.WithProcessCwd(cp.WorkingDir))
 	}
-	if !p.Sandbox.HostNetwork {
-		// With hostNetwork the container is in the host's UTS namespace
-		// and keeps the host's name, as on a node.
-		specOpts = append(specOpts, oci.WithHostname(p.Sandbox.Hostname))
+	if cp.Hostname != "" {
+		specOpts = append(specOpts, oci.WithHostname(cp.Hostname))
 	}
 	// The plan has the image's config: apply read it once, with the image.
 	secOpts, err := securitySpecOpts(cp, filepath.Join(r.cfg.Root, "seccomp"))

@@ -51,15 +51,22 @@ func securitySpecOpts(cp *ContainerPlan, seccompDir string) ([]oci.SpecOpts, err
 	if s.Privileged {
 		opts = append(opts, oci.WithPrivileged, oci.WithAllDevicesAllowed, oci.WithHostDevices)
 	}
-	if slices.Contains(s.CapDrop, "ALL") {
-		opts = append(opts, oci.WithCapabilities(nil))
-	} else if len(s.CapDrop) > 0 {
-		opts = append(opts, oci.WithDroppedCapabilities(s.CapDrop))
-	}
-	if slices.Contains(s.CapAdd, "ALL") {
-		opts = append(opts, oci.WithAllKnownCapabilities)
-	} else if len(s.CapAdd) > 0 {
-		opts = append(opts, oci.WithAddedCapabilities(s.CapAdd))
+	if !s.AllCapabilities {
+		// The planned sets, exactly.
+		opts = append(opts, oci.WithCapabilities(s.Capabilities))
+	} else {
+		// Every capability the kernel knows (privileged, or capAdd ALL),
+		// which only the host can list, then the pod's drops and adds.
+		if slices.Contains(s.CapDrop, "ALL") {
+			opts = append(opts, oci.WithCapabilities(nil))
+		} else if len(s.CapDrop) > 0 {
+			opts = append(opts, oci.WithDroppedCapabilities(s.CapDrop))
+		}
+		if slices.Contains(s.CapAdd, "ALL") {
+			opts = append(opts, oci.WithAllKnownCapabilities)
+		} else if len(s.CapAdd) > 0 {
+			opts = append(opts, oci.WithAddedCapabilities(s.CapAdd))
+		}
 	}
 	if s.ReadOnlyRootFS {
 		opts = append(opts, oci.WithRootFSReadonly())

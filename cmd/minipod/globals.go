@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 
 	"github.com/spf13/cobra"
 
@@ -39,10 +40,25 @@ func (g *globalOptions) addFlags(cmd *cobra.Command) {
 }
 
 func (g *globalOptions) client() *client.Client {
+	var c *client.Client
 	if g.server != "" {
-		return client.NewTCP(g.server, g.tokenFile)
+		c = client.NewTCP(g.server, g.tokenFile)
+	} else {
+		c = client.New(g.socket)
 	}
-	return client.New(g.socket)
+	// The daemon's warnings go to stderr once each, as kubectl prints
+	// the API server's.
+	seen := map[string]bool{}
+	var mu sync.Mutex
+	c.OnWarning(func(msg string) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !seen[msg] {
+			seen[msg] = true
+			fmt.Fprintln(os.Stderr, "Warning: "+msg)
+		}
+	})
+	return c
 }
 
 // exitError ends minipod with an exit code; its message (if any) has not
