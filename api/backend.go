@@ -18,10 +18,11 @@ import (
 // matching HTTP code and reason, and the error text as the message, and the
 // client turns them back.
 type Backend interface {
-	// CreatePod validates, defaults and creates the pod, and returns when
-	// all of its containers have been started (status Running) or the
-	// creation has failed and been rolled back (the error names the failed
-	// step).
+	// CreatePod creates the pod, and returns when all of its containers
+	// have been started (status Running) or the creation has failed and
+	// been rolled back (the error names the failed step). The daemon's API
+	// defaults and validates the pod before it asks the runtime (an invalid
+	// pod is ErrInvalidArgument); the runtime creates what it is given.
 	CreatePod(ctx context.Context, pod *corev1.Pod, opts CreateOptions) (*corev1.Pod, error)
 	GetPod(ctx context.Context, namespace, name string) (*corev1.Pod, error)
 	// ListPods lists the pods of a namespace, or of every namespace when

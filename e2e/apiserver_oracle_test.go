@@ -30,7 +30,6 @@ var knownGaps = map[string]string{
 	"ctr-stdin-tty":                           "stdin, tty and attach",
 	"ctr-stdin-once":                          "stdin and attach",
 	"ctr-tty-only":                            "tty",
-	"vm-subpath-expr":                         "subPathExpr",
 	"vm-propagation-none":                     "mountPropagation",
 	"vm-propagation-host-to-container":        "mountPropagation",
 	"vm-propagation-bidirectional-privileged": "mountPropagation",

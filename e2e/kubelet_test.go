@@ -100,6 +100,9 @@ spec:
 		{"locked", "grep CapEff /proc/self/status", "0000000000000000"},
 		{"locked", "touch /rootfs-write 2>&1 || echo refused", "refused"},
 		{"root", "id -u", "0"},
+		// no_new_privs only with allowPrivilegeEscalation: false, as a
+		// kubelet sets it.
+		{"root", "grep NoNewPrivs /proc/self/status", "NoNewPrivs:\t0"},
 		// CAP_NET_ADMIN is bit 12.
 		{"root", "grep CapEff /proc/self/status", "00000000a80435fb"},
 	}

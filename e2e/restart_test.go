@@ -14,6 +14,7 @@ import (
 
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/minipod/minipod/volumes"
 )
@@ -365,5 +366,236 @@ spec:
 		}
 	}
 	e.mustRun("delete", "pod", "loops")
+	e.assertNoLeaks()
+}
+
+// keeperPod has a container that exits with 3 when the test says so (a
+// file in a shared emptyDir), each run logging a line of its own; a native
+// sidecar whose readiness the test switches with another file; and a
+// shell for exec.
+const keeperPod = `apiVersion: v1
+kind: Pod
+metadata: {name: keeper}
+spec:
+  terminationGracePeriodSeconds: 0
+  initContainers:
+  - name: side
+    image: docker.io/library/busybox:1.36
+    restartPolicy: Always
+    command: ["sleep", "3600"]
+    volumeMounts: [{name: ctl, mountPath: /ctl}]
+    readinessProbe:
+      exec: {command: ["test", "-e", "/ctl/ready"]}
+      periodSeconds: 1
+      timeoutSeconds: 10
+      failureThreshold: 1
+  containers:
+  - name: crash
+    image: docker.io/library/busybox:1.36
+    command: ["sh", "-c", "echo run-$(cat /proc/sys/kernel/random/uuid); while [ ! -e /ctl/crash ]; do sleep 0.1; done; rm /ctl/crash; exit 3"]
+    volumeMounts: [{name: ctl, mountPath: /ctl}]
+  - name: shell
+    image: docker.io/library/busybox:1.36
+    command: ["sleep", "3600"]
+    volumeMounts: [{name: ctl, mountPath: /ctl}]
+  volumes:
+  - name: ctl
+    emptyDir: {}
+`
+
+// keeperRun is what the test knows of crash's current run: its status and
+// its logs.
+type keeperRun struct {
+	restarts   int32
+	startedAt  time.Time
+	lastCode   int32
+	lastFinish time.Time
+	logs, prev string
+}
+
+func (e *env) keeperRun(t *testing.T) keeperRun {
+	t.Helper()
+	cs := containerStatus(e.pod("keeper"), "crash")
+	if cs.State.Running == nil {
+		t.Fatalf("crash is not running: %+v", cs.State)
+	}
+	k := keeperRun{restarts: cs.RestartCount, startedAt: cs.State.Running.StartedAt.Time}
+	if last := cs.LastTerminationState.Terminated; last != nil {
+		k.lastCode, k.lastFinish = last.ExitCode, last.FinishedAt.Time
+	}
+	k.logs = e.mustRun("logs", "keeper", "-c", "crash")
+	if k.restarts > 0 {
+		k.prev = e.mustRun("logs", "keeper", "-c", "crash", "--previous")
+	}
+	return k
+}
+
+// crashKeeper makes crash exit and waits for its next run to log.
+func (e *env) crashKeeper(t *testing.T) keeperRun {
+	t.Helper()
+	n := e.restarts(t, "keeper", "crash")
+	if out, code := e.exec("keeper", "shell", "touch", "/ctl/crash"); code != 0 {
+		t.Fatalf("touch /ctl/crash: %s", out)
+	}
+	eventually(t, 30*time.Second, "crash to run again", func() bool {
+		cs := containerStatus(e.pod("keeper"), "crash")
+		if cs.RestartCount != n+1 || cs.State.Running == nil {
+			return false
+		}
+		out, _, _ := e.run("logs", "keeper", "-c", "crash")
+		return strings.HasPrefix(out, "run-")
+	})
+	return e.keeperRun(t)
+}
+
+func (e *env) sidecarReady(t *testing.T) bool {
+	t.Helper()
+	return containerStatus(e.pod("keeper"), "side").Ready
+}
+
+// TestDaemonRestartKeepsState: a daemon restart keeps, exactly, what a
+// container's status and logs said: the restart count, the last state's
+// exit code and finish time, the current run's start, the current run's
+// log and the previous run's; the next run writes a new log file and
+// counts on by one; a native sidecar's readiness probe still runs; the
+// pod's events are still listed.
+func TestDaemonRestartKeepsState(t *testing.T) {
+	e := newEnv(t, withDaemonArgs("--restart-backoff", "100ms"))
+	e.apply(keeperPod)
+	e.crashKeeper(t)
+	before := e.crashKeeper(t)
+	if before.restarts != 2 || before.lastCode != 3 || strings.Count(before.logs, "run-") != 1 || strings.Count(before.prev, "run-") != 1 || before.logs == before.prev {
+		t.Fatalf("before the daemon restart: %+v", before)
+	}
+	if out, code := e.exec("keeper", "shell", "touch", "/ctl/ready"); code != 0 {
+		t.Fatalf("touch /ctl/ready: %s", out)
+	}
+	eventually(t, 20*time.Second, "the sidecar to be ready", func() bool { return e.sidecarReady(t) })
+	eventsBefore := e.mustRun("events", "keeper")
+	for _, want := range []string{"Started", "BackOff"} {
+		if !strings.Contains(eventsBefore, want) {
+			t.Fatalf("events before the daemon restart lack %s:\n%s", want, eventsBefore)
+		}
+	}
+
+	for _, how := range []string{"SIGTERM", "SIGKILL"} {
+		if how == "SIGTERM" {
+			e.stop()
+		} else {
+			e.kill()
+		}
+		e.start()
+		after := e.keeperRun(t)
+		if after.restarts != before.restarts {
+			t.Errorf("after %s: restartCount %d, was %d", how, after.restarts, before.restarts)
+		}
+		if after.lastCode != before.lastCode || !after.lastFinish.Equal(before.lastFinish) {
+			t.Errorf("after %s: last state exit %d finished %v, was exit %d finished %v", how, after.lastCode, after.lastFinish, before.lastCode, before.lastFinish)
+		}
+		if !after.startedAt.Equal(before.startedAt) {
+			t.Errorf("after %s: running since %v, was since %v", how, after.startedAt, before.startedAt)
+		}
+		if after.logs != before.logs {
+			t.Errorf("after %s: logs %q, were %q", how, after.logs, before.logs)
+		}
+		if after.prev != before.prev {
+			t.Errorf("after %s: logs --previous %q, were %q", how, after.prev, before.prev)
+		}
+		if !e.sidecarReady(t) {
+			t.Errorf("after %s: the sidecar is not ready", how)
+		}
+		events := e.mustRun("events", "keeper")
+		for _, want := range []string{"Started", "BackOff"} {
+			if !strings.Contains(events, want) {
+				t.Errorf("after %s: events lack %s:\n%s", how, want, events)
+			}
+		}
+	}
+
+	// The sidecar's readiness probe still runs.
+	if out, code := e.exec("keeper", "shell", "rm", "/ctl/ready"); code != 0 {
+		t.Fatalf("rm /ctl/ready: %s", out)
+	}
+	eventually(t, 20*time.Second, "the sidecar's readiness to follow its probe after the daemon restart", func() bool { return !e.sidecarReady(t) })
+
+	// The next run counts on by one, in a new log file.
+	files, _ := filepath.Glob(filepath.Join(e.root, "logs", "default_keeper_*", "crash", "*.log"))
+	next := e.crashKeeper(t)
+	if next.restarts != before.restarts+1 || next.lastCode != 3 || !next.lastFinish.After(before.lastFinish) {
+		t.Errorf("the run after the daemon restart: %+v, before it %+v", next, before)
+	}
+	if next.prev != before.logs || next.logs == before.logs || strings.Count(next.logs, "run-") != 1 {
+		t.Errorf("the run after the daemon restart: logs %q, --previous %q; the run before logged %q", next.logs, next.prev, before.logs)
+	}
+	filesNow, _ := filepath.Glob(filepath.Join(e.root, "logs", "default_keeper_*", "crash", "*.log"))
+	if len(filesNow) != len(files)+1 {
+		t.Errorf("log files %v, were %v: the new run has no file of its own", filesNow, files)
+	}
+	for _, l := range filesNow {
+		b, _ := os.ReadFile(l)
+		if n := strings.Count(string(b), " run-"); n != 1 {
+			t.Errorf("%s holds %d runs", l, n)
+		}
+	}
+	e.mustRun("delete", "pod", "keeper")
+	e.assertNoLeaks()
+
+	// A deleted pod's events outlive a daemon restart too.
+	e.stop()
+	e.start()
+	if out, errs, code := e.run("events", "keeper"); code != 0 || !strings.Contains(out, "Started") || !strings.Contains(out, "BackOff") {
+		t.Errorf("events of the deleted pod after a daemon restart: exit %d\n%s%s", code, out, errs)
+	}
+}
+
+// TestDaemonRestartKeepsBackOff: a container in CrashLoopBackOff when the
+// daemon restarts is still in it after, with the same restart count, last
+// state and back-off, and is restarted once what was left of its back-off
+// has passed, not at once; its next back-off doubles the one before.
+func TestDaemonRestartKeepsBackOff(t *testing.T) {
+	e := newEnv(t, withDaemonArgs("--restart-backoff", "20s"))
+	e.apply(`apiVersion: v1
+kind: Pod
+metadata: {name: backoff}
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+  - name: crash
+    image: docker.io/library/busybox:1.36
+    command: ["sh", "-c", "sleep 1; exit 3"]
+`)
+	// The first exit restarts at once, the second waits 20s.
+	var before corev1.ContainerStatus
+	eventually(t, 30*time.Second, "CrashLoopBackOff after the second exit", func() bool {
+		before = containerStatus(e.pod("backoff"), "crash")
+		return before.RestartCount == 1 && before.State.Waiting != nil && before.State.Waiting.Reason == "CrashLoopBackOff"
+	})
+	if !strings.Contains(before.State.Waiting.Message, "back-off 20s") || before.LastTerminationState.Terminated == nil {
+		t.Fatalf("before the daemon restart: %+v", before)
+	}
+	e.stop()
+	e.start()
+	after := containerStatus(e.pod("backoff"), "crash")
+	if after.RestartCount != 1 || after.State.Waiting == nil || after.State.Waiting.Reason != "CrashLoopBackOff" || after.State.Waiting.Message != before.State.Waiting.Message {
+		t.Fatalf("after the daemon restart: restartCount %d state %+v; before: %d %+v", after.RestartCount, after.State, before.RestartCount, before.State)
+	}
+	last, was := after.LastTerminationState.Terminated, before.LastTerminationState.Terminated
+	if last == nil || last.ExitCode != 3 || !last.FinishedAt.Equal(&was.FinishedAt) || !last.StartedAt.Equal(&was.StartedAt) {
+		t.Fatalf("last state after the daemon restart: %+v, before: %+v", last, was)
+	}
+	eventually(t, 45*time.Second, "the restart once the back-off has passed", func() bool {
+		return containerStatus(e.pod("backoff"), "crash").RestartCount == 2
+	})
+	if since := time.Since(was.FinishedAt.Time); since < 19*time.Second {
+		t.Errorf("restarted %v after the exit, within its 20s back-off", since)
+	}
+	eventually(t, 30*time.Second, "the next back-off", func() bool {
+		cs := containerStatus(e.pod("backoff"), "crash")
+		return cs.State.Waiting != nil && cs.State.Waiting.Reason == "CrashLoopBackOff"
+	})
+	if cs := containerStatus(e.pod("backoff"), "crash"); !strings.Contains(cs.State.Waiting.Message, "back-off 40s") {
+		t.Errorf("the back-off after the daemon restart: %q, want it doubled to 40s", cs.State.Waiting.Message)
+	}
+	e.mustRun("delete", "pod", "backoff")
 	e.assertNoLeaks()
 }

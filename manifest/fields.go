@@ -110,6 +110,7 @@ func containerRules() []FieldRule {
 		{"Pod", c + ".volumeMounts[].mountPath", Supported, ""},
 		{"Pod", c + ".volumeMounts[].readOnly", Supported, ""},
 		{"Pod", c + ".volumeMounts[].subPath", Supported, ""},
+		{"Pod", c + ".volumeMounts[].subPathExpr", Supported, "$(VAR) expanded with the container's environment; a value known only once the pod runs (its IP) is refused"},
 		{"Pod", c + ".terminationMessagePath", Supported, "default: /dev/termination-log"},
 		{"Pod", c + ".terminationMessagePolicy", Supported, "default: File"},
 		{"Pod", c + ".livenessProbe", Supported, "failing it kills the container, which restarts per restartPolicy"},

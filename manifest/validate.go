@@ -259,6 +259,12 @@ func validateContainer(ps *problems, p string, c *corev1.Container, volumes map[
 		if m.SubPath != "" {
 			localDescendingPath(ps, mp+".subPath", m.SubPath)
 		}
+		if m.SubPathExpr != "" {
+			if m.SubPath != "" {
+				ps.add(mp+".subPathExpr", "invalid value %q: subPathExpr and subPath are mutually exclusive", truncate(m.SubPathExpr))
+			}
+			localDescendingPath(ps, mp+".subPathExpr", m.SubPathExpr)
+		}
 	}
 
 	validateResources(ps, p+".resources", &c.Resources)

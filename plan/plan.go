@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -202,7 +203,7 @@ type Container struct {
 	CgroupPath string `json:"cgroupPath"`
 	// Hostname is the name the container's spec sets in its UTS
 	// namespace; none with hostNetwork, where it keeps the host's.
-	Hostname string `json:"hostname,omitempty"`
+	Hostname   string `json:"hostname,omitempty"`
 	Init       bool   `json:"init,omitempty"`
 	Image      string `json:"image"`
 	PullPolicy string `json:"pullPolicy"`
@@ -714,7 +715,48 @@ func planContainer(pod *corev1.Pod, c *corev1.Container, init bool, p *Plan, ref
 		cp.Hostname = p.Sandbox.Hostname
 	}
 	cp.expandPlanned()
+	if err := cp.expandSubPathExprs(c.VolumeMounts); err != nil {
+		return cp, fmt.Errorf("failed to plan container %q: %w", c.Name, err)
+	}
 	return cp, nil
+}
+
+// expandSubPathExprs gives each mount with a subPathExpr its subPath: the
+// expression with the container's environment variables expanded, as a
+// kubelet expands it when it starts the container. What it expands to must
+// be a relative path that stays beneath the volume; a variable whose value
+// only the pod's creation knows (its IP) cannot be planned and is refused.
+func (cp *Container) expandSubPathExprs(mounts []corev1.VolumeMount) error {
+	for _, m := range mounts {
+		if m.SubPathExpr == "" {
+			continue
+		}
+		var deferred string
+		sub := expand(m.SubPathExpr, func(name string) (string, bool) {
+			for _, e := range cp.Env {
+				if e.Name == name {
+					if e.Deferred != "" {
+						deferred = name
+					}
+					return e.Value, true
+				}
+			}
+			return "", false
+		})
+		switch {
+		case deferred != "":
+			return fmt.Errorf("volumeMount %q: subPathExpr %q uses $(%s), known only once the pod runs: minipod plans the mount before (use metadata fields, or a value of the pod's own)", m.Name, m.SubPathExpr, deferred)
+		case sub == "" || filepath.IsAbs(sub) || slices.Contains(strings.Split(filepath.ToSlash(sub), "/"), ".."):
+			return fmt.Errorf("volumeMount %q: subPathExpr %q expands to %q, which must be a relative path within the volume", m.Name, m.SubPathExpr, sub)
+		}
+		for i := range cp.Mounts {
+			if mt := &cp.Mounts[i]; mt.Volume == m.Name && mt.ContainerPath == m.MountPath {
+				mt.HostPath = filepath.Join(mt.HostPath, sub)
+				mt.SubPath = sub
+			}
+		}
+	}
+	return nil
 }
 
 // mergeArgv applies Kubernetes' rules for command and args over the image's

@@ -106,10 +106,13 @@ func planSecurity(pod *corev1.Pod, c *corev1.Container) Security {
 			}
 		}
 	}
-	// no_new_privs is set for every container: containerd's default spec
-	// sets it and apply keeps it, whatever allowPrivilegeEscalation says
-	// (a kubelet sets it only when allowPrivilegeEscalation is false).
-	s.NoNewPrivileges = true
+	// no_new_privs is set only when allowPrivilegeEscalation is false, as
+	// a kubelet sets it: a setuid program (su, ping) works in a container
+	// as it does on a cluster (containerd's default spec sets it for every
+	// container; apply clears it otherwise).
+	if sc := c.SecurityContext; sc != nil && sc.AllowPrivilegeEscalation != nil && !*sc.AllowPrivilegeEscalation {
+		s.NoNewPrivileges = true
+	}
 	if sc := c.SecurityContext; sc != nil {
 		if sc.RunAsUser != nil {
 			s.RunAsUser = sc.RunAsUser

@@ -23,17 +23,34 @@ const maxPodEvents = 200
 // deleted pod outlive it by that long, and older events of a live pod go.
 const eventTTL = time.Hour
 
-// pastEvents holds the events of deleted pods until they expire.
+// pastEvents holds the events of deleted pods until they expire, and
+// keeps them in a file (path, once loaded) for the next daemon.
 type pastEvents struct {
 	mu     sync.Mutex
 	events []corev1.Event
+	path   string
 }
 
 // keep holds a deleted pod's events.
-func (p *pastEvents) keep(events []corev1.Event, now time.Time) {
+func (p *pastEvents) keep(events []corev1.Event, now time.Time) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.events = append(unexpired(p.events, now), unexpired(events, now)...)
+	if p.path == "" {
+		return nil
+	}
+	return saveEventsFile(p.path, p.events)
+}
+
+// load reads the events kept at path by an earlier daemon, and keeps them
+// there from now on.
+func (p *pastEvents) load(path string, now time.Time) error {
+	events, err := loadEventsFile(path)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.path = path
+	p.events = append(unexpired(events, now), p.events...)
+	return err
 }
 
 // of returns the unexpired events of deleted pods of a namespace ("" =
@@ -71,6 +88,7 @@ func (r *Runtime) event(ps *podState, typ, reason, message, container string) {
 	defer r.changes.notify()
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
+	defer r.saveEvents(ps)
 	pod := ps.rec.Pod
 	ref := corev1.ObjectReference{Kind: "Pod", APIVersion: "v1", Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID}
 	if container != "" {
@@ -140,5 +158,7 @@ func (r *Runtime) keepEvents(ps *podState) {
 	ps.mu.Lock()
 	events := slices.Clone(ps.events)
 	ps.mu.Unlock()
-	r.pastEvents.keep(events, time.Now())
+	if err := r.pastEvents.keep(events, time.Now()); err != nil {
+		r.log.Warn("failed to save a deleted pod's events; a daemon restart would lose them", "err", err)
+	}
 }

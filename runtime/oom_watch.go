@@ -62,11 +62,13 @@ func (r *Runtime) markOOM(id string) {
 			if cs.ID != id {
 				continue
 			}
-			cs.OOMKilled = true
+			r.setContainer(ps, name, func(cs *containerState) {
+				cs.OOMKilled = true
+				if cs.Exited && cs.ExitCode == 137 {
+					cs.Reason = "OOMKilled"
+				}
+			})
 			go r.event(ps, corev1.EventTypeWarning, "OOMKilling", "Memory cgroup out of memory: killed a process of container "+name, name)
-			if cs.Exited && cs.ExitCode == 137 {
-				cs.Reason = "OOMKilled"
-			}
 			r.log.Info("container killed by the OOM killer", "pod", podKey(ps.rec.Pod.Namespace, ps.rec.Pod.Name), "container", name)
 		}
 		ps.mu.Unlock()

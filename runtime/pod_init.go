@@ -8,6 +8,8 @@ import (
 
 	containerd "github.com/containerd/containerd/v2/client"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/minipod/minipod/supervisor"
 )
 
 // Init containers run one at a time, in order, each to exit 0 before the
@@ -61,7 +63,7 @@ func (a *podApply) runInit(ctx context.Context, cp *ContainerPlan) error {
 	}
 	ps.mu.Lock()
 	ps.rec.Containers[cp.Name] = c.ID()
-	ps.containers[cp.Name] = &containerState{ID: c.ID(), Init: true, Image: img.Name(), ImageID: img.Target().Digest.String()}
+	r.addContainer(ps, cp.Name, &containerState{ID: c.ID(), Init: true, Image: img.Name(), ImageID: img.Target().Digest.String()})
 	spec, _ := specOf(ps.rec.Pod, cp.Name)
 	policy := ps.rec.Pod.Spec.RestartPolicy
 	ps.mu.Unlock()
@@ -88,12 +90,12 @@ func (a *podApply) runInit(ctx context.Context, cp *ContainerPlan) error {
 			}
 			return fmt.Errorf("Init:Error: init container %q exited with code %d", cp.Name, code)
 		}
-		ps.mu.Lock()
-		cs := ps.containers[cp.Name]
-		cs.BackOff = nextBackOff(cs.BackOff, 0, r.backOffBase(), r.backOffMax(), run+1)
-		cs.BackOffUntil = time.Now().Add(cs.BackOff)
-		wait := cs.BackOff
-		ps.mu.Unlock()
+		var wait time.Duration
+		r.updateContainer(ps, cp.Name, func(cs *containerState) {
+			cs.BackOff = r.policy().Decide(supervisor.Container{Name: cp.Name, RestartPolicy: policy, ExitCode: code, Restarts: run + 1, BackOff: cs.BackOff}).BackOff
+			cs.BackOffUntil = time.Now().Add(cs.BackOff)
+			wait = cs.BackOff
+		})
 		r.event(ps, corev1.EventTypeWarning, "BackOff", "Back-off restarting failed container "+cp.Name, cp.Name)
 		select {
 		case <-ctx.Done():
@@ -127,10 +129,7 @@ func (r *Runtime) runInitOnce(ctx context.Context, ps *podState, plan *PodPlan, 
 		}
 		r.log.Warn("failed to start init container", "pod", podKey(ps.rec.Pod.Namespace, ps.rec.Pod.Name), "container", cp.Name, "err", err)
 		r.event(ps, corev1.EventTypeWarning, "Failed", "Error: "+err.Error(), cp.Name)
-		ps.mu.Lock()
-		ps.containers[cp.Name].failStart(run, logPath, err)
-		ps.mu.Unlock()
-		r.changes.notify()
+		r.updateContainer(ps, cp.Name, func(cs *containerState) { cs.failStart(run, logPath, err) })
 		return exitCodeStartError, nil
 	}
 	t, err := r.newTask(nctx, plan, cp, c, logPath)
@@ -144,10 +143,7 @@ func (r *Runtime) runInitOnce(ctx context.Context, ps *podState, plan *PodPlan, 
 	if err := t.Start(nctx); err != nil {
 		return startFailed(t, fmt.Errorf("failed to start init container %q: %w", cp.Name, err))
 	}
-	ps.mu.Lock()
-	cs := ps.containers[cp.Name]
-	cs.beginRun(run, logPath)
-	ps.mu.Unlock()
+	r.updateContainer(ps, cp.Name, func(cs *containerState) { cs.beginRun(run, logPath) })
 	r.event(ps, corev1.EventTypeNormal, "Started", "Started container "+cp.Name, cp.Name)
 	var st containerd.ExitStatus
 	select {
@@ -157,15 +153,11 @@ func (r *Runtime) runInitOnce(ctx context.Context, ps *podState, plan *PodPlan, 
 	}
 	code := int32(st.ExitCode())
 	ps.mu.Lock()
-	cs.Running, cs.Exited, cs.ExitCode = false, true, code
-	cs.FinishedAt = st.ExitTime()
-	cs.Reason = "Completed"
-	if code != 0 {
-		cs.Reason = "Error"
-	}
-	cs.classifyOOM(ps.rec.Plan)
+	r.setContainer(ps, cp.Name, func(cs *containerState) {
+		cs.exited(code, st.ExitTime(), st.Error())
+		cs.classifyOOM(ps.rec.Plan)
+	})
 	ps.mu.Unlock()
-	r.changes.notify()
 	if err := deleteTask(nctx, c, t); err != nil {
 		return 0, err
 	}
@@ -187,9 +179,10 @@ func (r *Runtime) startSidecar(ctx context.Context, ps *podState, plan *PodPlan,
 		}
 		r.retryStart(ps, cp.Name, wait)
 	}
-	t := time.NewTicker(50 * time.Millisecond)
-	defer t.Stop()
+	// Every change of the sidecar's state is notified (setContainer):
+	// wait for the one that says it has started, or has ended for good.
 	for {
+		changed := r.changes.next()
 		ps.mu.Lock()
 		cs := ps.containers[cp.Name]
 		started, exited, code := cs.Running && cs.Started, cs.Exited, cs.ExitCode
@@ -203,7 +196,7 @@ func (r *Runtime) startSidecar(ctx context.Context, ps *podState, plan *PodPlan,
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("sidecar %q did not start: %w", cp.Name, ctx.Err())
-		case <-t.C:
+		case <-changed:
 		}
 	}
 }

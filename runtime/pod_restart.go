@@ -15,60 +15,39 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/minipod/minipod/supervisor"
 )
 
 // Restarts follow the kubelet: a container that exits is restarted when the
 // pod's restartPolicy says so (Always; OnFailure on a non-zero exit), the
 // first time at once, then after a back-off that starts at 10 s and doubles
 // up to 5 min, and is forgotten once the container has run for 10 min.
-// Exits come from task.Wait, never from polling.
-
-const (
-	defaultBackOffBase = 10 * time.Second
-	defaultBackOffMax  = 5 * time.Minute
-	// backOffResetAfter is how long a run must last for the back-off to
-	// start again from nothing.
-	backOffResetAfter = 10 * time.Minute
-)
+// Whether and when is supervisor's Decide's. Exits come from task.Wait,
+// never from polling.
 
 func (r *Runtime) backOffBase() time.Duration {
 	if r.cfg.RestartBackOff > 0 {
 		return r.cfg.RestartBackOff
 	}
-	return defaultBackOffBase
+	return supervisor.DefaultBackOffBase
 }
 
 func (r *Runtime) backOffMax() time.Duration {
 	if r.cfg.RestartBackOff > 0 {
 		return 30 * r.cfg.RestartBackOff
 	}
-	return defaultBackOffMax
+	return supervisor.DefaultBackOffMax
 }
 
-// nextBackOff is the wait before the next restart, given the last one and
-// how long the container ran. Zero means restart at once.
+// nextBackOff is supervisor.NextBackOff.
 func nextBackOff(last, ran, base, max time.Duration, restarts int32) time.Duration {
-	if restarts == 0 || ran >= backOffResetAfter {
-		return 0
-	}
-	if last == 0 {
-		return base
-	}
-	if next := 2 * last; next < max {
-		return next
-	}
-	return max
+	return supervisor.NextBackOff(last, ran, base, max, restarts)
 }
 
-// shouldRestart applies a restartPolicy to an exit code.
+// shouldRestart is supervisor.ShouldRestart.
 func shouldRestart(policy corev1.RestartPolicy, exitCode int32) bool {
-	switch policy {
-	case corev1.RestartPolicyAlways, "":
-		return true
-	case corev1.RestartPolicyOnFailure:
-		return exitCode != 0
-	}
-	return false
+	return supervisor.ShouldRestart(policy, exitCode)
 }
 
 // logPathFor is the log file of a container's run n: 0.log, 1.log, ...
@@ -168,11 +147,10 @@ func (r *Runtime) waitBackOff(ps *podState, name string, wait time.Duration) boo
 			return false
 		}
 		wait -= d
-		ps.mu.Lock()
-		cs.Waiting, cs.WaitingMessage = "", ""
-		cs.BackOffUntil = time.Now().Add(wait)
-		ps.mu.Unlock()
-		r.changes.notify()
+		r.updateContainer(ps, name, func(cs *containerState) {
+			cs.Waiting, cs.WaitingMessage = "", ""
+			cs.BackOffUntil = time.Now().Add(wait)
+		})
 		r.event(ps, corev1.EventTypeWarning, "BackOff", "Back-off restarting failed container "+name, name)
 	}
 	return sleep(wait)
@@ -181,40 +159,29 @@ func (r *Runtime) waitBackOff(ps *podState, name string, wait time.Duration) boo
 // recordExit notes an exit and says whether, and after how long, the
 // container restarts.
 func (r *Runtime) recordExit(ps *podState, name string, st containerd.ExitStatus) (time.Duration, bool) {
-	defer r.changes.notify()
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
-	cs := ps.containers[name]
-	if cs == nil {
+	var next time.Duration
+	ok := false
+	var code int32
+	found := r.setContainer(ps, name, func(cs *containerState) {
+		cs.exited(int32(st.ExitCode()), st.ExitTime(), st.Error())
+		cs.classifyOOM(ps.rec.Plan)
+		if msg := terminationMessage(ps.rec.Plan, name, cs); msg != "" {
+			cs.Message = msg
+		}
+		code = cs.ExitCode
+		next, ok = r.nextRun(ps, name, cs, cs.FinishedAt.Sub(cs.StartedAt))
+		if ok && next > 0 {
+			cs.BackOffUntil = time.Now().Add(next)
+		}
+	})
+	if !found {
 		return 0, false
 	}
-	cs.Running, cs.Exited = false, true
-	if cs.stopProbes != nil {
-		cs.stopProbes()
-		cs.stopProbes = nil
-	}
-	cs.Ready = false
-	cs.ExitCode = int32(st.ExitCode())
-	cs.FinishedAt = st.ExitTime()
-	if cs.FinishedAt.IsZero() || cs.FinishedAt.Year() < 2000 {
-		cs.FinishedAt = time.Now()
-	}
-	cs.Reason, cs.Message = "Completed", ""
-	if cs.ExitCode != 0 {
-		cs.Reason = "Error"
-	}
-	if err := st.Error(); err != nil {
-		cs.Reason, cs.Message = "Error", err.Error()
-	}
-	cs.classifyOOM(ps.rec.Plan)
-	if msg := terminationMessage(ps.rec.Plan, name, cs); msg != "" {
-		cs.Message = msg
-	}
 	log := r.log.With("pod", podKey(ps.rec.Pod.Namespace, ps.rec.Pod.Name), "container", name)
-	log.Info("container exited", "exitCode", cs.ExitCode)
-	next, ok := r.nextRun(ps, name, cs, cs.FinishedAt.Sub(cs.StartedAt))
+	log.Info("container exited", "exitCode", code)
 	if ok && next > 0 {
-		cs.BackOffUntil = time.Now().Add(next)
 		log.Info("back-off restarting failed container", "backoff", next)
 		go r.event(ps, corev1.EventTypeWarning, "BackOff", "Back-off restarting failed container "+name, name)
 	}
@@ -226,13 +193,14 @@ func (r *Runtime) recordExit(ps *podState, name string, st containerd.ExitStatus
 // how long. The caller holds the pod's lock.
 func (r *Runtime) nextRun(ps *podState, name string, cs *containerState, ran time.Duration) (time.Duration, bool) {
 	alive := ps.rec.State == StateRunning || ps.rec.State == StateCreating
-	if ps.ctx.Err() != nil || !alive || !shouldRestart(restartPolicyOf(ps.rec.Pod, name), cs.ExitCode) {
+	a := r.policy().Decide(supervisor.Container{
+		Name: name, RestartPolicy: restartPolicyOf(ps.rec.Pod, name), Stopping: ps.ctx.Err() != nil || !alive,
+		ExitCode: cs.ExitCode, Ran: ran, Restarts: cs.Restarts, BackOff: cs.BackOff,
+	})
+	if !a.Restart {
 		return 0, false
 	}
-	cs.BackOff = nextBackOff(cs.BackOff, ran, r.backOffBase(), r.backOffMax(), cs.Restarts)
-	if ran >= backOffResetAfter {
-		cs.BackOff = 0
-	}
+	cs.BackOff = a.BackOff
 	return cs.BackOff, true
 }
 
@@ -242,27 +210,26 @@ func (r *Runtime) nextRun(ps *podState, name string, cs *containerState, ran tim
 // RunContainerError to run again as its restartPolicy says. It returns the
 // back-off before the next attempt, and false when there is none.
 func (r *Runtime) startFailed(ps *podState, name string, n int32, logPath string, err error) (time.Duration, bool) {
-	defer r.changes.notify()
 	log := r.log.With("pod", podKey(ps.rec.Pod.Namespace, ps.rec.Pod.Name), "container", name)
 	log.Warn("failed to start container", "err", err)
 	r.event(ps, corev1.EventTypeWarning, "Failed", "Error: "+err.Error(), name)
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
-	cs := ps.containers[name]
-	if cs == nil {
-		return 0, false
-	}
-	if n < 0 {
-		n = cs.Restarts + 1
-	}
-	if logPath == "" {
-		logPath = logPathFor(firstLogPath(ps.rec.Plan, name), n)
-	}
-	cs.failStart(n, logPath, err)
-	next, ok := r.nextRun(ps, name, cs, 0)
-	if ok {
-		cs.Waiting, cs.WaitingMessage = "RunContainerError", err.Error()
-	}
+	var next time.Duration
+	ok := false
+	r.setContainer(ps, name, func(cs *containerState) {
+		if n < 0 {
+			n = cs.Restarts + 1
+		}
+		if logPath == "" {
+			logPath = logPathFor(firstLogPath(ps.rec.Plan, name), n)
+		}
+		cs.failStart(n, logPath, err)
+		next, ok = r.nextRun(ps, name, cs, 0)
+		if ok {
+			cs.Waiting, cs.WaitingMessage = "RunContainerError", err.Error()
+		}
+	})
 	return next, ok
 }
 
@@ -351,9 +318,7 @@ func (r *Runtime) restart(ps *podState, name string) (<-chan containerd.ExitStat
 		}
 		return nil, true, err
 	}
-	ps.mu.Lock()
-	cs.beginRun(n, logPath)
-	ps.mu.Unlock()
+	r.updateContainer(ps, name, func(cs *containerState) { cs.beginRun(n, logPath) })
 	r.event(ps, corev1.EventTypeNormal, "Started", "Started container "+name, name)
 	go r.postStart(ps, name)
 	r.startProbes(ps, name)

@@ -548,7 +548,7 @@ func (a *podApply) createContainers(ctx context.Context) error {
 	for i, cp := range plan.Containers {
 		img := a.images[cp.Image]
 		ps.rec.Containers[cp.Name] = a.created[i].ID()
-		ps.containers[cp.Name] = &containerState{ID: a.created[i].ID(), Image: img.Name(), ImageID: img.Target().Digest.String()}
+		r.addContainer(ps, cp.Name, &containerState{ID: a.created[i].ID(), Image: img.Name(), ImageID: img.Target().Digest.String()})
 	}
 	ps.mu.Unlock()
 	return r.records.save(ps.rec)
@@ -672,9 +672,7 @@ func (r *Runtime) startTask(ctx context.Context, ps *podState, t containerd.Task
 	if err := t.Start(r.nsctx(ctx)); err != nil {
 		return fmt.Errorf("failed to start container %q: %w", cp.Name, err)
 	}
-	ps.mu.Lock()
-	ps.containers[cp.Name].beginRun(0, cp.LogPath)
-	ps.mu.Unlock()
+	r.updateContainer(ps, cp.Name, func(cs *containerState) { cs.beginRun(0, cp.LogPath) })
 	r.event(ps, corev1.EventTypeNormal, "Started", "Started container "+cp.Name, cp.Name)
 	r.watch(ps, cp.Name, exitc)
 	r.postStart(ps, cp.Name)

@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/minipod/minipod/plan"
+	"github.com/minipod/minipod/supervisor"
 )
 
 // podState is a pod the daemon knows: its record and its containers' live
@@ -37,112 +38,8 @@ type podState struct {
 	// image shows (ErrImagePull, ImagePullBackOff).
 	pulling   bool
 	imageWait map[string]corev1.ContainerStateWaiting
-}
-
-type containerState struct {
-	ID         string
-	Init       bool
-	Image      string
-	ImageID    string
-	StartedAt  time.Time
-	FinishedAt time.Time
-	Running    bool
-	Exited     bool
-	ExitCode   int32
-	Reason     string
-	Message    string
-	// Restarts counts the container's restarts; LastState is its previous
-	// run's termination. BackOffUntil is set while a restart waits.
-	Restarts     int32
-	LastState    *corev1.ContainerStateTerminated
-	BackOffUntil time.Time
-	BackOff      time.Duration
-	// Waiting is the reason the container waits for its next start after
-	// its task could not be created or started (RunContainerError), until
-	// its back-off begins; WaitingMessage is the error.
-	Waiting        string
-	WaitingMessage string
-	// LogPath is the log file of the current run.
-	LogPath string
-	// OOMKilled is set by containerd's OOM event for the current run.
-	OOMKilled bool
-	// messageFromLog is the log whose end is the termination message
-	// (FallbackToLogsOnError), read when the status is asked for.
-	messageFromLog string
-	// Started is false until a startup probe passes; Ready follows the
-	// readiness probe (true without one). stopProbes ends the run's probes.
-	Started    bool
-	Ready      bool
-	stopProbes context.CancelFunc
-}
-
-// classifyOOM reads an exit with code 137 as OOMKilled when containerd
-// reported an OOM kill of the container, or when its memory cgroup counts
-// one: the event can be missed (a container killed as it starts), the
-// count cannot. Call it under the pod's lock, before the task is deleted.
-func (cs *containerState) classifyOOM(plan *PodPlan) {
-	if cs.ExitCode != 137 {
-		return
-	}
-	if !cs.OOMKilled && plan != nil && oomKilledIn(cgroupRoot, plan.CgroupParent+"/"+cs.ID) {
-		cs.OOMKilled = true
-	}
-	if cs.OOMKilled {
-		cs.Reason = "OOMKilled"
-	}
-}
-
-// beginRun notes that a container's run n has started, writing to
-// logPath; the run before, if it ended, becomes its lastState. The caller
-// holds the pod's lock.
-func (cs *containerState) beginRun(n int32, logPath string) {
-	if cs.Exited {
-		cs.LastState = cs.terminated()
-	}
-	cs.Restarts, cs.LogPath = n, logPath
-	cs.Running, cs.Exited, cs.BackOffUntil, cs.OOMKilled = true, false, time.Time{}, false
-	cs.Message, cs.messageFromLog = "", ""
-	cs.Waiting, cs.WaitingMessage = "", ""
-	cs.StartedAt = time.Now()
-}
-
-// exitCodeStartError is the exit code of a run whose task could not be
-// created or started, as containerd's CRI plugin reports it.
-const exitCodeStartError = 128
-
-// failStart notes that run n of a container, writing to logPath, could not
-// be created or started. As on a kubelet it counts as a run that ended at
-// once: terminated with reason StartError and exit code 128, never started
-// (1970), the error as its message. Whether it runs again is the
-// restartPolicy's, as for any exit. The caller holds the pod's lock.
-func (cs *containerState) failStart(n int32, logPath string, err error) {
-	if cs.stopProbes != nil {
-		cs.stopProbes()
-		cs.stopProbes = nil
-	}
-	cs.Restarts, cs.LogPath = n, logPath
-	cs.Running, cs.Exited, cs.Ready, cs.OOMKilled = false, true, false, false
-	cs.ExitCode = exitCodeStartError
-	cs.Reason, cs.Message, cs.messageFromLog = "StartError", err.Error(), ""
-	cs.StartedAt, cs.FinishedAt = time.Unix(0, 0).UTC(), time.Now()
-	cs.BackOffUntil = time.Time{}
-	cs.Waiting, cs.WaitingMessage = "", ""
-}
-
-// terminated is the container's current run's termination; the caller
-// holds the pod's lock and has checked that it exited.
-func (cs *containerState) terminated() *corev1.ContainerStateTerminated {
-	if cs.Message == "" && cs.messageFromLog != "" {
-		cs.Message = lastLogLines(cs.messageFromLog, 80, 2048)
-		if cs.Message != "" {
-			cs.messageFromLog = ""
-		}
-	}
-	return &corev1.ContainerStateTerminated{
-		ExitCode: cs.ExitCode, Reason: cs.Reason, Message: cs.Message,
-		StartedAt: metav1.NewTime(cs.StartedAt), FinishedAt: metav1.NewTime(cs.FinishedAt),
-		ContainerID: "containerd://" + cs.ID,
-	}
+	// results are the probes' results of the containers' current runs.
+	results *supervisor.Results
 }
 
 func newPodState(rec *Record) *podState {
@@ -182,106 +79,96 @@ func (p *podState) beginRestart() bool {
 	return true
 }
 
-// status computes the pod's v1 status from its containers, as the kubelet
-// does for a pod without restarts.
+// status is the pod's v1 status, computed from its record and its
+// containers' states by podStatus; it changes nothing.
 func (p *podState) status(hostIP string) *corev1.Pod {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	pod := p.rec.Pod.DeepCopy()
-	pod.APIVersion, pod.Kind = "v1", "Pod"
-	if pod.Annotations == nil {
-		pod.Annotations = map[string]string{}
-	}
-	if p.rec.Plan != nil {
-		pod.Annotations[AnnotationNetNS] = p.rec.Plan.Sandbox.NetNSPath
-	}
-	st := &pod.Status
-	st.PodIP = p.rec.PodIP
-	if p.rec.PodIP != "" {
-		st.PodIPs = []corev1.PodIP{{IP: p.rec.PodIP}}
-	}
-	st.HostIP = hostIP
-	if st.HostIP != "" {
-		st.HostIPs = []corev1.HostIP{{IP: st.HostIP}}
-	}
-	start := metav1.NewTime(p.rec.Created)
-	st.StartTime = &start
-	st.QOSClass = plan.QOSClass(pod)
+	pod, _ := podStatus(p.view(), hostIP, time.Now())
+	return pod
+}
 
-	statusOf := func(c corev1.Container, init bool) corev1.ContainerStatus {
-		cs := corev1.ContainerStatus{Name: c.Name, Image: c.Image}
-		s := p.containers[c.Name]
-		if s == nil {
-			reason := "ContainerCreating"
-			if init {
-				reason = "PodInitializing"
-			}
-			if p.rec.State == StateRollbackIncomplete {
-				// Never to be created: the creation failed, and what it
-				// left is being removed (see TeardownFailed).
-				reason = "CreateContainerError"
-			}
-			cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: reason}
-			if w, ok := p.imageWait[c.Name]; ok {
-				cs.State.Waiting = &w
-			}
-			return cs
+// observeConditions remembers when each pod condition last changed: it is
+// called at every change of a container's state (setContainer), so that
+// reading the status changes nothing. The caller holds the pod's lock.
+func (p *podState) observeConditions(now time.Time) {
+	_, p.conditions = podStatus(p.view(), "", now)
+}
+
+// podView is what a pod's status is computed from.
+type podView struct {
+	rec        *Record
+	containers map[string]*containerState
+	imageWait  map[string]corev1.ContainerStateWaiting
+	conditions map[corev1.PodConditionType]corev1.PodCondition
+}
+
+// view is the pod's podView; the caller holds the pod's lock while it is
+// used.
+func (p *podState) view() podView {
+	return podView{rec: p.rec, containers: p.containers, imageWait: p.imageWait, conditions: p.conditions}
+}
+
+// containerStatus is a container's v1 status, computed from its state (nil
+// when it has not been created yet), as the kubelet computes it.
+func containerStatus(v podView, c corev1.Container, init bool) corev1.ContainerStatus {
+	cs := corev1.ContainerStatus{Name: c.Name, Image: c.Image}
+	s := v.containers[c.Name]
+	if s == nil {
+		reason := "ContainerCreating"
+		if init {
+			reason = "PodInitializing"
 		}
-		cs.ContainerID = "containerd://" + s.ID
-		cs.ImageID = s.ImageID
-		if s.Image != "" {
-			cs.Image = s.Image
+		if v.rec.State == StateRollbackIncomplete {
+			// Never to be created: the creation failed, and what it
+			// left is being removed (see TeardownFailed).
+			reason = "CreateContainerError"
 		}
-		started := s.Running && s.Started
-		cs.Started = &started
-		cs.RestartCount = s.Restarts
-		if s.LastState != nil {
-			cs.LastTerminationState.Terminated = s.LastState.DeepCopy()
-		}
-		// A container waiting to run again shows, as on a kubelet, the run
-		// that has just ended as its last state, not the one before it.
-		switch {
-		case s.Exited && !s.BackOffUntil.IsZero():
-			cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff",
-				Message: fmt.Sprintf("back-off %s restarting failed container=%s pod=%s", s.BackOff, c.Name, pod.Name)}
-			cs.LastTerminationState.Terminated = s.terminated()
-		case s.Exited && s.Waiting != "":
-			cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: s.Waiting, Message: s.WaitingMessage}
-			cs.LastTerminationState.Terminated = s.terminated()
-		case s.Running:
-			cs.State.Running = &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(s.StartedAt)}
-			cs.Ready = s.Started && s.Ready
-		case s.Exited:
-			cs.State.Terminated = s.terminated()
-		case p.rec.State == StateRollbackIncomplete:
-			cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: "CreateContainerError"}
-		default:
-			cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: "ContainerCreating"}
+		cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: reason}
+		if w, ok := v.imageWait[c.Name]; ok {
+			cs.State.Waiting = &w
 		}
 		return cs
 	}
-	initDone := true
-	for _, c := range pod.Spec.InitContainers {
-		cs := statusOf(c, true)
-		if isSidecar(&c) {
-			// A native sidecar counts as initialized once it has started.
-			if cs.Started == nil || !*cs.Started {
-				initDone = false
-			}
-		} else {
-			cs.Ready = cs.State.Terminated != nil && cs.State.Terminated.ExitCode == 0
-			if !cs.Ready {
-				initDone = false
-			}
-		}
-		st.InitContainerStatuses = append(st.InitContainerStatuses, cs)
+	cs.ContainerID = "containerd://" + s.ID
+	cs.ImageID = s.ImageID
+	if s.Image != "" {
+		cs.Image = s.Image
 	}
-	running, succeeded, failed, restarting, readyN := 0, 0, 0, 0, 0
-	for _, c := range pod.Spec.Containers {
-		cs := statusOf(c, false)
-		if cs.Ready {
-			readyN++
-		}
+	started := s.Running && s.Started
+	cs.Started = &started
+	cs.RestartCount = s.Restarts
+	if s.LastState != nil {
+		cs.LastTerminationState.Terminated = s.LastState.DeepCopy()
+	}
+	// A container waiting to run again shows, as on a kubelet, the run
+	// that has just ended as its last state, not the one before it.
+	switch {
+	case s.Exited && !s.BackOffUntil.IsZero():
+		cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff",
+			Message: fmt.Sprintf("back-off %s restarting failed container=%s pod=%s", s.BackOff, c.Name, v.rec.Pod.Name)}
+		cs.LastTerminationState.Terminated = s.terminated()
+	case s.Exited && s.Waiting != "":
+		cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: s.Waiting, Message: s.WaitingMessage}
+		cs.LastTerminationState.Terminated = s.terminated()
+	case s.Running:
+		cs.State.Running = &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(s.StartedAt)}
+		cs.Ready = s.Started && s.Ready
+	case s.Exited:
+		cs.State.Terminated = s.terminated()
+	case v.rec.State == StateRollbackIncomplete:
+		cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: "CreateContainerError"}
+	default:
+		cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: "ContainerCreating"}
+	}
+	return cs
+}
+
+// podPhase is the pod's phase from its record's state and its app
+// containers' statuses, as the kubelet's getPhase.
+func podPhase(state RecordState, statuses []corev1.ContainerStatus) corev1.PodPhase {
+	running, succeeded, failed, restarting := 0, 0, 0, 0
+	for _, cs := range statuses {
 		switch {
 		case cs.State.Waiting != nil && cs.LastTerminationState.Terminated != nil:
 			// Waiting to run again (CrashLoopBackOff, RunContainerError):
@@ -295,62 +182,116 @@ func (p *podState) status(hostIP string) *corev1.Pod {
 		case cs.State.Terminated != nil:
 			failed++
 		}
-		st.ContainerStatuses = append(st.ContainerStatuses, cs)
 	}
-	n := len(pod.Spec.Containers)
 	switch {
-	case p.rec.State == StateCreating || p.rec.State == StateRollbackIncomplete:
-		st.Phase = corev1.PodPending
+	case state == StateCreating || state == StateRollbackIncomplete:
+		return corev1.PodPending
 	case running > 0 || restarting > 0:
-		st.Phase = corev1.PodRunning
-	case succeeded == n:
-		st.Phase = corev1.PodSucceeded
+		return corev1.PodRunning
+	case succeeded == len(statuses):
+		return corev1.PodSucceeded
 	case failed > 0 && running == 0:
-		st.Phase = corev1.PodFailed
-	default:
-		st.Phase = corev1.PodPending
+		return corev1.PodFailed
 	}
-	if p.rec.State == StateDeleting {
-		now := metav1.Now()
-		pod.DeletionTimestamp = &now
-	}
-	ready := readyN == n && n > 0
+	return corev1.PodPending
+}
+
+// podConditions are the pod's conditions, each with the time it last
+// changed: as in prev when its status is the same, now when it changed,
+// the pod's start the first time.
+func podConditions(initDone, ready bool, start, now time.Time, prev map[corev1.PodConditionType]corev1.PodCondition) []corev1.PodCondition {
 	cond := func(t corev1.PodConditionType, ok bool) corev1.PodCondition {
 		s := corev1.ConditionFalse
 		if ok {
 			s = corev1.ConditionTrue
 		}
-		// The transition time is when the condition last changed, as seen
-		// by whoever asked; the first time, the pod's start.
-		if p.conditions == nil {
-			p.conditions = map[corev1.PodConditionType]corev1.PodCondition{}
+		if c, seen := prev[t]; seen && c.Status == s {
+			return c
 		}
-		c, seen := p.conditions[t]
-		if !seen || c.Status != s {
-			at := metav1.Now()
-			if !seen {
-				at = start
-			}
-			c = corev1.PodCondition{Type: t, Status: s, LastTransitionTime: at}
-			if t == corev1.ContainersReady || t == corev1.PodReady {
-				if s == corev1.ConditionFalse {
-					c.Reason = "ContainersNotReady"
-				}
-			}
-			p.conditions[t] = c
+		at := metav1.NewTime(now)
+		if _, seen := prev[t]; !seen {
+			at = metav1.NewTime(start)
+		}
+		c := corev1.PodCondition{Type: t, Status: s, LastTransitionTime: at}
+		if (t == corev1.ContainersReady || t == corev1.PodReady) && s == corev1.ConditionFalse {
+			c.Reason = "ContainersNotReady"
 		}
 		return c
 	}
-	st.Conditions = []corev1.PodCondition{
+	return []corev1.PodCondition{
 		cond(corev1.PodScheduled, true),
 		cond(corev1.PodInitialized, initDone),
 		cond(corev1.ContainersReady, ready),
 		cond(corev1.PodReady, ready),
 	}
-	if p.rec.TeardownError != "" {
-		st.Reason, st.Message = "TeardownFailed", p.rec.TeardownError
+}
+
+// podStatus computes a pod's v1 object with its status from v at now, as
+// the kubelet does, and the conditions with their transition times. It is
+// pure: it reads v and the container's logs only for termination
+// messages, and changes nothing.
+func podStatus(v podView, hostIP string, now time.Time) (*corev1.Pod, map[corev1.PodConditionType]corev1.PodCondition) {
+	pod := v.rec.Pod.DeepCopy()
+	pod.APIVersion, pod.Kind = "v1", "Pod"
+	if pod.Annotations == nil {
+		pod.Annotations = map[string]string{}
 	}
-	return pod
+	if v.rec.Plan != nil {
+		pod.Annotations[AnnotationNetNS] = v.rec.Plan.Sandbox.NetNSPath
+	}
+	st := &pod.Status
+	st.PodIP = v.rec.PodIP
+	if v.rec.PodIP != "" {
+		st.PodIPs = []corev1.PodIP{{IP: v.rec.PodIP}}
+	}
+	st.HostIP = hostIP
+	if st.HostIP != "" {
+		st.HostIPs = []corev1.HostIP{{IP: st.HostIP}}
+	}
+	start := metav1.NewTime(v.rec.Created)
+	st.StartTime = &start
+	st.QOSClass = plan.QOSClass(pod)
+
+	initDone := true
+	for _, c := range pod.Spec.InitContainers {
+		cs := containerStatus(v, c, true)
+		if isSidecar(&c) {
+			// A native sidecar counts as initialized once it has started.
+			if cs.Started == nil || !*cs.Started {
+				initDone = false
+			}
+		} else {
+			cs.Ready = cs.State.Terminated != nil && cs.State.Terminated.ExitCode == 0
+			if !cs.Ready {
+				initDone = false
+			}
+		}
+		st.InitContainerStatuses = append(st.InitContainerStatuses, cs)
+	}
+	readyN := 0
+	for _, c := range pod.Spec.Containers {
+		cs := containerStatus(v, c, false)
+		if cs.Ready {
+			readyN++
+		}
+		st.ContainerStatuses = append(st.ContainerStatuses, cs)
+	}
+	n := len(pod.Spec.Containers)
+	st.Phase = podPhase(v.rec.State, st.ContainerStatuses)
+	if v.rec.State == StateDeleting {
+		del := metav1.NewTime(now)
+		pod.DeletionTimestamp = &del
+	}
+	ready := readyN == n && n > 0
+	st.Conditions = podConditions(initDone, ready, v.rec.Created, now, v.conditions)
+	if v.rec.TeardownError != "" {
+		st.Reason, st.Message = "TeardownFailed", v.rec.TeardownError
+	}
+	conds := map[corev1.PodConditionType]corev1.PodCondition{}
+	for _, c := range st.Conditions {
+		conds[c.Type] = c
+	}
+	return pod, conds
 }
 
 // AnnotationNetNS carries the path of the pod's network namespace on the

@@ -20,6 +20,9 @@ import (
 // pods that were running are adopted (their containers survive a daemon
 // restart), pods caught half created or half deleted are torn down.
 func (r *Runtime) reconcile(ctx context.Context) error {
+	if err := r.pastEvents.load(filepath.Join(filepath.Dir(r.records.dir), "events.json"), time.Now()); err != nil {
+		r.log.Warn("failed to read the events of deleted pods", "err", err)
+	}
 	recs, bad := r.records.list()
 	for uid, err := range bad {
 		// A daemon killed while it saved a pod's first record leaves the
@@ -46,17 +49,28 @@ func (r *Runtime) reconcile(ctx context.Context) error {
 				_ = r.records.save(rec)
 				ps := newPodState(rec)
 				close(ps.created)
+				r.mu.Lock()
 				r.pods[key] = ps
+				r.mu.Unlock()
 				go r.retryTeardown(ps)
 			}
 			continue
 		}
 		ps := newPodState(rec)
 		close(ps.created)
+		events, err := r.records.loadEvents(string(rec.Pod.UID))
+		if err != nil {
+			r.log.Warn("failed to read a pod's events", "pod", key, "err", err)
+		}
+		ps.events = events
+		// Known before it is adopted: its probes, which adopt resumes,
+		// find it.
+		r.mu.Lock()
+		r.pods[key] = ps
+		r.mu.Unlock()
 		if err := r.adopt(ctx, ps); err != nil {
 			r.log.Warn("failed to adopt pod", "pod", key, "err", err)
 		}
-		r.pods[key] = ps
 		r.log.Info("adopted pod", "pod", key)
 	}
 	// No operation is in progress yet: every lease of minipod's is one a
@@ -76,8 +90,11 @@ func (r *Runtime) reconcile(ctx context.Context) error {
 	return nil
 }
 
-// adopt rebuilds a running pod's container states from containerd and
-// waits on the tasks that still run.
+// adopt rebuilds a running pod's container states from what was saved of
+// them and from containerd, and waits on the tasks that still run.
+// containerd says whether a container runs and how an unseen run ended;
+// the saved state keeps its restarts, log file, last state, started and
+// ready, and back-off.
 func (r *Runtime) adopt(ctx context.Context, ps *podState) error {
 	ctx = r.nsctx(ctx)
 	var errs []error
@@ -85,70 +102,114 @@ func (r *Runtime) adopt(ctx context.Context, ps *podState) error {
 	for _, c := range ps.rec.Pod.Spec.InitContainers {
 		init[c.Name] = true
 	}
+	resume := map[string]bool{}
 	for name, id := range ps.rec.Containers {
-		cs := &containerState{ID: id, Init: init[name]}
-		ps.containers[name] = cs
+		cs, exitc, err := r.adoptContainer(ctx, ps, name, id, init[name])
+		if err != nil {
+			errs = append(errs, fmt.Errorf("container %q: %w", name, err))
+		}
+		ps.mu.Lock()
+		r.addContainer(ps, name, cs)
+		ps.mu.Unlock()
+		if exitc != nil {
+			r.watch(ps, name, exitc)
+			resume[name] = true
+		}
+	}
+	for name := range ps.containers {
+		if resume[name] {
+			r.resumeProbes(ps, name)
+		}
+	}
+	// An exit while no daemon watched (or a restart in back-off, or a
+	// start that had failed) is an exit all the same: the restartPolicy
+	// applies to it now, after what is left of its back-off. A container
+	// containerd no longer has cannot be started again.
+	for name, cs := range ps.containers {
+		if cs.Exited && cs.Reason != "ContainerMissing" && restartable(ps.rec.Pod, name) && shouldRestart(restartPolicyOf(ps.rec.Pod, name), cs.ExitCode) {
+			r.retryStart(ps, name, adoptedBackOff(cs, time.Now()))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// adoptedBackOff is how long an adopted container that exited still waits
+// before it runs again: what is left of the back-off it was in, the whole
+// back-off when its failed start had not begun it yet, and none for an
+// exit no daemon saw.
+func adoptedBackOff(cs *containerState, now time.Time) time.Duration {
+	switch {
+	case !cs.BackOffUntil.IsZero():
+		return max(0, cs.BackOffUntil.Sub(now))
+	case cs.Waiting != "":
+		return cs.BackOff
+	}
+	return 0
+}
+
+// adoptContainer is the state of an adopted container: as saved, and as
+// containerd has it now; and the exits of its task when it runs.
+func (r *Runtime) adoptContainer(ctx context.Context, ps *podState, name, id string, init bool) (*containerState, <-chan containerd.ExitStatus, error) {
+	cs, err := r.records.loadState(string(ps.rec.Pod.UID), name)
+	if err != nil || cs == nil || cs.ID != id {
+		if err != nil {
+			r.log.Warn("failed to read a container's saved state; counting from its log files", "container", name, "err", err)
+		}
+		cs = &containerState{ID: id, Init: init}
 		// The run the container was at is its last log file: restarts
 		// count on from it, and the next run writes to a new file.
 		if n, path := lastRunLog(firstLogPath(ps.rec.Plan, name)); path != "" {
 			cs.Restarts, cs.LogPath = n, path
 		}
-		c, err := r.client.LoadContainer(ctx, id)
-		if err != nil {
-			cs.Exited, cs.Reason, cs.ExitCode = true, "ContainerMissing", 137
-			errs = append(errs, fmt.Errorf("container %q: %w", name, err))
-			continue
-		}
-		if info, err := c.Info(ctx, containerd.WithoutRefreshedMetadata); err == nil {
+	}
+	wasRunning := cs.Running
+	cs.Running = false
+	c, err := r.client.LoadContainer(ctx, id)
+	if err != nil {
+		cs.Exited, cs.Reason, cs.ExitCode = true, "ContainerMissing", 137
+		return cs, nil, err
+	}
+	if info, err := c.Info(ctx, containerd.WithoutRefreshedMetadata); err == nil {
+		if cs.Image == "" {
 			cs.Image = info.Image
+		}
+		if cs.StartedAt.IsZero() {
 			cs.StartedAt = info.CreatedAt
 		}
-		t, err := c.Task(ctx, nil)
-		if errdefs.IsNotFound(err) {
-			cs.Exited, cs.Reason = true, "Completed"
-			continue
-		}
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		st, err := t.Status(ctx)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if st.Status == containerd.Stopped {
-			cs.Exited, cs.ExitCode, cs.FinishedAt = true, int32(st.ExitStatus), st.ExitTime
-			cs.Reason = "Completed"
-			if st.ExitStatus != 0 {
-				cs.Reason = "Error"
-			}
-			continue
-		}
-		exitc, err := t.Wait(context.WithoutCancel(ctx))
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		cs.Running = true
-		if cs.StartedAt.IsZero() {
-			cs.StartedAt = time.Now()
-		}
-		r.watch(ps, name, exitc)
-		if !cs.Init {
-			r.startProbes(ps, name)
-		}
 	}
-	// An exit while no daemon watched (or a restart in back-off, or a
-	// start that had failed) is an exit all the same: the restartPolicy
-	// applies to it now. A container containerd no longer has cannot be
-	// started again.
-	for name, cs := range ps.containers {
-		if cs.Exited && cs.Reason != "ContainerMissing" && restartable(ps.rec.Pod, name) && shouldRestart(restartPolicyOf(ps.rec.Pod, name), cs.ExitCode) {
-			r.retryStart(ps, name, 0)
+	t, err := c.Task(ctx, nil)
+	if errdefs.IsNotFound(err) {
+		if !cs.Exited {
+			// Its run ended and its task was deleted, unseen: no exit
+			// code is left to read.
+			cs.exited(0, time.Now(), nil)
 		}
+		return cs, nil, nil
 	}
-	return errors.Join(errs...)
+	if err != nil {
+		return cs, nil, err
+	}
+	st, err := t.Status(ctx)
+	if err != nil {
+		return cs, nil, err
+	}
+	if st.Status == containerd.Stopped {
+		if wasRunning || !cs.Exited {
+			// The run ended while no daemon watched.
+			cs.exited(int32(st.ExitStatus), st.ExitTime, nil)
+			cs.classifyOOM(ps.rec.Plan)
+		}
+		return cs, nil, nil
+	}
+	exitc, err := t.Wait(context.WithoutCancel(ctx))
+	if err != nil {
+		return cs, nil, err
+	}
+	cs.Running, cs.Exited = true, false
+	if cs.StartedAt.IsZero() {
+		cs.StartedAt = time.Now()
+	}
+	return cs, exitc, nil
 }
 
 // restartable tells whether a container of the pod is restarted after it

@@ -71,9 +71,12 @@ func securitySpecOpts(cp *ContainerPlan, seccompDir string) ([]oci.SpecOpts, err
 	if s.ReadOnlyRootFS {
 		opts = append(opts, oci.WithRootFSReadonly())
 	}
-	if s.NoNewPrivileges {
-		opts = append(opts, oci.WithNoNewPrivileges)
-	}
+	// containerd's default spec sets no_new_privs; the plan says
+	// whether it stays (allowPrivilegeEscalation: false), as a kubelet.
+	opts = append(opts, func(_ context.Context, _ oci.Client, _ *containers.Container, spec *oci.Spec) error {
+		spec.Process.NoNewPrivileges = s.NoNewPrivileges
+		return nil
+	})
 	if len(s.Sysctls) > 0 {
 		opts = append(opts, func(_ context.Context, _ oci.Client, _ *containers.Container, spec *oci.Spec) error {
 			if spec.Linux.Sysctl == nil {
