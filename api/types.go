@@ -80,7 +80,7 @@ type ImageList struct {
 }
 
 // ImageConfig is the part of an image's config that shapes a container
-// (the fields of plan.ImageConfig, which a dry run plans with).
+// (plan.ImageConfig: what a pod's plan starts from).
 type ImageConfig struct {
 	Entrypoint []string `json:"entrypoint,omitempty"`
 	Cmd        []string `json:"cmd,omitempty"`

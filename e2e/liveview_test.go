@@ -91,15 +91,16 @@ var liveExamples = []string{
 }
 
 // liveExtras is what a pod's page must show that its manifest does not
-// declare: a log line each program writes once it works, a socket the
-// manifest declares no port for, the names a pod reaches other pods by.
+// declare: a log line each program writes once it works (one that stays
+// among the last lines the page keeps), a socket the manifest declares no
+// port for, the names a pod reaches other pods by.
 var liveExtras = map[string]struct {
 	logContainer, logText string
 	listens               map[string][]string // container -> "ADDRESS:PORT"s beyond its containerPorts
 	reaches               []string
 }{
-	"log-collector": {logContainer: "collector", logText: "log-collector: receiving lines on :9000"},
-	"db-dev":        {logContainer: "kvdb", logText: "kvdb: serving 2 keys on :6379"},
+	"log-collector": {logContainer: "collector", logText: "connected"},                           // its readiness probe connects every 2 s
+	"db-dev":        {logContainer: "kvdb", logText: `"GET greeting" -> "VALUE hello from dev"`}, // asked every 2 s by app
 	"db-test":       {logContainer: "kvdb", logText: "kvdb: serving 2 keys on :6379"},
 	"db-prod":       {logContainer: "kvdb", logText: "kvdb: serving 2 keys on :6379"},
 	"web":           {logContainer: "log-shipper", logText: "following /var/log/webapp/access.log", reaches: []string{"log-collector"}},

@@ -26,17 +26,13 @@ import (
 
 	"github.com/moby/sys/signal"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/minipod/minipod/api"
 )
 
-// ImageConfig is the part of an image's config that shapes a container.
-type ImageConfig struct {
-	Entrypoint []string `json:"entrypoint,omitempty"`
-	Cmd        []string `json:"cmd,omitempty"`
-	Env        []string `json:"env,omitempty"`
-	WorkingDir string   `json:"workingDir,omitempty"`
-	User       string   `json:"user,omitempty"`
-	StopSignal string   `json:"stopSignal,omitempty"`
-}
+// ImageConfig is the part of an image's config that shapes a container,
+// as the daemon sends it to a dry run.
+type ImageConfig = api.ImageConfig
 
 // PlanOptions is what Plan needs besides the pod.
 type Options struct {

@@ -242,7 +242,7 @@ func (r *Runtime) ImageConfigs(ctx context.Context, refs []string) (map[string]*
 		if err != nil {
 			return nil, err
 		}
-		out[ref] = (*api.ImageConfig)(cfg)
+		out[ref] = cfg
 	}
 	return out, nil
 }

@@ -183,11 +183,10 @@ func imageConfigs(ctx context.Context, c *client.Client, f *manifest.File) map[s
 	if err != nil {
 		return nil
 	}
-	out := make(map[string]*plan.ImageConfig, len(configs))
-	for ref, cfg := range configs {
-		out[ref] = (*plan.ImageConfig)(cfg)
+	if configs == nil {
+		configs = map[string]*plan.ImageConfig{}
 	}
-	return out
+	return configs
 }
 
 // printPlans writes the plan of every pod of f, as text or as a JSON array.
