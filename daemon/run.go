@@ -52,10 +52,12 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		socket = api.DefaultSocket
 	}
 	// The test-only fault hook (runtime.FaultEnv); inert when unset.
-	if err := runtime.InstallFaultFromEnv(); err != nil {
+	fault, err := runtime.FaultFromEnv()
+	if err != nil {
 		return err
 	}
-	if os.Getenv(runtime.FaultEnv) != "" {
+	if fault != nil {
+		cfg.Runtime.Fault = fault
 		log.Warn("test-only fault injection is on", "fault", os.Getenv(runtime.FaultEnv))
 	}
 	if cfg.TCPAddress != "" {

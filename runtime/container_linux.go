@@ -41,7 +41,9 @@ func containerID(uid, name string) string { return plan.ContainerID(uid, name) }
 
 // createContainer creates a containerd container for cp, from its image,
 // joining the pod's namespaces, with the pod's mounts and a CRI log file.
-func (r *Runtime) createContainer(ctx context.Context, p *PodPlan, cp *ContainerPlan, img containerd.Image, podIP, hostIP, nodeName string) (containerd.Container, error) {
+func (r *Runtime) createContainer(ctx context.Context, a *podApply, cp *ContainerPlan) (containerd.Container, error) {
+	p, img := a.plan, a.images[cp.Image]
+	podIP, hostIP, nodeName := a.podIP, r.hostIP, r.nodeName
 	ctx = r.nsctx(ctx)
 	id := containerID(p.UID, cp.Name)
 	var mounts []specs.Mount

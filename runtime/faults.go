@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -11,7 +12,7 @@ import (
 
 // FaultEnv names the environment variable of the test-only fault hook. It is
 // inert when unset, and no user-facing flag or API sets it. The daemon reads
-// it once at start (InstallFaultFromEnv):
+// it once at start (FaultFromEnv) into Config.Fault:
 //
 //	MINIPOD_TEST_FAULT=fail:<step>    the step fails once, after its own work
 //	MINIPOD_TEST_FAULT=crash:<step>   the daemon SIGKILLs itself right after the
@@ -22,10 +23,9 @@ import (
 // reconciles and that nothing is left.
 const FaultEnv = "MINIPOD_TEST_FAULT"
 
-// Teardown steps, named by the fault-injection hook. Each fires after the
-// step's own work.
+// Teardown steps, named by the fault-injection hook: the undos of podSteps.
+// Each fires after the step's own work.
 const (
-	StepRunning            = "running"
 	StepTeardownContainers = "teardown containers"
 	StepTeardownCNI        = "teardown CNI DEL"
 	StepTeardownNetNS      = "teardown network namespace"
@@ -34,18 +34,39 @@ const (
 	StepTeardownRecord     = "teardown record"
 )
 
-// ApplySteps are the hook points of apply, in order. StepRunning fires once
-// the record says Running: a crash there leaves a complete pod to adopt.
-var ApplySteps = []string{StepImages, StepRecord, StepNetNS, StepPodNamespaces, StepCNI, StepVolumes, StepPodFiles, StepInitContainers, StepCreate, StepStart, StepRunning}
+// ApplySteps are the hook points of apply, in order: the steps of podSteps
+// that do something.
+var ApplySteps = applySteps()
 
-// TeardownSteps are the hook points of teardown, in order.
-var TeardownSteps = []string{StepTeardownContainers, StepTeardownCNI, StepTeardownNetNS, StepTeardownPodNS, StepTeardownVolumes, StepTeardownRecord}
+// TeardownSteps are the hook points of teardown, in order: the undos of
+// podSteps, backwards.
+var TeardownSteps = teardownSteps()
+
+func applySteps() []string {
+	var out []string
+	for _, s := range podSteps {
+		if s.do != nil && !slices.Contains(out, s.name) {
+			out = append(out, s.name)
+		}
+	}
+	return out
+}
+
+func teardownSteps() []string {
+	var out []string
+	for i := len(podSteps) - 1; i >= 0; i-- {
+		if t := podSteps[i].teardown; t != "" {
+			out = append(out, t)
+		}
+	}
+	return out
+}
 
 // errInjected is the error of an injected failure.
 var errInjected = errors.New("injected fault (" + FaultEnv + ")")
 
-// ParseFault turns a FaultEnv value into a hook for FailAt. Empty means no
-// hook (nil, nil).
+// ParseFault turns a FaultEnv value into a hook for Config.Fault. Empty
+// means no hook (nil, nil).
 func ParseFault(v string) (func(step string) error, error) {
 	if v == "" {
 		return nil, nil
@@ -68,22 +89,12 @@ func ParseFault(v string) (func(step string) error, error) {
 	}, nil
 }
 
-// InstallFaultFromEnv sets FailAt from FaultEnv. It is for the daemon's
-// start-up; with the variable unset it does nothing.
-func InstallFaultFromEnv() error {
-	hook, err := ParseFault(os.Getenv(FaultEnv))
-	if err != nil || hook == nil {
-		return err
-	}
-	FailAt = hook
-	return nil
+// FaultFromEnv is the hook FaultEnv asks for, for the daemon's Config.Fault;
+// nil with the variable unset.
+func FaultFromEnv() (func(step string) error, error) {
+	return ParseFault(os.Getenv(FaultEnv))
 }
 
 func knownStep(step string) bool {
-	for _, s := range append(append([]string{}, ApplySteps...), TeardownSteps...) {
-		if s == step {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(ApplySteps, step) || slices.Contains(TeardownSteps, step)
 }

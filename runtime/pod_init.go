@@ -54,10 +54,10 @@ func restartPolicyOf(pod *corev1.Pod, name string) corev1.RestartPolicy {
 // runInit creates an init container and runs it to completion (or, for a
 // sidecar, until it has started). The end of ctx stops the waiting, never a
 // containerd call half way.
-func (r *Runtime) runInit(ctx context.Context, ps *podState, undo *undoStack, plan *PodPlan, cp *ContainerPlan, img containerd.Image, podIP, hostIP, nodeName string) error {
-	id := containerID(plan.UID, cp.Name)
-	undo.push("init container "+cp.Name, func(ctx context.Context) error { return r.removeContainer(ctx, id, "", 0) })
-	c, err := r.createContainer(context.WithoutCancel(ctx), plan, cp, img, podIP, hostIP, nodeName)
+func (a *podApply) runInit(ctx context.Context, cp *ContainerPlan) error {
+	r, ps, plan := a.r, a.ps, a.plan
+	img := a.images[cp.Image]
+	c, err := r.createContainer(context.WithoutCancel(ctx), a, cp)
 	if err != nil {
 		return err
 	}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -13,8 +11,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/minipod/minipod/api"
-	"github.com/minipod/minipod/netns"
-	"github.com/minipod/minipod/volumes"
 )
 
 // DeletePod stops the pod's containers (SIGTERM, the grace period, then
@@ -101,61 +97,38 @@ func (r *Runtime) deletePod(ctx context.Context, ps *podState, opts api.DeleteOp
 	return nil
 }
 
-// teardown is apply backwards, and idempotent: it works on a pod that is
-// half created, already gone, or left by a daemon that was killed. Every
-// resource is found from the pod's UID.
+// teardown is apply backwards: the undos of podSteps, last step first,
+// each of which is idempotent, so that it works on a pod that is half
+// created, already gone, or left by a daemon that was killed. Every
+// resource is found from the pod's record and UID. The containers go first
+// (preStop hooks, the stop signal, the grace period, then SIGKILL), the
+// record last, and only once everything else has gone.
 func (r *Runtime) teardown(ctx context.Context, rec *Record, grace time.Duration) error {
-	uid := string(rec.Pod.UID)
-	plan := rec.Plan
-	var errs []error
-
-	// Containers stop in waves: the app containers together, then native
-	// sidecars in reverse order, then what is left (finished init
-	// containers, or containers a crash left without a plan).
-	ids, err := r.podContainerIDs(ctx, uid)
-	if err != nil {
-		return err
+	a := &podApply{r: r, rec: rec, plan: rec.Plan, grace: grace}
+	if ps, _ := r.lookup(rec.Pod.Namespace, rec.Pod.Name); ps != nil && ps.rec == rec {
+		a.killing = ps
 	}
-	errs = append(errs, r.stopContainers(ctx, rec, ids, grace))
-	errs = append(errs, failAt(StepTeardownContainers))
-	if plan == nil {
-		// The record was saved before any plan: nothing else was created.
-		errs = append(errs, r.records.remove(uid))
-		return errors.Join(errs...)
-	}
-
-	// Network: CNI DEL (also without the namespace, so the IP is freed),
-	// then the namespace itself. A hostNetwork pod has neither.
-	if !plan.Sandbox.HostNetwork {
-		errs = append(errs, r.teardownNetwork(ctx, plan))
-	}
-	if err := unpinPodNamespaces(plan.Sandbox.NamespaceDir); err != nil {
-		errs = append(errs, err)
-	}
-	errs = append(errs, failAt(StepTeardownPodNS))
-	for _, vp := range plan.Volumes {
-		if err := volumes.Teardown(ctx, toVolume(vp)); err != nil {
-			errs = append(errs, err)
+	a.undo.verb = "tear down"
+	for _, s := range podSteps {
+		// A record saved before any plan (a pod deleted while it waited
+		// for its images): nothing but the record was created, and
+		// containers, if any, are found by the pod's UID.
+		if rec.Plan == nil && s.name != StepRecord && s.name != stepContainers {
+			continue
+		}
+		if s.only == nil || s.only(a) {
+			a.pushUndo(s)
 		}
 	}
-	errs = append(errs, failAt(StepTeardownVolumes))
-	// The pod cgroup last, well after the containers (see apply).
-	if err := removePodCgroup(uid); err != nil {
-		errs = append(errs, err)
-	}
-	if err := errors.Join(errs...); err != nil {
-		return err
-	}
-	// The record and pod directory go last, with the pod's logs.
-	if err := errors.Join(os.RemoveAll(plan.LogDir), r.records.remove(uid)); err != nil {
-		return err
-	}
-	return failAt(StepTeardownRecord)
+	return a.undo.run(ctx)
 }
 
-// stopContainers stops and removes a pod's containers in waves, running
-// preStop hooks within the grace period.
-func (r *Runtime) stopContainers(ctx context.Context, rec *Record, ids []string, grace time.Duration) error {
+// stopContainers stops and removes a pod's containers in waves: the app
+// containers together, then native sidecars in reverse order, then what is
+// left (finished init containers, or containers a crash left without a
+// plan). With ps (a delete of a listed pod), each container's preStop hook
+// runs within the grace period, and a Killing event is recorded.
+func (r *Runtime) stopContainers(ctx context.Context, rec *Record, ids []string, grace time.Duration, ps *podState) error {
 	uid := string(rec.Pod.UID)
 	plan := rec.Plan
 	byID := map[string]ContainerPlan{}
@@ -192,7 +165,6 @@ func (r *Runtime) stopContainers(ctx context.Context, rec *Record, ids []string,
 	for _, id := range ids {
 		exists[id] = true
 	}
-	ps, _ := r.lookup(rec.Pod.Namespace, rec.Pod.Name)
 	var errs []error
 	for _, wave := range waves {
 		var wg sync.WaitGroup
@@ -205,7 +177,7 @@ func (r *Runtime) stopContainers(ctx context.Context, rec *Record, ids []string,
 			go func() {
 				defer wg.Done()
 				left := grace
-				if c, ok := byID[id]; ok && ps != nil && ps.rec == rec {
+				if c, ok := byID[id]; ok && ps != nil {
 					r.event(ps, corev1.EventTypeNormal, "Killing", "Stopping container "+c.Name, c.Name)
 					left = r.preStop(ctx, ps, c.Name, grace)
 				}
@@ -215,30 +187,5 @@ func (r *Runtime) stopContainers(ctx context.Context, rec *Record, ids []string,
 		wg.Wait()
 		errs = append(errs, werrs...)
 	}
-	return errors.Join(errs...)
-}
-
-// teardownNetwork runs CNI DEL (with an empty namespace path when the
-// namespace is gone, so the IP is still freed) and removes the namespace.
-func (r *Runtime) teardownNetwork(ctx context.Context, plan *PodPlan) error {
-	var errs []error
-
-	nsPath := plan.Sandbox.NetNSPath
-	ns, err := netns.LoadIn(filepath.Dir(plan.Sandbox.NetNSPath), plan.Sandbox.NetNSName)
-	if errdefs.IsNotFound(err) {
-		nsPath = ""
-	} else if err != nil {
-		errs = append(errs, err)
-	}
-	if err := r.network.Remove(ctx, attachment(plan, nsPath)); err != nil {
-		errs = append(errs, err)
-	}
-	errs = append(errs, failAt(StepTeardownCNI))
-	if ns != nil {
-		if err := ns.Remove(); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	errs = append(errs, failAt(StepTeardownNetNS))
 	return errors.Join(errs...)
 }

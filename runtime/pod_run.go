@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -25,31 +27,6 @@ var (
 	errNotFound      = errdefs.ErrNotFound
 	errAlreadyExists = errdefs.ErrAlreadyExists
 )
-
-// Apply steps, named in errors and by the fault-injection hook.
-const (
-	StepImages         = "images"
-	StepRecord         = "pod record"
-	StepNetNS          = "network namespace"
-	StepPodNamespaces  = "ipc and uts namespaces"
-	StepCNI            = "CNI ADD"
-	StepVolumes        = "volumes"
-	StepPodFiles       = "pod files"
-	StepInitContainers = "init containers"
-	StepCreate         = "create containers"
-	StepStart          = "start containers"
-)
-
-// FailAt, when set (tests only), makes apply fail at the named step, after
-// the step's own work, so that its undo is exercised too.
-var FailAt func(step string) error
-
-func failAt(step string) error {
-	if FailAt == nil {
-		return nil
-	}
-	return FailAt(step)
-}
 
 // CreatePod creates the pod, and returns when all of its containers run, or
 // when its creation failed and was rolled back. The pod is one the API
@@ -185,68 +162,144 @@ func (r *Runtime) refs(ctx context.Context, ns string) ([]*corev1.ConfigMap, []*
 	return cms, secrets, nil
 }
 
-// apply runs the pod's plan step by step; each step registers its undo
-// before the next runs, and a failure undoes everything in reverse. justPulled
-// holds the normalized names of the images the caller has just pulled.
-//
-// ctx is the caller's; its end (a client gone, its Ctrl-C) stops the
-// creation where a step ends and rolls it back, but never cuts a step
-// short: a CNI plugin or a containerd call killed half way leaves what no
-// undo knows of. The steps run on a context without its cancellation
-// (init containers excepted: they wait on ctx, which may be long).
-func (r *Runtime) apply(ctx context.Context, ps *podState, cms []*corev1.ConfigMap, secrets []*corev1.Secret, justPulled map[string]bool) (retErr error) {
-	pod := ps.rec.Pod
-	caller := ctx
-	ctx = context.WithoutCancel(ctx)
-	stepDone := func(step string) error {
-		if caller.Err() != nil {
-			return fmt.Errorf("creation interrupted: %w", context.Cause(caller))
-		}
-		return failAt(step)
-	}
-	var undo undoStack
-	step := ""
-	// Each step's duration goes to the debug log: where a pod's start time
-	// goes, for profiling and the benchmark.
-	stepStart, stepName := time.Now(), ""
-	mark := func(next string) {
-		if stepName != "" {
-			r.log.Debug("apply step done", "pod", podKey(ps.rec.Pod.Namespace, ps.rec.Pod.Name), "step", stepName, "took", time.Since(stepStart))
-		}
-		stepStart, stepName = time.Now(), next
-	}
-	defer mark("")
-	defer func() {
-		if retErr == nil {
-			return
-		}
-		serr := &StepError{Step: step, Err: retErr}
-		// The rollback kills the containers: they must not be restarted
-		// behind its back.
-		ps.stop()
-		if rbErr := undo.rollback(ctx); rbErr != nil {
-			serr.Rollback = rbErr
-			ps.mu.Lock()
-			ps.rec.State = StateRollbackIncomplete
-			ps.rec.TeardownError = rbErr.Error()
-			ps.mu.Unlock()
-			_ = r.records.save(ps.rec)
-		}
-		retErr = serr
-	}()
+// Apply steps, named in errors, in the daemon's debug timings and by the
+// fault-injection hook (Config.Fault).
+const (
+	StepImages         = "images"
+	StepRecord         = "pod record"
+	StepNetNS          = "network namespace"
+	StepPodNamespaces  = "ipc and uts namespaces"
+	StepCNI            = "CNI ADD"
+	StepVolumes        = "volumes"
+	StepPodFiles       = "pod files"
+	StepInitContainers = "init containers"
+	StepCreate         = "create containers"
+	StepStart          = "start containers"
+	// StepRunning ends once the record says Running: a crash there leaves a
+	// complete pod to adopt.
+	StepRunning = "running"
 
-	// 1. Images present, before anything is created.
-	step = StepImages
-	mark(step)
-	images := map[string]containerd.Image{}
+	// Entries that only hold the undo of what later steps make.
+	stepPodCgroup  = "pod cgroup"
+	stepContainers = "containers"
+)
+
+// podSteps is a pod's creation, in order: the kubelet's SyncPod and
+// containerd's RunPodSandbox, written as data. Each entry is a method of
+// podApply; podApply.step names, times and fault-injects it, and registers
+// its undo before it runs (a CNI ADD may allocate an IP and still fail: its
+// DEL must run all the same).
+//
+// A step's undo is also its teardown: a delete runs the undos of the whole
+// list backwards, as a rollback runs those of the steps it reached, so the
+// two release things in one order. Every undo is idempotent, from the plan
+// and the pod's UID: it works on what is half made, gone, or left by a
+// daemon that was killed.
+//
+// An entry without do only registers an undo, for what the steps after it
+// make: the pod cgroup appears with the first container (or the pause) and
+// goes after all of them; the containers go before anything they run on.
+// An entry whose only says false is skipped, in apply and in teardown (a
+// hostNetwork pod has no network namespace and no CNI). A background step
+// starts its work and returns; a later entry of the same name waits for it,
+// and the step ends (is timed, checked for interruption, fault-injected)
+// there.
+var podSteps = []podStep{
+	{name: StepImages, do: (*podApply).ensureImages},
+	{name: StepRecord, do: (*podApply).saveRecord, undo: (*podApply).removeRecord, teardown: StepTeardownRecord, last: true},
+	{name: stepPodCgroup, undo: (*podApply).removePodCgroup},
+	{name: StepNetNS, only: podNetwork, do: (*podApply).createNetNS, undo: (*podApply).removeNetNS, teardown: StepTeardownNetNS},
+	{name: StepPodNamespaces, do: (*podApply).pinNamespaces, undo: (*podApply).unpinNamespaces, teardown: StepTeardownPodNS},
+	{name: StepCNI, only: podNetwork, do: (*podApply).startCNIAdd, undo: (*podApply).cniDel, teardown: StepTeardownCNI, background: true},
+	{name: StepVolumes, do: (*podApply).setupVolumes, undo: (*podApply).teardownVolumes, teardown: StepTeardownVolumes},
+	{name: StepPodFiles, do: (*podApply).podFiles},
+	// Init containers may use the network at once, and a container's
+	// environment may hold the pod IP: then the IP is needed now.
+	{name: StepCNI, only: (*podApply).ipNeededEarly, do: (*podApply).awaitPodIP},
+	{name: stepContainers, undo: (*podApply).removeContainers, teardown: StepTeardownContainers},
+	{name: StepInitContainers, do: (*podApply).runInitContainers},
+	{name: StepCreate, do: (*podApply).createContainers},
+	// The IP, and the pod's /etc/hosts with it, before anything runs.
+	{name: StepCNI, only: (*podApply).cniPending, do: (*podApply).awaitPodIP},
+	{name: StepStart, do: (*podApply).startContainers},
+	{name: StepRunning, do: (*podApply).markRunning},
+}
+
+// podApply is one pod's creation, or its teardown: what the steps read and
+// what they make, so that each step is a method without a long parameter
+// list.
+type podApply struct {
+	r    *Runtime
+	ps   *podState // the pod being created; nil in a teardown
+	rec  *Record
+	plan *PodPlan
+	// caller is the creation's caller's context. Its end (a client gone,
+	// its Ctrl-C) stops the creation where a step ends and rolls it back,
+	// but never cuts a step short: a CNI plugin or a containerd call killed
+	// half way leaves what no undo knows of. The steps run on a context
+	// without its cancellation; only the waiting (image pulls, init
+	// containers, which may be long) ends with it.
+	caller     context.Context
+	cms        []*corev1.ConfigMap
+	secrets    []*corev1.Secret
+	justPulled map[string]bool // normalized names of the images the caller has just pulled
+
+	images  map[string]containerd.Image
+	podIP   string
+	created []containerd.Container // the app containers, as plan.Containers
+
+	// The CNI ADD in flight: cniDone is closed when it ends.
+	cniDone    chan struct{}
+	cniResult  *netns.Result
+	cniErr     error
+	cniAwaited bool
+
+	// current is the step under way, named in the error of a failure.
+	current string
+	undo    undoStack
+
+	// In a teardown: how long the containers get to stop, and the listed
+	// pod whose preStop hooks run and whose Killing events are recorded
+	// (nil in a rollback, and for a pod found at start-up).
+	grace   time.Duration
+	killing *podState
+}
+
+// apply runs podSteps for the pod; a failure undoes, in reverse, the steps
+// it reached.
+func (r *Runtime) apply(ctx context.Context, ps *podState, cms []*corev1.ConfigMap, secrets []*corev1.Secret, justPulled map[string]bool) error {
+	a := &podApply{
+		r: r, ps: ps, rec: ps.rec,
+		caller: ctx, cms: cms, secrets: secrets, justPulled: justPulled,
+		images: map[string]containerd.Image{},
+	}
+	ctx = context.WithoutCancel(ctx)
+	for _, s := range podSteps {
+		if err := a.step(ctx, s); err != nil {
+			return a.rollback(ctx, err)
+		}
+	}
+	return nil
+}
+
+// podNetwork tells whether the pod has a network of its own. With
+// hostNetwork it is in the host's network namespace: no namespace of its
+// own, no CNI, the host's address.
+func podNetwork(a *podApply) bool { return !a.plan.Sandbox.HostNetwork }
+
+// ensureImages makes the pod's images present (pulled as imagePullPolicy
+// says) before anything is created, and plans the pod with their
+// configurations.
+func (a *podApply) ensureImages(ctx context.Context) error {
+	r, ps, pod := a.r, a.ps, a.rec.Pod
 	configs := map[string]*ImageConfig{}
 	for _, c := range allContainers(pod) {
-		if _, ok := images[c.Image]; ok {
+		if _, ok := a.images[c.Image]; ok {
 			continue
 		}
 		// A pull may take long and is safe to cut short: what it fetched
 		// so far is the lease's alone.
-		img, pulled, err := r.ensureImage(caller, c.Image, c.ImagePullPolicy, justPulled)
+		img, pulled, err := r.ensureImage(a.caller, c.Image, c.ImagePullPolicy, a.justPulled)
 		if err != nil {
 			r.event(ps, corev1.EventTypeWarning, "Failed", fmt.Sprintf("Failed to pull image %q: %v", c.Image, err), c.Name)
 			return err
@@ -260,57 +313,71 @@ func (r *Runtime) apply(ctx context.Context, ps *podState, cms []*corev1.ConfigM
 		if err != nil {
 			return err
 		}
-		images[c.Image], configs[c.Image] = img, cfg
+		a.images[c.Image], configs[c.Image] = img, cfg
 	}
-	if err := stepDone(step); err != nil {
-		return err
-	}
-	plan, err := r.plan(pod, configs, cms, secrets)
+	plan, err := r.plan(pod, configs, a.cms, a.secrets)
 	if err != nil {
 		return err
 	}
+	a.plan = plan
+	return nil
+}
 
-	// 2. The record, before any host resource; deleted last.
-	step = StepRecord
-	mark(step)
-	ps.mu.Lock()
-	ps.rec.Plan = plan
-	ps.mu.Unlock()
-	undo.push(step, func(context.Context) error {
-		return errors.Join(r.records.remove(plan.UID), os.RemoveAll(plan.LogDir))
-	})
-	// The pod-level cgroup appears with the first container. Its undo runs
-	// last but one, well after every container's: a shim that exits with
-	// the pod's last task can still touch it for a moment.
-	undo.push("pod cgroup", func(context.Context) error { return removePodCgroup(plan.UID) })
-	if err := r.records.save(ps.rec); err != nil {
+// saveRecord saves the pod's record, with its plan, before any host
+// resource exists.
+func (a *podApply) saveRecord(ctx context.Context) error {
+	a.ps.mu.Lock()
+	a.rec.Plan = a.plan
+	if !podNetwork(a) {
+		a.podIP = a.r.hostIP
+		a.rec.PodIP = a.podIP
+	}
+	a.ps.mu.Unlock()
+	return a.r.records.save(a.rec)
+}
+
+// removeRecord removes the pod's logs, then its record and directory.
+func (a *podApply) removeRecord(ctx context.Context) error {
+	var logs error
+	if a.plan != nil {
+		logs = os.RemoveAll(a.plan.LogDir)
+	}
+	return errors.Join(logs, a.r.records.remove(string(a.rec.Pod.UID)))
+}
+
+// removePodCgroup removes the pod-level cgroup. It runs after every
+// container's undo and the pause's: a shim that exits with the pod's last
+// task can still touch it for a moment.
+func (a *podApply) removePodCgroup(ctx context.Context) error {
+	return removePodCgroup(string(a.rec.Pod.UID))
+}
+
+// createNetNS creates and pins the pod's network namespace, loopback up.
+func (a *podApply) createNetNS(ctx context.Context) error {
+	_, err := netns.NewIn(a.r.cfg.NetNSDir, a.plan.Sandbox.NetNSName)
+	return err
+}
+
+// loadNetNS finds the pod's network namespace; NotFound when it is gone.
+func (a *podApply) loadNetNS() (*netns.NetNS, error) {
+	return netns.LoadIn(filepath.Dir(a.plan.Sandbox.NetNSPath), a.plan.Sandbox.NetNSName)
+}
+
+func (a *podApply) removeNetNS(ctx context.Context) error {
+	ns, err := a.loadNetNS()
+	if errdefs.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
 		return err
 	}
-	if err := stepDone(step); err != nil {
-		return err
-	}
+	return ns.Remove()
+}
 
-	// 3. The pod's namespaces: network (pinned, loopback up), IPC and UTS.
-	var nsPath string
-	// With hostNetwork the pod is in the host's network namespace: no
-	// namespace of its own, no CNI, the host's address.
-	podIP := r.hostIP
-	if !plan.Sandbox.HostNetwork {
-		step = StepNetNS
-		mark(step)
-		ns, err := netns.NewIn(r.cfg.NetNSDir, plan.Sandbox.NetNSName)
-		if err != nil {
-			return err
-		}
-		undo.push(step, func(context.Context) error { return ns.Remove() })
-		if err := stepDone(step); err != nil {
-			return err
-		}
-		nsPath = ns.Path()
-	}
-	step = StepPodNamespaces
-	mark(step)
-	undo.push(step, func(context.Context) error { return unpinPodNamespaces(plan.Sandbox.NamespaceDir) })
+// pinNamespaces creates the pod's IPC and UTS namespaces, and with
+// shareProcessNamespace its PID namespace, held by the pause.
+func (a *podApply) pinNamespaces(ctx context.Context) error {
+	plan := a.plan
 	if err := pinPodNamespaces(plan.Sandbox.NamespaceDir, plan.Sandbox.Hostname); err != nil {
 		return err
 	}
@@ -318,136 +385,156 @@ func (r *Runtime) apply(ctx context.Context, ps *podState, cms []*corev1.ConfigM
 		// The pause lives in the pod's cgroup, in a child of its own as the
 		// kubelet's pause container does (cgroup v2 keeps processes out of
 		// a cgroup whose children have controllers).
-		if err := r.ensurePodCgroup(plan); err != nil {
+		if err := a.r.ensurePodCgroup(plan); err != nil {
 			return err
 		}
-		if err := startPause(plan.Sandbox.NamespaceDir, r.cfg.LogBinary, podCgroupDirs(plan.UID)); err != nil {
+		if err := startPause(plan.Sandbox.NamespaceDir, a.r.cfg.LogBinary, podCgroupDirs(plan.UID)); err != nil {
 			return err
 		}
 	}
-	if err := stepDone(step); err != nil {
+	return nil
+}
+
+// unpinNamespaces stops the pause, if any, and removes the pinned IPC, UTS
+// and PID namespaces.
+func (a *podApply) unpinNamespaces(ctx context.Context) error {
+	return unpinPodNamespaces(a.plan.Sandbox.NamespaceDir)
+}
+
+// startCNIAdd starts the CNI ADD in the background: volumes and pod files
+// are made and containers created meanwhile (they join the namespace,
+// which exists; the interface arrives in it when ADD is done). awaitPodIP
+// waits for it where the IP is needed.
+func (a *podApply) startCNIAdd(ctx context.Context) error {
+	att := attachment(a.plan, a.plan.Sandbox.NetNSPath)
+	a.cniDone = make(chan struct{})
+	go func() {
+		defer close(a.cniDone)
+		a.cniResult, a.cniErr = a.r.network.Setup(ctx, att)
+	}()
+	return nil
+}
+
+// cniDel runs CNI DEL once an ADD in flight has ended, with an empty
+// namespace path when the namespace is gone, so that the IP is freed all
+// the same.
+func (a *podApply) cniDel(ctx context.Context) error {
+	if a.cniDone != nil {
+		<-a.cniDone
+	}
+	nsPath := a.plan.Sandbox.NetNSPath
+	if _, err := a.loadNetNS(); errdefs.IsNotFound(err) {
+		nsPath = ""
+	}
+	return a.r.network.Remove(ctx, attachment(a.plan, nsPath))
+}
+
+// ipNeededEarly tells whether the pod IP is needed before the init
+// containers run.
+func (a *podApply) ipNeededEarly() bool {
+	return podNetwork(a) && (len(a.plan.Init) > 0 || needsPodIP(a.plan))
+}
+
+// cniPending tells whether the CNI ADD has not been waited for yet.
+func (a *podApply) cniPending() bool { return podNetwork(a) && !a.cniAwaited }
+
+// awaitPodIP waits for the CNI ADD, records the pod IP and writes the pod
+// files again with it.
+func (a *podApply) awaitPodIP(ctx context.Context) error {
+	<-a.cniDone
+	a.cniAwaited = true
+	if a.cniErr != nil {
+		return a.cniErr
+	}
+	a.podIP = a.cniResult.IP.String()
+	a.ps.mu.Lock()
+	a.rec.PodIP = a.podIP
+	a.ps.mu.Unlock()
+	if err := a.r.records.save(a.rec); err != nil {
 		return err
 	}
+	return a.podFiles(ctx)
+}
 
-	// 4. CNI ADD; its DEL is registered first, since ADD may allocate an IP
-	// and still fail. ADD runs in the background while the volumes and pod
-	// files are made and the containers created (they join the namespace,
-	// which exists; the interface arrives in it when ADD is done); cni()
-	// waits for it where the IP is needed.
-	cni := func() error { return nil }
-	if !plan.Sandbox.HostNetwork {
-		step = StepCNI
-		mark(step)
-		att := attachment(plan, nsPath)
-		done := make(chan struct{})
-		var res *netns.Result
-		var cniErr error
-		undo.push(step, func(ctx context.Context) error {
-			<-done
-			return r.network.Remove(ctx, att)
-		})
-		go func() {
-			defer close(done)
-			res, cniErr = r.network.Setup(ctx, att)
-		}()
-		waited := false
-		cni = func() error {
-			if waited {
-				return nil
-			}
-			waited = true
-			<-done
-			step = StepCNI
-			if cniErr != nil {
-				return cniErr
-			}
-			podIP = res.IP.String()
-			ps.mu.Lock()
-			ps.rec.PodIP = podIP
-			ps.mu.Unlock()
-			if err := r.records.save(ps.rec); err != nil {
-				return err
-			}
-			return stepDone(StepCNI)
-		}
-		podIP = ""
-	} else {
-		ps.mu.Lock()
-		ps.rec.PodIP = podIP
-		ps.mu.Unlock()
-		if err := r.records.save(ps.rec); err != nil {
-			return err
-		}
-	}
-
-	// 5. Volumes.
-	step = StepVolumes
-	mark(step)
-	for _, vp := range plan.Volumes {
+// setupVolumes materializes the pod's volumes.
+func (a *podApply) setupVolumes(ctx context.Context) error {
+	for _, vp := range a.plan.Volumes {
 		v := toVolume(vp)
-		undo.push(step+" "+v.Name, func(ctx context.Context) error { return volumes.Teardown(ctx, v) })
 		if err := volumes.Setup(ctx, v); err != nil {
 			return err
 		}
-		if plan.FSGroup != nil && vp.Kind != "hostPath" {
-			if err := applyFSGroup(v.Path, *plan.FSGroup); err != nil {
+		if a.plan.FSGroup != nil && vp.Kind != "hostPath" {
+			if err := applyFSGroup(v.Path, *a.plan.FSGroup); err != nil {
 				return err
 			}
 		}
 	}
-	if err := stepDone(step); err != nil {
-		return err
-	}
+	return nil
+}
 
-	// 6. /etc/hosts, /etc/hostname, /etc/resolv.conf of the pod.
-	step = StepPodFiles
-	mark(step)
-	if err := writePodFiles(plan, podIP, r.peerLines(pod.Namespace, plan.UID)); err != nil {
-		return err
+// teardownVolumes tears the pod's volumes down, last first; one never set
+// up is no error.
+func (a *podApply) teardownVolumes(ctx context.Context) error {
+	var errs []error
+	for i := len(a.plan.Volumes) - 1; i >= 0; i-- {
+		errs = append(errs, volumes.Teardown(ctx, toVolume(a.plan.Volumes[i])))
 	}
-	if err := stepDone(step); err != nil {
-		return err
-	}
+	return errors.Join(errs...)
+}
 
-	// Init containers may use the network at once, and a container's
-	// environment may hold the pod IP: then the IP is needed now.
-	if len(plan.Init) > 0 || needsPodIP(plan) {
-		if err := cni(); err != nil {
+// podFiles writes the pod's /etc/hosts, /etc/hostname and
+// /etc/resolv.conf, with the pod IP as far as it is known.
+func (a *podApply) podFiles(ctx context.Context) error {
+	return writePodFiles(a.plan, a.podIP, a.r.peerLines(a.rec.Pod.Namespace, a.plan.UID))
+}
+
+// removeContainers stops and removes every container of the pod (found by
+// its UID: init and app containers, and any that a killed daemon left out
+// of its record) in waves, as stopContainers does, and the snapshot of any
+// container of the plan whose creation stopped short of the container.
+// When the containers cannot be listed, some may still run: nothing they
+// run on may go, and the undos end here.
+func (a *podApply) removeContainers(ctx context.Context) error {
+	uid := string(a.rec.Pod.UID)
+	ids, err := a.r.podContainerIDs(ctx, uid)
+	if err != nil {
+		return haltError{err}
+	}
+	errs := []error{a.r.stopContainers(ctx, a.rec, ids, a.grace, a.killing)}
+	if a.plan != nil {
+		for _, list := range [][]ContainerPlan{a.plan.Init, a.plan.Containers} {
+			for _, cp := range list {
+				if id := containerID(uid, cp.Name); !slices.Contains(ids, id) {
+					errs = append(errs, a.r.removeContainer(ctx, id, "", 0))
+				}
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// runInitContainers runs the init containers one at a time, each to exit 0
+// (a native sidecar until it has started).
+func (a *podApply) runInitContainers(ctx context.Context) error {
+	for i := range a.plan.Init {
+		if err := a.runInit(a.caller, &a.plan.Init[i]); err != nil {
 			return err
 		}
-		if err := writePodFiles(plan, podIP, r.peerLines(pod.Namespace, plan.UID)); err != nil {
-			return err
-		}
 	}
+	return nil
+}
 
-	hostIP, nodeName := r.hostIP, r.nodeName
-	// 7. Init containers, one at a time, each to exit 0.
-	step = StepInitContainers
-	mark(step)
-	for i := range plan.Init {
-		cp := &plan.Init[i]
-		if err := r.runInit(caller, ps, &undo, plan, cp, images[cp.Image], podIP, hostIP, nodeName); err != nil {
-			return err
-		}
-	}
-	if err := stepDone(step); err != nil {
-		return err
-	}
-
-	// 8. App containers: all created, then all started at once.
-	step = StepCreate
-	mark(step)
-	created := make([]containerd.Container, len(plan.Containers))
+// createContainers creates the app containers, all at once.
+func (a *podApply) createContainers(ctx context.Context) error {
+	r, ps, plan := a.r, a.ps, a.plan
+	a.created = make([]containerd.Container, len(plan.Containers))
 	errs := make([]error, len(plan.Containers))
 	var wg sync.WaitGroup
 	for i := range plan.Containers {
-		cp := &plan.Containers[i]
-		id := containerID(plan.UID, cp.Name)
-		undo.push("container "+cp.Name, func(ctx context.Context) error { return r.removeContainer(ctx, id, "", 0) })
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			created[i], errs[i] = r.createContainer(ctx, plan, cp, images[cp.Image], podIP, hostIP, nodeName)
+			a.created[i], errs[i] = r.createContainer(ctx, a, &plan.Containers[i])
 		}()
 	}
 	wg.Wait()
@@ -459,38 +546,30 @@ func (r *Runtime) apply(ctx context.Context, ps *podState, cms []*corev1.ConfigM
 	}
 	ps.mu.Lock()
 	for i, cp := range plan.Containers {
-		ps.rec.Containers[cp.Name] = created[i].ID()
-		r.addContainer(ps, cp.Name, &containerState{ID: created[i].ID(), Image: images[cp.Image].Name(), ImageID: images[cp.Image].Target().Digest.String()})
+		img := a.images[cp.Image]
+		ps.rec.Containers[cp.Name] = a.created[i].ID()
+		r.addContainer(ps, cp.Name, &containerState{ID: a.created[i].ID(), Image: img.Name(), ImageID: img.Target().Digest.String()})
 	}
 	ps.mu.Unlock()
-	if err := r.records.save(ps.rec); err != nil {
-		return err
-	}
-	if err := stepDone(step); err != nil {
-		return err
-	}
+	return r.records.save(ps.rec)
+}
 
-	// The IP, and the pod's /etc/hosts with it, before anything runs.
-	if err := cni(); err != nil {
-		return err
-	}
-	if err := writePodFiles(plan, podIP, r.peerLines(pod.Namespace, plan.UID)); err != nil {
-		return err
-	}
-
-	step = StepStart
-	mark(step)
-	// The first task brings up the pod's shared shim; the other tasks are
-	// created together once it is there (concurrent first creates of one
-	// shim group race over the shim's socket in containerd 1.6), then all
-	// start at once. With a shim per container, all tasks are created at
-	// once.
-	// A container whose task cannot be created or started does not undo
-	// the pod: as on a kubelet, the failure is the container's (StartError,
-	// RunContainerError), and it is started again as its restartPolicy
-	// says, with back-off, while the others run.
+// startContainers starts the app containers. The first task brings up the
+// pod's shared shim; the other tasks are created together once it is there
+// (concurrent first creates of one shim group race over the shim's socket
+// in containerd 1.6), then all start at once. With a shim per container,
+// all tasks are created at once.
+//
+// A container whose task cannot be created or started does not undo the
+// pod: as on a kubelet, the failure is the container's (StartError,
+// RunContainerError), and it is started again as its restartPolicy says,
+// with back-off, while the others run.
+func (a *podApply) startContainers(ctx context.Context) error {
+	r, ps, plan, created := a.r, a.ps, a.plan, a.created
 	tasks := make([]containerd.Task, len(plan.Containers))
 	exits := make([]<-chan containerd.ExitStatus, len(plan.Containers))
+	errs := make([]error, len(plan.Containers))
+	var wg sync.WaitGroup
 	first := 0
 	if !r.cfg.ShimPerContainer {
 		// Until one task is there to hold the shim up.
@@ -544,20 +623,16 @@ func (r *Runtime) apply(ctx context.Context, ps *podState, cms []*corev1.ConfigM
 			r.retryStart(ps, cp.Name, wait)
 		}
 	}
-	if err := stepDone(step); err != nil {
-		return err
-	}
+	return nil
+}
 
-	ps.mu.Lock()
-	ps.rec.State = StateRunning
-	ps.mu.Unlock()
-	step = StepRunning
-	mark(step)
-	if err := r.records.save(ps.rec); err != nil {
-		return err
-	}
-	// Running: an interruption now has nothing left to stop.
-	return failAt(step)
+// markRunning saves the record as Running: from here the pod is adopted
+// after a crash, not torn down.
+func (a *podApply) markRunning(ctx context.Context) error {
+	a.ps.mu.Lock()
+	a.rec.State = StateRunning
+	a.ps.mu.Unlock()
+	return a.r.records.save(a.rec)
 }
 
 func attachment(plan *PodPlan, nsPath string) netns.Attachment {

@@ -77,6 +77,11 @@ type Config struct {
 	RestartBackOff time.Duration
 	// Network replaces the CNI network (tests inject failures with it).
 	Network netns.Network
+	// Fault, when set (tests only), is called at the end of each apply
+	// step and each teardown step (ApplySteps, TeardownSteps) with its
+	// name, after the step's own work; an error fails the step, so that
+	// its undo is exercised too. The daemon sets it from FaultEnv.
+	Fault func(step string) error
 	// Logger receives the runtime's logs (default slog.Default()).
 	Logger *slog.Logger
 }

@@ -3,11 +3,13 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -102,16 +104,22 @@ func (h *hostEnv) runtimeWith(t *testing.T, cfg Config) *Runtime {
 		_ = syscall.Unmount(filepath.Join(base, "secrets"), syscall.MNT_DETACH)
 		os.RemoveAll(base)
 	})
+	// Each test runtime has a containerd namespace, a network, a bridge
+	// and a subnet of its own, so that runtimes, of one test process or of
+	// several, can run side by side.
+	n := runtimeSeq.Add(1)
+	bridge := fmt.Sprintf("mprt%d-%d", os.Getpid()%100000, n)
 	r, err := New(context.Background(), Config{
 		Root:                filepath.Join(t.TempDir(), "root"),
 		ContainerdAddress:   h.sock,
-		ContainerdNamespace: "mpt-runtime",
-		NetworkName:         "mpt-runtime",
-		Bridge:              "mptrt0",
-		Subnet:              "10.236.1.0/24",
+		ContainerdNamespace: fmt.Sprintf("mpt-runtime-%d", n),
+		NetworkName:         bridge,
+		Bridge:              bridge,
+		Subnet:              testSubnet(int(n)),
 		LogBinary:           exe,
 		Network:             cfg.Network,
 		RestartBackOff:      cfg.RestartBackOff,
+		Fault:               cfg.Fault,
 		NetNSDir:            nsDir,
 		SecretDir:           filepath.Join(base, "secrets"),
 	})
@@ -130,8 +138,8 @@ func (h *hostEnv) runtimeWith(t *testing.T, cfg Config) *Runtime {
 			}
 		}
 		r.Close()
-		if l, err := exec.Command("ip", "link", "del", "mptrt0").CombinedOutput(); err != nil && !strings.Contains(string(l), "Cannot find") {
-			t.Logf("ip link del mptrt0: %s", l)
+		if l, err := exec.Command("ip", "link", "del", bridge).CombinedOutput(); err != nil && !strings.Contains(string(l), "Cannot find") {
+			t.Logf("ip link del %s: %s", bridge, l)
 		}
 	})
 	f, err := os.Open(h.archive)
@@ -143,6 +151,30 @@ func (h *hostEnv) runtimeWith(t *testing.T, cfg Config) *Runtime {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// runtimeSeq numbers the test runtimes of this process.
+var runtimeSeq atomic.Int32
+
+// testSubnet picks a 10.236.x.0/24 for the n-th runtime of this process
+// that no interface of the host is on (the x from the process ID, so that
+// test processes side by side differ).
+func testSubnet(n int) string {
+	used := map[string]bool{}
+	if addrs, err := net.InterfaceAddrs(); err == nil {
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() != nil {
+				used[ipn.IP.Mask(net.CIDRMask(24, 32)).String()] = true
+			}
+		}
+	}
+	for i := range 250 {
+		x := (os.Getpid()*7+n+i)%250 + 1
+		if !used[fmt.Sprintf("10.236.%d.0", x)] {
+			return fmt.Sprintf("10.236.%d.0/24", x)
+		}
+	}
+	return fmt.Sprintf("10.236.%d.0/24", n%250+1)
 }
 
 // admitted is pod as the API hands it to the runtime: defaulted (the API
@@ -215,18 +247,20 @@ func TestRunExecLogsDelete(t *testing.T) {
 	assertEmpty(t, r)
 }
 
+// TestRollbackAtEveryStep fails a creation at each apply step, as
+// podSteps lists them, each on a runtime of its own, and requires that the
+// step is named and that nothing is left.
 func TestRollbackAtEveryStep(t *testing.T) {
 	h := newHostEnv(t)
-	r := h.runtime(t, nil)
-	for _, step := range []string{StepImages, StepRecord, StepNetNS, StepPodNamespaces, StepCNI, StepVolumes, StepPodFiles, StepInitContainers, StepCreate, StepStart} {
+	for _, step := range ApplySteps {
 		t.Run(step, func(t *testing.T) {
-			FailAt = func(s string) error {
+			t.Parallel()
+			r := h.runtimeWith(t, Config{Fault: func(s string) error {
 				if s == step {
 					return fmt.Errorf("injected failure at %s", s)
 				}
 				return nil
-			}
-			defer func() { FailAt = nil }()
+			}})
 			p := testPod("fail", []string{"sleep", "3600"}, []string{"sleep", "3600"})
 			p.Spec.InitContainers = []corev1.Container{{Name: "init", Image: "docker.io/library/busybox:1.36", Command: []string{"true"}}}
 			p.Spec.Volumes = []corev1.Volume{{Name: "mem", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}}}}
@@ -234,6 +268,76 @@ func TestRollbackAtEveryStep(t *testing.T) {
 			_, err := r.CreatePod(context.Background(), admitted(p), api.CreateOptions{})
 			if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("step %q failed", step)) {
 				t.Fatalf("want the step named, got %v", err)
+			}
+			assertEmpty(t, r)
+		})
+	}
+}
+
+// TestTeardownAtEveryStep leaves a pod at each step of its creation, as a
+// daemon killed right after the step leaves it, and tears it down from its
+// record on disk alone, as the daemon's start-up does; the creation's
+// rollback, run afterwards, must then find nothing it cannot undo. From the
+// start step on, containers run and are supervised: the end-to-end crash
+// tests kill a real daemon there.
+func TestTeardownAtEveryStep(t *testing.T) {
+	h := newHostEnv(t)
+	for _, step := range ApplySteps {
+		if step == StepImages {
+			continue // nothing is created yet, not even the record
+		}
+		if step == StepStart {
+			break
+		}
+		t.Run(step, func(t *testing.T) {
+			t.Parallel()
+			var r *Runtime
+			var torn []error
+			r = h.runtimeWith(t, Config{Fault: func(s string) error {
+				if s != step {
+					return nil
+				}
+				ipGlob := filepath.Join(r.cfg.Root, "cni", "networks", r.cfg.NetworkName, "10.*")
+				if step == StepVolumes || step == StepPodFiles {
+					// CNI ADD runs in the background there: a daemon
+					// killed then leaves the IP it allocates.
+					deadline := time.Now().Add(30 * time.Second)
+					for ips, _ := filepath.Glob(ipGlob); len(ips) == 0; ips, _ = filepath.Glob(ipGlob) {
+						if time.Now().After(deadline) {
+							return fmt.Errorf("no IP allocated within 30s")
+						}
+						time.Sleep(10 * time.Millisecond)
+					}
+				}
+				recs, bad := r.records.list()
+				if len(recs) != 1 || len(bad) != 0 {
+					return fmt.Errorf("want one pod record on disk, got %d (%v)", len(recs), bad)
+				}
+				torn = append(torn, r.teardown(context.Background(), recs[0], 0))
+				// The teardown alone left nothing: no resource, no pod
+				// directory, no IP reserved.
+				left := leftovers(t, r)
+				if entries, _ := os.ReadDir(r.records.dir); len(entries) != 0 {
+					left = append(left, fmt.Sprintf("pod directories left: %d", len(entries)))
+				}
+				if ips, _ := filepath.Glob(ipGlob); len(ips) != 0 {
+					left = append(left, fmt.Sprintf("IPs reserved: %v", ips))
+				}
+				for _, l := range left {
+					t.Errorf("after the teardown of the pod left at %q: %s", step, l)
+				}
+				return fmt.Errorf("injected failure at %s", s)
+			}})
+			p := testPod("half", []string{"sleep", "3600"}, []string{"sleep", "3600"})
+			p.Spec.InitContainers = []corev1.Container{{Name: "init", Image: "docker.io/library/busybox:1.36", Command: []string{"true"}}}
+			p.Spec.Volumes = []corev1.Volume{{Name: "mem", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}}}}
+			p.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "mem", MountPath: "/mem"}}
+			_, err := r.CreatePod(context.Background(), admitted(p), api.CreateOptions{})
+			if len(torn) != 1 || torn[0] != nil {
+				t.Fatalf("teardown of the pod left at %q: %v", step, torn)
+			}
+			if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("step %q failed", step)) || strings.Contains(err.Error(), "rollback incomplete") {
+				t.Fatalf("want the step named and a complete rollback after the teardown, got %v", err)
 			}
 			assertEmpty(t, r)
 		})
@@ -259,13 +363,26 @@ func TestRollbackWhenCNIAddFails(t *testing.T) {
 // pod directories, mounts.
 func assertEmpty(t *testing.T, r *Runtime) {
 	t.Helper()
+	for _, left := range leftovers(t, r) {
+		t.Error(left)
+	}
+	if len(r.pods) != 0 {
+		t.Errorf("pods still known: %d", len(r.pods))
+	}
+}
+
+// leftovers lists the pod resources the runtime's host holds: containers,
+// tasks, netns, mounts, log directories.
+func leftovers(t *testing.T, r *Runtime) []string {
+	t.Helper()
+	var out []string
 	ctx := r.nsctx(context.Background())
 	cs, err := r.client.Containers(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(cs) != 0 {
-		t.Errorf("%d containers left", len(cs))
+		out = append(out, fmt.Sprintf("%d containers left", len(cs)))
 	}
 	// Tasks as containerd lists them: one whose container is gone counts.
 	resp, err := r.client.TaskService().List(ctx, &tasks.ListTasksRequest{})
@@ -273,20 +390,18 @@ func assertEmpty(t *testing.T, r *Runtime) {
 		t.Fatal(err)
 	}
 	for _, x := range resp.Tasks {
-		t.Errorf("task %s left (pid %d, %s)", x.ID, x.Pid, x.Status)
+		out = append(out, fmt.Sprintf("task %s left (pid %d, %s)", x.ID, x.Pid, x.Status))
 	}
 	if nss, _ := netns.ListIn(r.cfg.NetNSDir, NetNSPrefix); len(nss) != 0 {
-		t.Errorf("network namespaces left: %v", nss)
+		out = append(out, fmt.Sprintf("network namespaces left: %v", nss))
 	}
 	if mounts, _ := volumes.MountsUnder(r.cfg.Root); len(mounts) != 0 {
-		t.Errorf("mounts left: %v", mounts)
+		out = append(out, fmt.Sprintf("mounts left: %v", mounts))
 	}
 	if entries, _ := os.ReadDir(filepath.Join(r.cfg.Root, "logs")); len(entries) != 0 {
-		t.Errorf("log directories left: %d", len(entries))
+		out = append(out, fmt.Sprintf("log directories left: %d", len(entries)))
 	}
-	if len(r.pods) != 0 {
-		t.Errorf("pods still known: %d", len(r.pods))
-	}
+	return out
 }
 
 func TestRestartPolicies(t *testing.T) {
@@ -393,13 +508,19 @@ func TestNextBackOff(t *testing.T) {
 // its pod cgroup busy, the delete failing).
 func TestNoRestartBehindTeardown(t *testing.T) {
 	h := newHostEnv(t)
-	r := h.runtimeWith(t, Config{RestartBackOff: time.Millisecond})
+	var fault atomic.Pointer[func(string) error]
+	r := h.runtimeWith(t, Config{RestartBackOff: time.Millisecond, Fault: func(s string) error {
+		if f := fault.Load(); f != nil {
+			return (*f)(s)
+		}
+		return nil
+	}})
 	ctx := context.Background()
 
 	// A rollback: the start step fails once the containers are restarting.
 	for i := range 3 {
 		name := fmt.Sprintf("rollback-%d", i)
-		FailAt = func(s string) error {
+		failAt := func(s string) error {
 			if s != StepStart {
 				return nil
 			}
@@ -415,8 +536,9 @@ func TestNoRestartBehindTeardown(t *testing.T) {
 				time.Sleep(10 * time.Millisecond)
 			}
 		}
+		fault.Store(&failAt)
 		_, err := r.CreatePod(ctx, admitted(testPod(name, []string{"sh", "-c", "exit 1"}, []string{"sh", "-c", "exit 1"})), api.CreateOptions{})
-		FailAt = nil
+		fault.Store(nil)
 		if err == nil || !strings.Contains(err.Error(), "injected failure") {
 			t.Fatalf("create of %s: %v, want the injected failure", name, err)
 		}

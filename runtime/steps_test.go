@@ -128,3 +128,109 @@ func TestStepError(t *testing.T) {
 		t.Errorf("errors.As does not find the StepError")
 	}
 }
+
+// The record's undo (pushed first, with pushLast) runs only when every
+// other undo succeeded; a haltError ends the run where it is returned.
+func TestUndoStackLastAndHalt(t *testing.T) {
+	errBusy := errors.New("busy")
+	tests := []struct {
+		name    string
+		fail    map[string]error
+		wantRan []string
+	}{
+		{"all succeed: record last", nil, []string{"containers", "volumes", "netns", "record"}},
+		{"a failure keeps the record", map[string]error{"volumes": errBusy}, []string{"containers", "volumes", "netns"}},
+		{"a halt ends the run", map[string]error{"containers": haltError{errBusy}}, []string{"containers"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := undoStack{verb: "tear down"}
+			var ran []string
+			fn := func(step string) func(context.Context) error {
+				return func(context.Context) error {
+					ran = append(ran, step)
+					return tc.fail[step]
+				}
+			}
+			s.pushLast("record", fn("record"))
+			for _, step := range []string{"netns", "volumes", "containers"} {
+				s.push(step, fn(step))
+			}
+			err := s.run(context.Background())
+			if !reflect.DeepEqual(ran, tc.wantRan) {
+				t.Errorf("undos ran %q, want %q", ran, tc.wantRan)
+			}
+			if len(tc.fail) == 0 && err != nil {
+				t.Errorf("run = %v, want nil", err)
+			}
+			if len(tc.fail) > 0 && (!errors.Is(err, errBusy) || !strings.Contains(err.Error(), "failed to tear down ")) {
+				t.Errorf("run = %v, want the failure, named as a teardown", err)
+			}
+		})
+	}
+}
+
+// The fault hook points are the steps of the one list: apply in order,
+// teardown backwards, and the names the end-to-end tests and scripts use
+// do not change.
+func TestStepLists(t *testing.T) {
+	wantApply := []string{StepImages, StepRecord, StepNetNS, StepPodNamespaces, StepCNI, StepVolumes, StepPodFiles, StepInitContainers, StepCreate, StepStart, StepRunning}
+	if !reflect.DeepEqual(ApplySteps, wantApply) {
+		t.Errorf("ApplySteps = %q, want %q", ApplySteps, wantApply)
+	}
+	wantTeardown := []string{StepTeardownContainers, StepTeardownVolumes, StepTeardownCNI, StepTeardownPodNS, StepTeardownNetNS, StepTeardownRecord}
+	if !reflect.DeepEqual(TeardownSteps, wantTeardown) {
+		t.Errorf("TeardownSteps = %q, want %q", TeardownSteps, wantTeardown)
+	}
+	for _, step := range append(append([]string{}, ApplySteps...), TeardownSteps...) {
+		for _, mode := range []string{"fail", "crash"} {
+			if hook, err := ParseFault(mode + ":" + step); err != nil || hook == nil {
+				t.Errorf("ParseFault(%s:%s) = %v", mode, step, err)
+			}
+		}
+	}
+	if _, err := ParseFault("fail:" + stepPodCgroup); err == nil {
+		t.Errorf("ParseFault accepts %q, which does nothing of its own", stepPodCgroup)
+	}
+}
+
+// The order rules of podSteps: the record's undo is the first registered
+// (so it runs last) and is kept while another undo fails; the CNI DEL is
+// registered before the ADD starts and before anything waits for it; the
+// containers' undo before any container is created.
+func TestPodStepsOrder(t *testing.T) {
+	index := func(name string, pred func(podStep) bool) int {
+		for i, s := range podSteps {
+			if s.name == name && pred(s) {
+				return i
+			}
+		}
+		t.Fatalf("no step %q", name)
+		return -1
+	}
+	anyStep := func(podStep) bool { return true }
+	withUndo := func(s podStep) bool { return s.undo != nil }
+	for i, s := range podSteps {
+		if s.undo != nil {
+			if s.name != StepRecord || !s.last {
+				t.Errorf("first undo is %q (last %v), want the record's, kept while another fails", s.name, s.last)
+			}
+			break
+		}
+		if i > 0 && s.name != StepImages {
+			t.Errorf("step %q runs before the record", s.name)
+		}
+	}
+	if cni := index(StepCNI, withUndo); cni != index(StepCNI, anyStep) || !podSteps[cni].background {
+		t.Errorf("the first CNI ADD entry must register the DEL and start the ADD in the background")
+	}
+	containers := index(stepContainers, withUndo)
+	for _, name := range []string{StepInitContainers, StepCreate, StepStart} {
+		if index(name, anyStep) < containers {
+			t.Errorf("%q runs before the containers' undo is registered", name)
+		}
+	}
+	if index(stepPodCgroup, withUndo) > index(StepPodNamespaces, anyStep) {
+		t.Errorf("the pod cgroup's undo is registered after the pause may be made in it")
+	}
+}
