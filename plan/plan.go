@@ -954,13 +954,15 @@ func sortedKeys(m map[string]string) []string {
 
 func isTrue(b *bool) bool { return b != nil && *b }
 
-// isSidecar tells a restartable init container, a sidecar.
-func isSidecar(c *corev1.Container) bool {
+// IsSidecar tells whether an init container is a native sidecar (a
+// restartable init container).
+func IsSidecar(c *corev1.Container) bool {
 	return c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways
 }
 
-// specOf finds a container of the pod, app or init, by name.
-func specOf(pod *corev1.Pod, name string) (*corev1.Container, bool) {
+// SpecOf finds a container of the pod, app or init, by name, and tells
+// whether it is an init container.
+func SpecOf(pod *corev1.Pod, name string) (*corev1.Container, bool) {
 	for i := range pod.Spec.InitContainers {
 		if pod.Spec.InitContainers[i].Name == name {
 			return &pod.Spec.InitContainers[i], true

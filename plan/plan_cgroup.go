@@ -106,7 +106,7 @@ func podCPUMemory(pod *corev1.Pod, of func(corev1.Container) corev1.ResourceList
 	for _, c := range pod.Spec.InitContainers {
 		l := of(c)
 		ccpu, cmem := l.Cpu().MilliValue(), l.Memory().Value()
-		if isSidecar(&c) {
+		if IsSidecar(&c) {
 			sumCPU += ccpu
 			sumMem += cmem
 			sideCPU += ccpu

@@ -17,7 +17,7 @@ import (
 // limit the container does not set is the node's allocatable, known only on
 // the host: it comes back deferred, named "node:<resource>:<divisor>".
 func resourceValue(pod *corev1.Pod, container string, ref *corev1.ResourceFieldSelector) (string, string, error) {
-	c, _ := specOf(pod, container)
+	c, _ := SpecOf(pod, container)
 	if c == nil {
 		return "", "", fmt.Errorf("resourceFieldRef: container %q not found", container)
 	}

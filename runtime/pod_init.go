@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/minipod/minipod/plan"
 	"time"
 
 	containerd "github.com/containerd/containerd/v2/client"
@@ -22,25 +23,10 @@ import (
 // startupProbe, if any, has passed), it is restarted for the whole life of
 // the pod, and it is stopped after the app containers.
 
-// isSidecar tells whether an init container is a native sidecar.
-func isSidecar(c *corev1.Container) bool {
-	return c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways
-}
+// isSidecar and specOf read a pod's containers as its plan does.
+func isSidecar(c *corev1.Container) bool { return plan.IsSidecar(c) }
 
-// specOf finds a container of the pod, app or init, by name.
-func specOf(pod *corev1.Pod, name string) (*corev1.Container, bool) {
-	for i := range pod.Spec.InitContainers {
-		if pod.Spec.InitContainers[i].Name == name {
-			return &pod.Spec.InitContainers[i], true
-		}
-	}
-	for i := range pod.Spec.Containers {
-		if pod.Spec.Containers[i].Name == name {
-			return &pod.Spec.Containers[i], false
-		}
-	}
-	return nil, false
-}
+func specOf(pod *corev1.Pod, name string) (*corev1.Container, bool) { return plan.SpecOf(pod, name) }
 
 // restartPolicyOf is the policy that applies to a container's exits:
 // Always for sidecars, the pod's for app containers.
