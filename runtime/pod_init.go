@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/minipod/minipod/plan"
 	"time"
 
 	containerd "github.com/containerd/containerd/v2/client"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/minipod/minipod/plan"
 	"github.com/minipod/minipod/supervisor"
 )
 
