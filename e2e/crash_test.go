@@ -472,11 +472,11 @@ func TestContainerdKilledMidRun(t *testing.T) {
 	e := newEnv(t)
 	manifest := e.writeFile("faulty.yaml", faultPod)
 	total, survived, leaks := 0, 0, 0
-	// Later offsets (the init container's task create, the app containers')
-	// are not covered yet. A task create that finds containerd unreachable
-	// now undoes the creation (refusedStart) instead of retrying it as a
-	// StartError, so they should hold too.
-	for _, off := range []time.Duration{100 * time.Millisecond} {
+	// Offsets from the pod's set-up to its containers' creation and start
+	// (a run takes about a second here): a task create that finds
+	// containerd unreachable undoes the creation (refusedStart), a pod
+	// already Running keeps running under its shims.
+	for _, off := range []time.Duration{100 * time.Millisecond, 400 * time.Millisecond, 900 * time.Millisecond} {
 		t.Run(fmt.Sprint("containerd SIGKILL at ", off), func(t *testing.T) {
 			total++
 			cmd, done := e.startRun(t, manifest)
