@@ -273,6 +273,10 @@ func (r *Runtime) restart(ps *podState, name string) (<-chan containerd.ExitStat
 	ps.mu.Lock()
 	cs := ps.containers[name]
 	plan := ps.rec.Plan
+	var id string
+	if cs != nil {
+		id = cs.ID // read under the lock: setContainer replaces *cs whole
+	}
 	ps.mu.Unlock()
 	if cs == nil || plan == nil {
 		return nil, false, nil
@@ -286,9 +290,9 @@ func (r *Runtime) restart(ps *podState, name string) (<-chan containerd.ExitStat
 	if cp == nil {
 		return nil, false, nil
 	}
-	c, err := r.client.LoadContainer(ctx, cs.ID)
+	c, err := r.client.LoadContainer(ctx, id)
 	if err != nil {
-		return nil, true, fmt.Errorf("failed to load container %q: %w", cs.ID, err)
+		return nil, true, fmt.Errorf("failed to load container %q: %w", id, err)
 	}
 	if t, err := c.Task(ctx, nil); err == nil {
 		if err := deleteTask(ctx, c, t); err != nil {
