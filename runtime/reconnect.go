@@ -26,6 +26,10 @@ const (
 func (r *Runtime) rewait(ps *podState, name string) (<-chan containerd.ExitStatus, bool) {
 	ps.mu.Lock()
 	cs := ps.containers[name]
+	var id string
+	if cs != nil {
+		id = cs.ID // read under the lock: setContainer replaces *cs whole
+	}
 	ps.mu.Unlock()
 	if cs == nil {
 		return nil, false
@@ -34,7 +38,7 @@ func (r *Runtime) rewait(ps *podState, name string) (<-chan containerd.ExitStatu
 	log.Warn("lost the wait on the container's task; waiting again once containerd answers")
 	delay := rewaitFirst
 	for attempt := 1; ; attempt++ {
-		exitc, err := r.waitAgain(ps.ctx, cs.ID)
+		exitc, err := r.waitAgain(ps.ctx, id)
 		if err == nil {
 			log.Info("waiting on the container's task again", "attempts", attempt)
 			return exitc, true
