@@ -169,6 +169,7 @@ func privateContainerd(t *testing.T) string {
 			t.Errorf("failed to stop containerd: %v\n%s", err, out)
 		}
 		killShims(dir)
+		unmountUnder(dir)
 		os.RemoveAll(dir)
 	})
 	return dir
