@@ -91,7 +91,7 @@ func (b *bench) results() *results {
 	r.Targets = append(r.Targets,
 		target{Name: "minipod repetitions that failed", Measured: strconv.Itoa(failed), Limit: "0", Value: float64(failed), Met: failed == 0, Known: true},
 		target{Name: fmt.Sprintf("%d × 2 pods all Running", d.Pods), Measured: fmt.Sprintf("%d of %d", d.RunningPods, d.Pods), Limit: "all", Value: float64(d.RunningPods), Met: d.Pods > 0 && d.RunningPods == d.Pods, Known: true},
-		target{Name: "daemon RSS with them running", Measured: fmt.Sprintf("%.1f MiB", d.DaemonRSSMiB), Limit: "≤ 60 MiB", Value: d.DaemonRSSMiB, Met: d.DaemonRSSMiB > 0 && d.DaemonRSSMiB <= 60, Known: true},
+		target{Name: "daemon RSS with them running", Measured: fmt.Sprintf("%.1f MiB", d.DaemonRSSMiB), Limit: "≤ 80 MiB", Value: d.DaemonRSSMiB, Met: d.DaemonRSSMiB > 0 && d.DaemonRSSMiB <= maxDaemonRSSMiB, Known: true},
 		target{Name: "left behind after deleting them all", Measured: strconv.Itoa(d.Leaks), Limit: "0", Value: float64(d.Leaks), Met: d.Leaks == 0, Known: true},
 	)
 	return r
@@ -308,3 +308,8 @@ func parseGoBench(out []byte) []goBenchmark {
 	}
 	return res
 }
+
+// maxDaemonRSSMiB is the daemon's RSS target with 100 pods: the Kubernetes
+// API's (the daemon serves it by default, and its WebSocket streams link
+// k8s.io/apiserver's stream proxy); it was 60 MiB before the API.
+const maxDaemonRSSMiB = 80
