@@ -163,7 +163,7 @@ existing_pkgs() {
 cross_build() {
 	local goos
 	for goos in darwin windows; do
-		GOOS=$goos go build ./plan ./manifest ./api/... ./client || return
+		GOOS=$goos go build ./plan ./manifest ./api/... ./client ./supervisor || return
 	done
 }
 
