@@ -71,10 +71,10 @@ var interruptOffsets = []time.Duration{0, 20 * time.Millisecond, 50 * time.Milli
 func TestInterruptRun(t *testing.T) {
 	e := newEnv(t)
 	manifest := e.writeFile("faulty.yaml", faultPod)
-	total, survived, leaks, leases := 0, 0, 0, 0
+	var counts crashCounts
 	for _, off := range interruptOffsets {
 		t.Run(fmt.Sprint("SIGINT at ", off), func(t *testing.T) {
-			total++
+			counts.total++
 			cmd, done := e.startRun(t, manifest)
 			time.Sleep(off) // the attack's offset, not a synchronisation
 			_ = cmd.Process.Signal(syscall.SIGINT)
@@ -86,23 +86,11 @@ func TestInterruptRun(t *testing.T) {
 				t.Errorf("minipod run did not end within 30s of SIGINT")
 			}
 			e.settle(t, "faulty")
-			bad := e.leaked()
-			leaks += len(bad)
-			for _, b := range bad {
-				if strings.HasPrefix(b, "leases:") {
-					leases++
-				}
-			}
-			if len(bad) > 0 {
-				t.Errorf("left behind: %s", strings.Join(bad, ", "))
-			}
-			if !t.Failed() {
-				survived++
-			}
+			counts.check(t, e)
 		})
 	}
-	report(t, "interrupts survived", survived, total, leaks)
-	figure(fmt.Sprintf("leases leaked: %d after %d interrupts", leases, total))
+	report(t, "interrupts survived", counts.survived, counts.total, counts.leaks)
+	figure(fmt.Sprintf("leases leaked: %d after %d interrupts", counts.leases, counts.total))
 }
 
 // TestDaemonKilledMidCreate SIGKILLs the daemon while `minipod run`
@@ -113,9 +101,9 @@ func TestInterruptRun(t *testing.T) {
 func TestDaemonKilledMidCreate(t *testing.T) {
 	e := newEnv(t)
 	manifest := e.writeFile("faulty.yaml", faultPod)
-	total, survived, leaks, leases := 0, 0, 0, 0
+	var counts crashCounts
 	attack := func(t *testing.T, strike func()) {
-		total++
+		counts.total++
 		cmd, done := e.startRun(t, manifest)
 		strike()
 		e.kill()
@@ -128,19 +116,7 @@ func TestDaemonKilledMidCreate(t *testing.T) {
 		}
 		e.start()
 		e.settle(t, "faulty")
-		bad := e.leaked()
-		leaks += len(bad)
-		for _, b := range bad {
-			if strings.HasPrefix(b, "leases:") {
-				leases++
-			}
-		}
-		if len(bad) > 0 {
-			t.Errorf("left behind: %s", strings.Join(bad, ", "))
-		}
-		if !t.Failed() {
-			survived++
-		}
+		counts.check(t, e)
 	}
 	for _, off := range interruptOffsets[1:] {
 		t.Run(fmt.Sprint("SIGKILL at ", off), func(t *testing.T) {
@@ -180,7 +156,7 @@ func TestDaemonKilledMidCreate(t *testing.T) {
 		}
 	}
 	t.Run("SIGKILL under parallel runs", func(t *testing.T) {
-		total++
+		counts.total++
 		const n = 6
 		var dones []<-chan error
 		var cmds []*exec.Cmd
@@ -204,22 +180,10 @@ func TestDaemonKilledMidCreate(t *testing.T) {
 		for i := 0; i < n; i++ {
 			e.settle(t, fmt.Sprintf("par-%d", i))
 		}
-		bad := e.leaked()
-		leaks += len(bad)
-		for _, b := range bad {
-			if strings.HasPrefix(b, "leases:") {
-				leases++
-			}
-		}
-		if len(bad) > 0 {
-			t.Errorf("left behind: %s", strings.Join(bad, ", "))
-		}
-		if !t.Failed() {
-			survived++
-		}
+		counts.check(t, e)
 	})
-	report(t, "daemon kills mid-create survived", survived, total, leaks)
-	figure(fmt.Sprintf("leases leaked: %d after %d daemon kills mid-create", leases, total))
+	report(t, "daemon kills mid-create survived", counts.survived, counts.total, counts.leaks)
+	figure(fmt.Sprintf("leases leaked: %d after %d daemon kills mid-create", counts.leases, counts.total))
 }
 
 // TestGCDuringCreation runs gc over and over while pods are created: no
@@ -471,14 +435,14 @@ func TestContainerdKilledMidRun(t *testing.T) {
 	dir := privateContainerd(t)
 	e := newEnv(t)
 	manifest := e.writeFile("faulty.yaml", faultPod)
-	total, survived, leaks := 0, 0, 0
+	var counts crashCounts
 	// Offsets from the pod's set-up to its containers' creation and start
 	// (a run takes about a second here): a task create that finds
 	// containerd unreachable undoes the creation (refusedStart), a pod
 	// already Running keeps running under its shims.
 	for _, off := range []time.Duration{100 * time.Millisecond, 400 * time.Millisecond, 900 * time.Millisecond} {
 		t.Run(fmt.Sprint("containerd SIGKILL at ", off), func(t *testing.T) {
-			total++
+			counts.total++
 			cmd, done := e.startRun(t, manifest)
 			time.Sleep(off) // the attack's offset
 			killContainerd(t, dir)
@@ -548,17 +512,10 @@ func TestContainerdKilledMidRun(t *testing.T) {
 				t.Logf("a delete failed on the way: %s", lastErr)
 			}
 			e.settle(t, "faulty")
-			bad := e.leaked()
-			leaks += len(bad)
-			if len(bad) > 0 {
-				t.Errorf("left behind: %s", strings.Join(bad, ", "))
-			}
-			if !t.Failed() {
-				survived++
-			}
+			counts.check(t, e)
 		})
 	}
-	report(t, "containerd kills mid-run survived", survived, total, leaks)
+	report(t, "containerd kills mid-run survived", counts.survived, counts.total, counts.leaks)
 }
 
 // TestDaemonKilledMidDelete SIGKILLs the daemon at several offsets of a
@@ -567,10 +524,10 @@ func TestContainerdKilledMidRun(t *testing.T) {
 func TestDaemonKilledMidDelete(t *testing.T) {
 	e := newEnv(t)
 	manifest := e.writeFile("faulty.yaml", faultPod)
-	total, survived, leaks := 0, 0, 0
+	var counts crashCounts
 	for _, off := range []time.Duration{0, 30 * time.Millisecond, 80 * time.Millisecond, 150 * time.Millisecond, 300 * time.Millisecond} {
 		t.Run(fmt.Sprint("SIGKILL at ", off), func(t *testing.T) {
-			total++
+			counts.total++
 			e.mustRun("run", manifest)
 			cmd := exec.Command(suite.bin, "delete", "pod", "faulty", "--now")
 			cmd.Env = append(os.Environ(), "MINIPOD_SOCKET="+e.socket)
@@ -590,15 +547,31 @@ func TestDaemonKilledMidDelete(t *testing.T) {
 			}
 			e.start()
 			e.settle(t, "faulty")
-			bad := e.leaked()
-			leaks += len(bad)
-			if len(bad) > 0 {
-				t.Errorf("left behind: %s", strings.Join(bad, ", "))
-			}
-			if !t.Failed() {
-				survived++
-			}
+			counts.check(t, e)
 		})
 	}
-	report(t, "daemon kills mid-delete survived", survived, total, leaks)
+	report(t, "daemon kills mid-delete survived", counts.survived, counts.total, counts.leaks)
+}
+
+// crashCounts tallies a series of crash or interrupt points: how many ran,
+// how many left the host as it was, and what they left behind.
+type crashCounts struct{ total, survived, leaks, leases int }
+
+// check counts what the point just run left behind (failing t if
+// anything), leases apart, and whether it survived.
+func (c *crashCounts) check(t *testing.T, e *env) {
+	t.Helper()
+	bad := e.leaked()
+	c.leaks += len(bad)
+	for _, b := range bad {
+		if strings.HasPrefix(b, "leases:") {
+			c.leases++
+		}
+	}
+	if len(bad) > 0 {
+		t.Errorf("left behind: %s", strings.Join(bad, ", "))
+	}
+	if !t.Failed() {
+		c.survived++
+	}
 }
